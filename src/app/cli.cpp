@@ -1,0 +1,143 @@
+#include "app/cli.h"
+
+#include <c10/util/Exception.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "data/tiny_imagenet.h"
+#include "nn/registry.h"
+#include "data/dataset.h"
+#include "train/baseline.h"
+
+namespace sisyphus::app {
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+void bind_train(CLI::App* cmd, train::TrainConfig& c) {
+  cmd->add_option("--net", c.network, "Network: " + joined(nn::network_names()));
+  cmd->add_option("--dataset", c.dataset, "Data set: " + joined(data::dataset_names()));
+  cmd->add_option("--data-dir", c.data_dir,
+                  "Folder (or packed .h5 for tiny-imagenet) holding the data set; empty: its "
+                  "default location");
+  cmd->add_flag("--imagenet-stem,!--no-imagenet-stem", c.imagenet_stem,
+                "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one (default: off)");
+  cmd->add_option("--epochs", c.epochs, "Total training epochs");
+  cmd->add_option("--batch-size", c.batch_size, "Training batch size");
+  cmd->add_option("--test-batch-size", c.test_batch_size, "Evaluation batch size");
+  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
+  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
+  cmd->add_flag("--augment,!--no-augment", c.augment,
+                "Apply the data set's training augmentation (CIFAR crop+flip, TinyImageNet "
+                "rotation+flip; default: on)");
+  cmd->add_option("--lr", c.optim.lr, "Initial learning rate");
+  cmd->add_option("--momentum", c.optim.momentum, "SGD momentum");
+  cmd->add_flag("--nesterov,!--no-nesterov", c.optim.nesterov, "Nesterov momentum (default: on)");
+  cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
+  cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of the cosine schedule");
+  cmd->add_option("--seed", c.seed, "Random seed (weights, data order, augmentation)");
+  cmd->add_option("--threads", c.threads, "Torch intra-op threads (0: all cores)");
+  cmd->add_option("--run", c.run, "Run name; files go to <checkpoint-dir>/<run>/ (default <net>-<dataset>)");
+  cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
+  cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
+  cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
+}
+
+int run_train(train::TrainConfig cfg) {
+  train::resolve(cfg);
+  train::BaselineResult r = train::train_baseline(cfg);
+  char line[256];
+  std::snprintf(line, sizeof(line), "final: %s on %s test accuracy %.2f%% loss %.4f (%lld images), checkpoint %s",
+                cfg.network.c_str(), cfg.dataset.c_str(), r.eval.accuracy() * 100,
+                r.eval.mean_loss(), static_cast<long long>(r.eval.samples), r.checkpoint.c_str());
+  log::info(line);
+  return 0;
+}
+
+int run_eval(const train::EvalConfig& cfg) {
+  train::EvalResult r = train::evaluate_checkpoint(cfg);
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "eval: %s test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs",
+                cfg.checkpoint.c_str(), r.accuracy() * 100, r.mean_loss(),
+                static_cast<long long>(r.samples), static_cast<long long>(r.nonfinite));
+  log::info(line);
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"sisyphus: distributed training of networks with polynomial activations "
+               "(Garimella, Jha, Reagen 2021)"};
+  app.option_defaults()->always_capture_default();
+  app.set_config("--config", "", "Read settings from a TOML/INI file ([train] section for train)");
+  app.require_subcommand(1);
+
+  train::TrainConfig train_cfg;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train a ReLU baseline network");
+  bind_train(train_cmd, train_cfg);
+
+  train::EvalConfig eval_cfg;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
+  eval_cmd->add_option("--checkpoint", eval_cfg.checkpoint, "Checkpoint file (.h5)")->required();
+  eval_cmd->add_option("--data-dir", eval_cfg.data_dir, "Data folder; empty: the data set's default");
+  eval_cmd->add_option("--batch-size", eval_cfg.batch_size, "Evaluation batch size")
+      ->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--test-limit", eval_cfg.test_limit, "First N test images only (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--threads", eval_cfg.threads, "Torch intra-op threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
+  data_cmd->require_subcommand(1);
+  std::string tiny_src, tiny_out = "datasets/tiny-imagenet.h5";
+  CLI::App* pack_cmd =
+      data_cmd->add_subcommand("pack-tiny", "Pack a tiny-imagenet-200 folder into one HDF5 file");
+  pack_cmd->add_option("source", tiny_src, "The tiny-imagenet-200 folder")->required();
+  pack_cmd->add_option("--out", tiny_out, "Output HDF5 file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error.
+    std::fprintf(stderr, "sisyphus: command line error: %s (see --help)\n", e.what());
+    return e.get_exit_code();
+  }
+
+  try {
+    if (*train_cmd) return run_train(train_cfg);
+    if (*eval_cmd) return run_eval(eval_cfg);
+    if (*pack_cmd) {
+      data::PackStats s = data::pack_tiny_imagenet(tiny_src, tiny_out);
+      log::info("packed " + std::to_string(s.train) + " train and " + std::to_string(s.val) +
+                " val images of " + std::to_string(s.classes) + " classes into " + tiny_out);
+      return 0;
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "sisyphus: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    std::fprintf(stderr, "sisyphus: torch error: %s\n", msg.substr(0, msg.find('\n')).c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sisyphus: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace sisyphus::app

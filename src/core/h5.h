@@ -1,0 +1,81 @@
+// Thin RAII layer over the HDF5 C API: files, groups, whole-array datasets and
+// scalar/string attributes. Every HDF5 call is checked; a failure throws
+// Error(kHdf5) naming the call, the file and the object.
+//
+// Layout conventions used by sisyphus files (checkpoints, packed data sets):
+// arrays are stored contiguously (or chunked+deflated when asked) with their
+// natural C-order shape; strings are variable-length UTF-8 attributes, which
+// h5py returns as `str`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sisyphus::h5 {
+
+using Id = int64_t;  // hid_t, without pulling hdf5.h into every includer
+
+enum class DType { kU8, kU16, kI32, kI64, kF32, kF64 };
+const char* dtype_name(DType t);
+size_t dtype_size(DType t);
+
+// An open HDF5 object (file, group or dataset); closes itself.
+class Object {
+ public:
+  Object() = default;
+  Object(Id id, std::string path, std::string file);
+  ~Object();
+  Object(Object&& other) noexcept;
+  Object& operator=(Object&& other) noexcept;
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+
+  Id id() const { return id_; }
+  const std::string& path() const { return path_; }  // object path inside the file
+  const std::string& file() const { return file_; }  // file name, for messages
+  bool valid() const { return id_ >= 0; }
+  void close();  // checked close; the destructor closes unchecked
+
+ private:
+  Id id_ = -1;
+  std::string path_;
+  std::string file_;
+};
+
+struct ArrayInfo {
+  DType dtype;
+  std::vector<int64_t> shape;
+  int64_t numel() const;
+};
+
+// --- files ------------------------------------------------------------------
+Object create_file(const std::string& filename);     // truncates
+Object open_file(const std::string& filename, bool writable = false);
+void flush(const Object& file);
+bool is_hdf5(const std::string& filename);
+
+// --- groups -----------------------------------------------------------------
+Object create_group(const Object& loc, const std::string& name);
+Object open_group(const Object& loc, const std::string& name);
+bool exists(const Object& loc, const std::string& name);
+std::vector<std::string> list(const Object& group);  // child names, sorted
+
+// --- datasets ---------------------------------------------------------------
+// chunk_rows > 0 stores the array chunked along dim 0 and deflate-compressed.
+void write_array(const Object& loc, const std::string& name, DType dtype,
+                 const std::vector<int64_t>& shape, const void* data, int64_t chunk_rows = 0);
+ArrayInfo array_info(const Object& loc, const std::string& name);
+// Reads the whole dataset, converted to `dtype`; `count` must equal its numel.
+void read_array(const Object& loc, const std::string& name, DType dtype, void* out, int64_t count);
+
+// --- attributes (on a file, group or dataset) --------------------------------
+void set_attr(const Object& obj, const std::string& name, const std::string& value);
+void set_attr(const Object& obj, const std::string& name, int64_t value);
+void set_attr(const Object& obj, const std::string& name, double value);
+bool has_attr(const Object& obj, const std::string& name);
+std::string attr_string(const Object& obj, const std::string& name);
+int64_t attr_int(const Object& obj, const std::string& name);
+double attr_double(const Object& obj, const std::string& name);
+
+}  // namespace sisyphus::h5

@@ -1,0 +1,41 @@
+#include "core/log.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace sisyphus::log {
+namespace {
+int g_rank = 0;
+int g_world = 1;
+}  // namespace
+
+void set_rank(int r, int world_size) {
+  g_rank = r;
+  g_world = world_size;
+}
+
+int rank() { return g_rank; }
+
+void info(const std::string& line) {
+  if (g_rank != 0) return;
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void warn(const std::string& line) {
+  if (g_world > 1) {
+    std::fprintf(stderr, "[rank %d] warning: %s\n", g_rank, line.c_str());
+  } else {
+    std::fprintf(stderr, "warning: %s\n", line.c_str());
+  }
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "--:--:--";
+  long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+}  // namespace sisyphus::log

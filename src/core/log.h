@@ -1,0 +1,16 @@
+// Rank-aware logging: info() prints only on rank 0 (set once at start-up),
+// warn() prints on every rank with a "[rank r]" prefix.
+#pragma once
+
+#include <string>
+
+namespace sisyphus::log {
+
+void set_rank(int rank, int world_size);
+int rank();
+void info(const std::string& line);
+void warn(const std::string& line);
+// "0:01:23" for 83 seconds; "--:--:--" for negative or non-finite values.
+std::string format_duration(double seconds);
+
+}  // namespace sisyphus::log

@@ -1,0 +1,63 @@
+// Checkpoints in HDF5 (docs/checkpoint-format.md has the full schema).
+//
+//   /            attrs: format="sisyphus-checkpoint", version, network, dataset,
+//                       stage, epoch, step, config (resolved, INI text),
+//                       config_hash, test_acc, test_loss, num_classes,
+//                       in_channels, image_size, imagenet_stem
+//   /model/<state_dict name>         every parameter and buffer, natural shape
+//   /optimizer/<kind>/<param name>   optimizer state (e.g. momentum/...)
+//   /rng/torch_cpu                   uint8: torch's CPU generator state
+//
+// Writes are atomic: the file is written as <path>.tmp, flushed to disk, and
+// renamed over <path>, so a kill leaves either the old or the new file.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sisyphus::io {
+
+using TensorList = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct CheckpointMeta {
+  std::string network;        // "lenet"
+  std::string dataset;        // "fashion-mnist"
+  std::string stage = "baseline";
+  int64_t epoch = 0;          // epochs completed
+  int64_t step = 0;           // optimizer steps completed
+  std::string config;         // resolved config, INI text
+  std::string config_hash;    // hex digest of `config`
+  double test_acc = 0;        // fraction in [0, 1]
+  double test_loss = 0;
+  int64_t num_classes = 0;
+  int64_t in_channels = 0;
+  int64_t image_size = 0;
+  bool imagenet_stem = false;
+};
+
+struct Checkpoint {
+  CheckpointMeta meta;
+  TensorList model;                                 // state_dict order
+  std::vector<std::pair<std::string, TensorList>> optimizer;  // kind -> per-parameter tensors
+  torch::Tensor rng_state;                          // may be undefined
+};
+
+inline constexpr int64_t kCheckpointVersion = 1;
+
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
+// Throws Error(kCheckpoint) naming the file when it is missing, not a
+// sisyphus checkpoint, of another version, or incomplete.
+Checkpoint load_checkpoint(const std::string& path);
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+// Parameters then buffers of `module`, under their state_dict names.
+TensorList module_state(const torch::nn::Module& module);
+// Copies `state` into `module`; every name must exist on both sides with the
+// same shape, or Error(kCheckpoint) names the first mismatch and `source`.
+void load_module_state(torch::nn::Module& module, const TensorList& state, const std::string& source);
+
+}  // namespace sisyphus::io

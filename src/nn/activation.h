@@ -1,0 +1,49 @@
+// Activation slots: the replaceable activation after every imitation point.
+//
+// Every network puts an ActivationSlot where the paper's networks have a ReLU.
+// The slot owns one Activation module (registered as child "fn", so any
+// buffers it has, e.g. AMM's running min/max, appear in the state_dict as
+// "<slot>.fn.<buffer>") and can record its output for layer-wise imitation.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+#include <string>
+
+namespace sisyphus::nn {
+
+// An elementwise (or per-channel) activation that can fill a slot.
+class Activation : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+  virtual std::string describe() const = 0;  // e.g. "relu", "quad"
+};
+
+class Relu : public Activation {
+ public:
+  torch::Tensor forward(const torch::Tensor& x) override;
+  std::string describe() const override { return "relu"; }
+};
+
+class ActivationSlotImpl : public torch::nn::Module {
+ public:
+  ActivationSlotImpl();  // starts as ReLU
+  torch::Tensor forward(const torch::Tensor& x);
+
+  void set(std::shared_ptr<Activation> fn);
+  std::shared_ptr<Activation> get() const { return fn_; }
+
+  // While capture is on, forward() keeps its output (graph included).
+  void set_capture(bool on);
+  torch::Tensor take_captured();
+
+ private:
+  std::shared_ptr<Activation> fn_;
+  bool capture_ = false;
+  torch::Tensor captured_;
+};
+TORCH_MODULE(ActivationSlot);
+
+}  // namespace sisyphus::nn

@@ -1,0 +1,52 @@
+// The base of every sisyphus network: a torch Module with an ordered list of
+// imitation points (PAPER.md, QuaIL).
+//
+// Point l is the output after the l-th activation slot; the last point is the
+// logits. Each point owns the modules that compute it from the previous point
+// (its conv/linear, BN and, in residual blocks, the shortcut): QuaIL's mimic
+// stage l trains exactly those. Parameter and buffer names follow
+// torchvision's state_dict names where torchvision has the same structure
+// (ResNets: "layer1.0.conv1.weight", "fc.weight"); the plain stacks use
+// torchvision's "features.<i>" / "classifier.<i>" indexing.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <string>
+#include <vector>
+
+#include "nn/activation.h"
+
+namespace sisyphus::nn {
+
+struct ImitationPoint {
+  std::string name;                 // "features.2", "layer1.0.act2", "fc" (logits)
+  std::vector<std::string> owners;  // module paths whose parameters/buffers belong to it
+  ActivationSlot slot{nullptr};     // empty for the logits point
+};
+
+class NetworkImpl : public torch::nn::Module {
+ public:
+  explicit NetworkImpl(std::string arch) : arch_(std::move(arch)) {}
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+
+  const std::string& arch() const { return arch_; }
+  const std::vector<ImitationPoint>& points() const { return points_; }
+
+  // Outputs at every point, in order; the last is the logits.
+  std::vector<torch::Tensor> forward_points(torch::Tensor x);
+  // state_dict names (parameters and buffers) that belong to point l.
+  std::vector<std::string> point_tensor_names(size_t l) const;
+  int64_t parameter_count() const;
+
+ protected:
+  void add_point(std::string name, std::vector<std::string> owners, ActivationSlot slot);
+
+ private:
+  std::string arch_;
+  std::vector<ImitationPoint> points_;
+};
+
+using Network = std::shared_ptr<NetworkImpl>;
+
+}  // namespace sisyphus::nn

@@ -1,0 +1,140 @@
+#include "nn/resnet.h"
+
+#include <torch/torch.h>
+
+#include <array>
+
+#include "core/error.h"
+
+namespace sisyphus::nn {
+namespace tnn = torch::nn;
+
+namespace {
+
+tnn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+  return tnn::Conv2d(tnn::Conv2dOptions(in, out, kernel)
+                         .stride(stride)
+                         .padding(kernel / 2)
+                         .bias(false));
+}
+
+// Shared by both block kinds: a chain of (conv, bn, slot) stages whose last
+// stage adds the shortcut before its activation.
+class BlockImpl : public tnn::Module {
+ public:
+  // stages: (in, out, kernel, stride) per conv.
+  BlockImpl(const std::vector<std::array<int64_t, 4>>& stages, int64_t in, int64_t out,
+            int64_t stride) {
+    for (size_t i = 0; i < stages.size(); ++i) {
+      auto [ci, co, k, s] = stages[i];
+      std::string n = std::to_string(i + 1);
+      convs_.push_back(register_module("conv" + n, conv(ci, co, k, s)));
+      bns_.push_back(register_module("bn" + n, tnn::BatchNorm2d(co)));
+      acts_.push_back(register_module("act" + n, ActivationSlot()));
+    }
+    if (stride != 1 || in != out) {
+      downsample_ = register_module(
+          "downsample", tnn::Sequential(conv(in, out, /*kernel=*/1, stride), tnn::BatchNorm2d(out)));
+    }
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    torch::Tensor identity = downsample_.is_empty() ? x : downsample_->forward(x);
+    torch::Tensor out = x;
+    for (size_t i = 0; i < convs_.size(); ++i) {
+      out = bns_[i]->forward(convs_[i]->forward(out));
+      if (i + 1 == convs_.size()) out = out + identity;
+      out = acts_[i]->forward(out);
+    }
+    return out;
+  }
+
+  const std::vector<ActivationSlot>& acts() const { return acts_; }
+  bool has_downsample() const { return !downsample_.is_empty(); }
+
+ private:
+  std::vector<tnn::Conv2d> convs_;
+  std::vector<tnn::BatchNorm2d> bns_;
+  std::vector<ActivationSlot> acts_;
+  tnn::Sequential downsample_{nullptr};
+};
+TORCH_MODULE(Block);
+
+}  // namespace
+
+ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
+                       std::vector<int> blocks, std::vector<int64_t> widths, ResNetStem stem)
+    : NetworkImpl(std::move(arch)) {
+  const int64_t stem_width = widths[0];
+  if (stem == ResNetStem::kCifar) {
+    conv1_ = register_module("conv1", conv(s.in_channels, stem_width, /*kernel=*/3, /*stride=*/1));
+  } else {
+    conv1_ = register_module(
+        "conv1", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, stem_width, 7).stride(2).padding(3).bias(false)));
+  }
+  bn1_ = register_module("bn1", tnn::BatchNorm2d(stem_width));
+  act_ = register_module("act", ActivationSlot());
+  add_point("act", {"conv1", "bn1"}, act_);
+  if (stem == ResNetStem::kImageNet) {
+    pool_ = register_module(
+        "pool", tnn::Sequential(tnn::AvgPool2d(tnn::AvgPool2dOptions(3).stride(2).padding(1))));
+  }
+
+  const int64_t expansion = bottleneck ? 4 : 1;
+  int64_t in = stem_width;
+  for (size_t li = 0; li < blocks.size(); ++li) {
+    std::string lname = "layer" + std::to_string(li + 1);
+    auto layer = register_module(lname, tnn::Sequential());
+    for (int b = 0; b < blocks[li]; ++b) {
+      int64_t w = widths[li];
+      int64_t stride = (b == 0 && li > 0) ? 2 : 1;
+      int64_t out = w * expansion;
+      std::vector<std::array<int64_t, 4>> stages;
+      if (bottleneck) {
+        stages = {{in, w, 1, 1}, {w, w, 3, stride}, {w, out, 1, 1}};
+      } else {
+        stages = {{in, w, 3, stride}, {w, w, 3, 1}};
+      }
+      Block block(stages, in, out, stride);
+      layer->push_back(block);
+      std::string bname = lname + "." + std::to_string(b);
+      for (size_t i = 0; i < stages.size(); ++i) {
+        std::string n = std::to_string(i + 1);
+        std::vector<std::string> owners = {bname + ".conv" + n, bname + ".bn" + n};
+        if (i + 1 == stages.size() && block->has_downsample()) owners.push_back(bname + ".downsample");
+        add_point(bname + ".act" + n, owners, block->acts()[i]);
+      }
+      in = out;
+    }
+    layers_.push_back(layer);
+  }
+  fc_ = register_module("fc", tnn::Linear(in, s.num_classes));
+  add_point("fc", {"fc"}, ActivationSlot(nullptr));
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = act_->forward(bn1_->forward(conv1_->forward(x)));
+  if (!pool_.is_empty()) x = pool_->forward(x);
+  for (auto& layer : layers_) x = layer->forward(x);
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return fc_->forward(x);
+}
+
+std::shared_ptr<ResNetImpl> make_resnet(const std::string& arch, const NetShape& s,
+                                        ResNetStem stem) {
+  if (arch == "resnet18")
+    return std::make_shared<ResNetImpl>(arch, s, false, std::vector<int>{2, 2, 2, 2},
+                                        std::vector<int64_t>{64, 128, 256, 512}, stem);
+  if (arch == "resnet20")
+    return std::make_shared<ResNetImpl>(arch, s, false, std::vector<int>{3, 3, 3},
+                                        std::vector<int64_t>{16, 32, 64}, stem);
+  if (arch == "resnet32")
+    return std::make_shared<ResNetImpl>(arch, s, false, std::vector<int>{5, 5, 5},
+                                        std::vector<int64_t>{16, 32, 64}, stem);
+  if (arch == "resnet50")
+    return std::make_shared<ResNetImpl>(arch, s, true, std::vector<int>{3, 4, 6, 3},
+                                        std::vector<int64_t>{64, 128, 256, 512}, stem);
+  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown ResNet '" + arch + "'");
+}
+
+}  // namespace sisyphus::nn

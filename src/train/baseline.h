@@ -1,0 +1,39 @@
+// Stage 1 of the paper: train the ReLU baseline network.
+//
+// Reads the data set, builds the network, and runs `epochs` epochs of SGD
+// with a cosine schedule, evaluating and checkpointing after every epoch to
+// <checkpoint_dir>/<run>/last.h5 (atomically) with metrics in metrics.csv.
+// With cfg.resume it continues from last.h5 and ends with exactly the weights
+// an uninterrupted run would have.
+#pragma once
+
+#include <string>
+
+#include "train/config.h"
+#include "train/evaluate.h"
+
+namespace sisyphus::train {
+
+struct BaselineResult {
+  EvalResult eval;          // test-set result after the last epoch
+  std::string checkpoint;   // path of last.h5
+  int64_t epochs_run = 0;   // epochs trained in this invocation
+  double images_per_s = 0;  // training throughput of this invocation
+};
+
+BaselineResult train_baseline(TrainConfig cfg);
+
+// Evaluates a checkpoint on its data set's test split.
+struct EvalConfig {
+  std::string checkpoint;      // path to a sisyphus checkpoint (.h5)
+  std::string data_dir;        // empty: the data set's default location
+  int64_t batch_size = 100;    // evaluation batch
+  int64_t test_limit = 0;      // first N test images only (0: all)
+  int threads = 0;             // torch threads (0: all cores)
+};
+EvalResult evaluate_checkpoint(const EvalConfig& cfg);
+
+// Sets torch's intra-op threads (0: all cores) and one inter-op thread.
+void set_torch_threads(int threads);
+
+}  // namespace sisyphus::train

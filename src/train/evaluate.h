@@ -1,0 +1,24 @@
+// Test-set evaluation: accuracy, mean cross-entropy and the number of
+// samples whose logits are not finite (NaN/Inf: escaped activations).
+#pragma once
+
+#include "data/dataset.h"
+#include "nn/network.h"
+
+namespace sisyphus::train {
+
+struct EvalResult {
+  int64_t samples = 0;
+  int64_t correct = 0;
+  int64_t nonfinite = 0;  // samples with any NaN/Inf logit (counted as wrong)
+  double loss_sum = 0;    // summed over the finite samples
+  double accuracy() const { return samples ? static_cast<double>(correct) / samples : 0.0; }
+  double mean_loss() const {
+    return samples > nonfinite ? loss_sum / static_cast<double>(samples - nonfinite) : 0.0;
+  }
+};
+
+EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
+                    int64_t batch_size);
+
+}  // namespace sisyphus::train

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs the real `sisyphus` binary on good and bad input.
+# Usage: test_cli.sh <path to sisyphus>
+# Every bad input must exit non-zero with exactly one line on stderr that
+# names the problem; nothing may crash (exit >= 128) or hang.
+set -u
+BIN=$1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+passes=0
+
+pass() { passes=$((passes + 1)); echo "ok   $1"; }
+fail() { failures=$((failures + 1)); echo "FAIL $1"; }
+
+# expect_error NAME PATTERN CMD...: non-zero exit (< 128), one stderr line matching PATTERN
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  timeout 120 "$@" >"$WORK/out" 2>"$WORK/err"
+  local rc=$?
+  local lines
+  lines=$(grep -c . "$WORK/err")
+  if [[ $rc -eq 0 || $rc -ge 124 ]]; then
+    fail "$name: exit code $rc"; cat "$WORK/err"
+  elif ! grep -qE -- "$pattern" "$WORK/err"; then
+    fail "$name: stderr does not match '$pattern'"; cat "$WORK/err"
+  elif [[ $lines -ne 1 ]]; then
+    fail "$name: $lines stderr lines instead of one"; cat "$WORK/err"
+  else
+    pass "$name"
+  fi
+}
+
+expect_ok() {
+  local name=$1
+  shift
+  if timeout 300 "$@" >"$WORK/out" 2>"$WORK/err"; then pass "$name"; else
+    fail "$name: exit $?"; cat "$WORK/err"; tail -5 "$WORK/out"; fi
+}
+
+# --- a small Fashion-MNIST-format data set, written with gzip like the real one
+python3 - "$WORK/fm" <<'PY'
+import gzip, os, struct, sys
+d = sys.argv[1]; os.makedirs(d)
+for prefix, n in (("train", 256), ("t10k", 64)):
+    labels = bytes((i * 3) % 10 for i in range(n))
+    pixels = bytearray()
+    for i in range(n):
+        img = bytearray(784)
+        k = labels[i]
+        for r in range(4):
+            for c in range(4):
+                img[(2 + (k // 5) * 12 + r) * 28 + 2 + (k % 5) * 5 + c] = 255
+        pixels += img
+    with gzip.open(f"{d}/{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(pixels))
+    with gzip.open(f"{d}/{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels)
+PY
+
+COMMON=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --threads 1 --log-every 0)
+
+# --- bad flags and names
+expect_error "unknown network" "unknown network 'resnet19'" "$BIN" train --net resnet19 "${COMMON[@]}"
+expect_error "unknown data set" "unknown data set 'svhn'" "$BIN" train --dataset svhn
+expect_error "zero epochs" "--epochs" "$BIN" train --epochs 0 "${COMMON[@]}"
+expect_error "non-numeric flag" "lr" "$BIN" train --lr fast "${COMMON[@]}"
+expect_error "unknown flag" "--bogus" "$BIN" train --bogus 3
+expect_error "missing subcommand" "subcommand" "$BIN"
+expect_error "run name is a path" "--run" "$BIN" train --run a/b "${COMMON[@]}"
+expect_error "network too deep for 28x28" "cannot take 1x28x28" "$BIN" train --net vgg16 "${COMMON[@]}"
+
+# --- bad data
+expect_error "missing data dir" "no such file" "$BIN" train --net lenet --dataset fashion-mnist --data-dir "$WORK/none" --checkpoint-dir "$WORK/ck"
+mkdir -p "$WORK/trunc" && cp "$WORK/fm"/* "$WORK/trunc/"
+size=$(stat -c %s "$WORK/fm/train-images-idx3-ubyte.gz")
+head -c $((size / 2)) "$WORK/fm/train-images-idx3-ubyte.gz" > "$WORK/trunc/train-images-idx3-ubyte.gz"
+expect_error "truncated data" "train-images-idx3-ubyte.gz" "$BIN" train --data-dir "$WORK/trunc" --checkpoint-dir "$WORK/ck"
+expect_error "missing cifar" "data_batch_1.bin" "$BIN" train --net resnet20 --dataset cifar10 --data-dir "$WORK/none"
+expect_error "tiny-imagenet not packed" "no such file|not a" "$BIN" train --net resnet50 --dataset tiny-imagenet --data-dir "$WORK/none.h5"
+expect_error "pack-tiny missing folder" "wnids.txt" "$BIN" data pack-tiny "$WORK/none" --out "$WORK/t.h5"
+
+# --- a real run, its config file, eval, resume, refusals
+expect_ok "train lenet" "$BIN" train --net lenet --epochs 2 --run r1 "${COMMON[@]}"
+grep -q "final: lenet on fashion-mnist test accuracy" "$WORK/out" && pass "final line" || fail "final line"
+[[ -f "$WORK/ck/r1/last.h5" && -f "$WORK/ck/r1/metrics.csv" ]] && pass "run files" || fail "run files"
+[[ $(wc -l < "$WORK/ck/r1/metrics.csv") -eq 3 ]] && pass "metrics rows" || fail "metrics rows"
+
+# the printed config reads back through --config and reproduces the run
+sed -n '/^\[train\]/,/^$/p' "$WORK/out" | sed 's/^run=.*/run="r2"/' > "$WORK/r2.ini"
+expect_ok "train from --config" "$BIN" --config "$WORK/r2.ini" train
+cmp -s <(h5dump -d /model/features.0.weight "$WORK/ck/r1/last.h5" | tail -n +3) \
+       <(h5dump -d /model/features.0.weight "$WORK/ck/r2/last.h5" | tail -n +3) \
+  && pass "config file reproduces weights" || fail "config file reproduces weights"
+
+expect_ok "eval" "$BIN" eval --checkpoint "$WORK/ck/r1/last.h5" --data-dir "$WORK/fm" --threads 1
+grep -qE "eval: .* test accuracy [0-9.]+% loss [0-9.]+ on 64 images, 0 non-finite" "$WORK/out" \
+  && pass "eval line" || { fail "eval line"; cat "$WORK/out"; }
+
+expect_error "overwrite refused" "--resume" "$BIN" train --net lenet --epochs 2 --run r1 "${COMMON[@]}"
+expect_ok "resume to 3 epochs" "$BIN" train --net lenet --epochs 3 --run r1 --resume "${COMMON[@]}"
+grep -q "resume: .* after epoch 2" "$WORK/out" && pass "resume line" || fail "resume line"
+expect_error "resume other network" "holds lenet" "$BIN" train --net mlp --run r1 --resume "${COMMON[@]}"
+
+# --- bad checkpoints
+echo "garbage" > "$WORK/garbage.h5"
+expect_error "eval garbage" "not a readable HDF5 file" "$BIN" eval --checkpoint "$WORK/garbage.h5"
+head -c 20000 "$WORK/ck/r1/last.h5" > "$WORK/trunc.h5"
+expect_error "eval truncated" "trunc.h5" "$BIN" eval --checkpoint "$WORK/trunc.h5"
+expect_error "eval missing" "no such file" "$BIN" eval --checkpoint "$WORK/nothing.h5"
+cp "$WORK/ck/r1/last.h5" "$WORK/ck/r1/keep.h5"
+head -c 20000 "$WORK/ck/r1/keep.h5" > "$WORK/ck/r1/last.h5"
+expect_error "resume from truncated" "last.h5" "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
+
+echo "$passes passed, $failures failed"
+[[ $failures -eq 0 ]]
