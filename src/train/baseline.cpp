@@ -14,6 +14,7 @@
 #include "nn/registry.h"
 #include "train/metrics.h"
 #include "train/sgd.h"
+#include "train/step.h"
 
 namespace sisyphus::train {
 namespace {
@@ -154,15 +155,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
     data::Batch batch;
     while (loader.next(&batch)) {
       // fetch -> forward -> loss -> backward -> update
-      sgd.zero_grad();
-      torch::Tensor logits = net->forward(batch.images);                     // [B, classes]
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch.labels);  // []
-      loss.backward();
-      sgd.step(lr);
+      StepResult sr = train_step(*net, sgd, batch, lr);
       ++step;
       ++epoch_step;
 
-      double batch_loss = loss.item<double>();
+      const double batch_loss = sr.loss;
       if (!std::isfinite(batch_loss)) {
         SISYPHUS_FAIL(ErrorKind::kDiverged, "loss became " + std::to_string(batch_loss) +
                                                 " in epoch " + std::to_string(epoch + 1) +
@@ -170,7 +167,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
                                                 "; the last good checkpoint is " + last_path);
       }
       loss_sum += batch_loss * static_cast<double>(batch.size());
-      correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      correct += sr.correct;
       seen += batch.size();
       if (cfg.log_every > 0 && epoch_step % cfg.log_every == 0) {
         double elapsed = seconds_since(epoch_start);
