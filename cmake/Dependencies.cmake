@@ -24,3 +24,24 @@ target_link_libraries(sisyphus_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
 target_compile_definitions(sisyphus_hdf5 INTERFACE ${HDF5_DEFINITIONS})
 
 message(STATUS "sisyphus: Torch ${Torch_VERSION}, HDF5 ${HDF5_VERSION}, MPI ${MPI_C_VERSION}")
+
+# NCCL backend: compiled and linked wherever the CUDA toolkit and NCCL are
+# found (this project's CI machines have both under /usr/local/cuda, without
+# a GPU); without them `--backend nccl` reports that the build lacks NCCL.
+option(SISYPHUS_NCCL "Build the NCCL backend when CUDA and NCCL are found" ON)
+set(SISYPHUS_WITH_NCCL OFF)
+if(SISYPHUS_NCCL)
+  if(NOT DEFINED CUDAToolkit_ROOT AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CUDAToolkit_ROOT /usr/local/cuda)
+  endif()
+  find_package(CUDAToolkit QUIET)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  if(CUDAToolkit_FOUND AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(SISYPHUS_WITH_NCCL ON)
+    add_library(sisyphus_nccl INTERFACE)
+    target_include_directories(sisyphus_nccl SYSTEM INTERFACE ${NCCL_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
+    target_link_libraries(sisyphus_nccl INTERFACE ${NCCL_LIBRARY} CUDA::cudart)
+  endif()
+endif()
+message(STATUS "sisyphus: NCCL backend ${SISYPHUS_WITH_NCCL}")

@@ -3,7 +3,9 @@
 #include <c10/util/Exception.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <string>
 
 #include "core/error.h"
@@ -11,6 +13,7 @@
 #include "data/tiny_imagenet.h"
 #include "nn/registry.h"
 #include "data/dataset.h"
+#include "dist/sync.h"
 #include "train/baseline.h"
 
 namespace sisyphus::app {
@@ -30,6 +33,8 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
                   "default location");
   cmd->add_flag("--imagenet-stem,!--no-imagenet-stem", c.imagenet_stem,
                 "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one (default: off)");
+  cmd->add_flag("--batchnorm,!--no-batchnorm", c.batchnorm,
+                "BatchNorm after every conv/linear (default: on; off only for plain stacks)");
   cmd->add_option("--epochs", c.epochs, "Total training epochs");
   cmd->add_option("--batch-size", c.batch_size, "Training batch size");
   cmd->add_option("--test-batch-size", c.test_batch_size, "Evaluation batch size");
@@ -45,6 +50,12 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of the cosine schedule");
   cmd->add_option("--seed", c.seed, "Random seed (weights, data order, augmentation)");
   cmd->add_option("--threads", c.threads, "Torch intra-op threads (0: all cores)");
+  cmd->add_option("--backend", c.backend,
+                  "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
+  cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
+                "After every epoch, check that all ranks hold bitwise identical parameters and "
+                "buffers (default: on)");
+  cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
   cmd->add_option("--run", c.run, "Run name; files go to <checkpoint-dir>/<run>/ (default <net>-<dataset>)");
   cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
   cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
@@ -71,6 +82,23 @@ int run_eval(const train::EvalConfig& cfg) {
                 static_cast<long long>(r.samples), static_cast<long long>(r.nonfinite));
   log::info(line);
   return 0;
+}
+
+// Prints one error line and ends the job. With several ranks, rank 0 prints
+// and aborts at once; other ranks wait a moment first, so an error that every
+// rank hits is printed once (by rank 0), and one that only rank r hits still
+// gets printed by r before it aborts the job (no rank is left hanging).
+int fail_job(const std::string& message) {
+  auto comm = dist::active();
+  if (!comm || comm->size() == 1) {
+    std::fprintf(stderr, "sisyphus: %s\n", message.c_str());
+    return 1;
+  }
+  if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::fprintf(stderr, "sisyphus: [rank %d] %s\n", comm->rank(), message.c_str());
+  std::fflush(stderr);
+  comm->abort(1);
+  return 1;  // not reached
 }
 
 }  // namespace
@@ -127,15 +155,12 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
   } catch (const Error& e) {
-    std::fprintf(stderr, "sisyphus: %s\n", e.what());
-    return 1;
+    return fail_job(e.what());
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    std::fprintf(stderr, "sisyphus: torch error: %s\n", msg.substr(0, msg.find('\n')).c_str());
-    return 1;
+    return fail_job("torch error: " + msg.substr(0, msg.find('\n')));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sisyphus: error: %s\n", e.what());
-    return 1;
+    return fail_job(std::string("error: ") + e.what());
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "data/sampler.h"
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 
@@ -33,6 +34,31 @@ std::vector<int64_t> shard(const std::vector<int64_t>& order, int rank, int worl
   for (size_t i = static_cast<size_t>(rank); i < order.size(); i += static_cast<size_t>(world_size))
     mine.push_back(order[i]);
   return mine;
+}
+
+}  // namespace sisyphus::data
+
+namespace sisyphus::data {
+
+std::vector<int64_t> shard_batches(const std::vector<int64_t>& order, int rank, int world_size,
+                                   int64_t batch) {
+  SISYPHUS_CHECK(world_size >= 1 && rank >= 0 && rank < world_size && batch >= 1,
+                 ErrorKind::kConfig,
+                 "invalid rank " + std::to_string(rank) + " of " + std::to_string(world_size));
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t global = batch * world_size;
+  std::vector<int64_t> mine;
+  for (int64_t start = 0; start < n; start += global) {
+    int64_t begin = std::min(n, start + rank * batch);
+    int64_t end = std::min(n, begin + batch);
+    mine.insert(mine.end(), order.begin() + begin, order.begin() + end);
+  }
+  return mine;
+}
+
+int64_t global_batch_count(int64_t n, int world_size, int64_t batch, int64_t k) {
+  const int64_t global = batch * world_size;
+  return std::clamp<int64_t>(n - k * global, 0, global);
 }
 
 }  // namespace sisyphus::data

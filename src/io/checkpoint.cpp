@@ -98,6 +98,7 @@ CheckpointMeta read_meta(const h5::Object& file) {
   m.in_channels = h5::attr_int(file, "in_channels");
   m.image_size = h5::attr_int(file, "image_size");
   m.imagenet_stem = h5::attr_int(file, "imagenet_stem") != 0;
+  m.batchnorm = h5::attr_int(file, "batchnorm") != 0;
   return m;
 }
 
@@ -123,6 +124,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     h5::set_attr(file, "in_channels", m.in_channels);
     h5::set_attr(file, "image_size", m.image_size);
     h5::set_attr(file, "imagenet_stem", static_cast<int64_t>(m.imagenet_stem));
+    h5::set_attr(file, "batchnorm", static_cast<int64_t>(m.batchnorm));
     write_list(h5::create_group(file, "model"), ckpt.model);
     h5::Object opt = h5::create_group(file, "optimizer");
     for (const auto& [kind, list] : ckpt.optimizer) write_list(h5::create_group(opt, kind), list);

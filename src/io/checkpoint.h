@@ -3,7 +3,7 @@
 //   /            attrs: format="sisyphus-checkpoint", version, network, dataset,
 //                       stage, epoch, step, config (resolved, INI text),
 //                       config_hash, test_acc, test_loss, num_classes,
-//                       in_channels, image_size, imagenet_stem
+//                       in_channels, image_size, imagenet_stem, batchnorm
 //   /model/<state_dict name>         every parameter and buffer, natural shape
 //   /optimizer/<kind>/<param name>   optimizer state (e.g. momentum/...)
 //   /rng/torch_cpu                   uint8: torch's CPU generator state
@@ -37,6 +37,7 @@ struct CheckpointMeta {
   int64_t in_channels = 0;
   int64_t image_size = 0;
   bool imagenet_stem = false;
+  bool batchnorm = true;      // false for networks built with --no-batchnorm
 };
 
 struct Checkpoint {

@@ -15,6 +15,9 @@ std::vector<std::string> network_names() {
 Network make_network(const std::string& name, const NetShape& shape, bool imagenet_stem) {
   SISYPHUS_CHECK(shape.in_channels > 0 && shape.image_size > 0 && shape.num_classes > 1,
                  ErrorKind::kConfig, "invalid network shape");
+  if (!shape.batchnorm && name.rfind("resnet", 0) == 0) {
+    SISYPHUS_FAIL(ErrorKind::kConfig, "--no-batchnorm applies to the plain stacks, not to " + name);
+  }
   Network net;
   if (name == "mlp") net = make_mlp(shape);
   else if (name == "lenet") net = make_lenet(shape);

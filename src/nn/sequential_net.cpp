@@ -28,11 +28,13 @@ void SequentialNetImpl::conv(int64_t in, int64_t out, int64_t kernel, int64_t st
 }
 
 void SequentialNetImpl::batchnorm2d(int64_t channels) {
+  if (!batchnorm_) return;
   pending_owners_.push_back(next_name());
   sections_.back()->push_back(tnn::BatchNorm2d(channels));
 }
 
 void SequentialNetImpl::batchnorm1d(int64_t features) {
+  if (!batchnorm_) return;
   pending_owners_.push_back(next_name());
   sections_.back()->push_back(tnn::BatchNorm1d(features));
 }
@@ -73,7 +75,7 @@ void SequentialNetImpl::logits(int64_t in, int64_t classes) {
 // --- the networks -------------------------------------------------------------
 
 std::shared_ptr<SequentialNetImpl> make_mlp(const NetShape& s) {
-  auto net = std::make_shared<SequentialNetImpl>("mlp");
+  auto net = std::make_shared<SequentialNetImpl>("mlp", s.batchnorm);
   net->section("classifier");
   net->flatten();
   net->linear(s.in_channels * s.image_size * s.image_size, 256);
@@ -84,7 +86,7 @@ std::shared_ptr<SequentialNetImpl> make_mlp(const NetShape& s) {
 }
 
 std::shared_ptr<SequentialNetImpl> make_lenet(const NetShape& s) {
-  auto net = std::make_shared<SequentialNetImpl>("lenet");
+  auto net = std::make_shared<SequentialNetImpl>("lenet", s.batchnorm);
   net->section("features");
   net->conv(s.in_channels, 6, /*kernel=*/5, /*stride=*/1, /*padding=*/0);
   net->batchnorm2d(6);
@@ -108,7 +110,7 @@ std::shared_ptr<SequentialNetImpl> make_lenet(const NetShape& s) {
 }
 
 std::shared_ptr<SequentialNetImpl> make_alexnet(const NetShape& s) {
-  auto net = std::make_shared<SequentialNetImpl>("alexnet");
+  auto net = std::make_shared<SequentialNetImpl>("alexnet", s.batchnorm);
   net->section("features");
   net->conv(s.in_channels, 64, /*kernel=*/3, /*stride=*/2, /*padding=*/1);
   net->batchnorm2d(64);
@@ -147,7 +149,7 @@ std::shared_ptr<SequentialNetImpl> make_vgg(const NetShape& s, int depth) {
   static const std::vector<int64_t> kVgg11 = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
   static const std::vector<int64_t> kVgg16 = {64,  64,  0,   128, 128, 0,   256, 256, 256,
                                               0,   512, 512, 512, 0,   512, 512, 512, 0};
-  auto net = std::make_shared<SequentialNetImpl>("vgg" + std::to_string(depth));
+  auto net = std::make_shared<SequentialNetImpl>("vgg" + std::to_string(depth), s.batchnorm);
   net->section("features");
   int64_t in = s.in_channels;
   for (int64_t c : depth == 11 ? kVgg11 : kVgg16) {
@@ -172,7 +174,7 @@ std::shared_ptr<SequentialNetImpl> make_mobilenet_v1(const NetShape& s) {
   static const std::vector<std::pair<int64_t, int64_t>> kBlocks = {
       {64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2}, {512, 1},
       {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1}};
-  auto net = std::make_shared<SequentialNetImpl>("mobilenet");
+  auto net = std::make_shared<SequentialNetImpl>("mobilenet", s.batchnorm);
   net->section("features");
   net->conv(s.in_channels, 32, /*kernel=*/3, /*stride=*/1, /*padding=*/1, /*bias=*/false);
   net->batchnorm2d(32);

@@ -15,11 +15,13 @@ struct NetShape {
   int64_t in_channels = 3;   // 1 for (Fashion-)MNIST
   int64_t image_size = 32;   // square inputs
   int64_t num_classes = 10;
+  bool batchnorm = true;     // false: no BN layers (plain stacks only; for exactness tests)
 };
 
 class SequentialNetImpl : public NetworkImpl {
  public:
-  explicit SequentialNetImpl(std::string arch) : NetworkImpl(std::move(arch)) {}
+  SequentialNetImpl(std::string arch, bool batchnorm)
+      : NetworkImpl(std::move(arch)), batchnorm_(batchnorm) {}
   torch::Tensor forward(torch::Tensor x) override;
 
   // --- building blocks, appended to the current section ---------------------
@@ -42,6 +44,7 @@ class SequentialNetImpl : public NetworkImpl {
   std::vector<torch::nn::Sequential> sections_;
   std::vector<std::string> section_names_;
   std::vector<std::string> pending_owners_;
+  bool batchnorm_;
 };
 
 std::shared_ptr<SequentialNetImpl> make_mlp(const NetShape& s);

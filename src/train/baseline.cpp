@@ -10,6 +10,9 @@
 #include "core/log.h"
 #include "data/loader.h"
 #include "data/sampler.h"
+#include "dist/communicator.h"
+#include "dist/reducer.h"
+#include "dist/sync.h"
 #include "io/checkpoint.h"
 #include "nn/registry.h"
 #include "train/metrics.h"
@@ -55,14 +58,51 @@ void set_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
-nn::NetShape shape_of(const data::DatasetSpec& spec) {
-  return nn::NetShape{spec.channels, spec.size, spec.num_classes};
+nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true) {
+  return nn::NetShape{spec.channels, spec.size, spec.num_classes, batchnorm};
+}
+
+// FNV-1a over the bytes of every parameter and buffer, in state_dict order.
+uint64_t state_checksum(const torch::nn::Module& module) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& [name, t] : io::module_state(module)) {
+    torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
+    const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+    for (size_t i = 0, n = c.numel() * c.element_size(); i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ULL;
+    }
+  }
+  return h;
+}
+
+// Every rank's checksum on rank 0's log; Error(kMpi) when they differ.
+void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module, int64_t epoch) {
+  torch::Tensor mine = torch::tensor({static_cast<int64_t>(state_checksum(module))}, torch::kInt64);
+  torch::Tensor all = comm.all_gather(mine).reshape({-1});
+  std::string list;
+  for (int64_t r = 0; r < all.size(0); ++r) {
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(all[r].item<int64_t>()));
+    list += (r ? " " : "") + std::string(buf);
+  }
+  bool same = all.eq(all[0]).all().item<bool>();
+  log::info("ranks: epoch " + std::to_string(epoch) + " parameter+buffer checksums " + list +
+            (same ? " (identical on " + std::to_string(comm.size()) + " ranks)" : " (DIFFERENT)"));
+  if (!same) {
+    SISYPHUS_FAIL(ErrorKind::kMpi, "ranks hold different parameters after epoch " +
+                                       std::to_string(epoch) + ": checksums " + list);
+  }
 }
 
 }  // namespace
 
 void set_torch_threads(int threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Default: the host's cores shared among the ranks on it.
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  int local_ranks = local ? std::max(1, std::atoi(local)) : 1;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = threads > 0 ? threads : std::max(1, cores / local_ranks);
   torch::set_num_threads(n);
   static bool interop_set = false;  // may be set only once per process
   if (!interop_set) {
@@ -73,15 +113,25 @@ void set_torch_threads(int threads) {
 
 BaselineResult train_baseline(TrainConfig cfg) {
   resolve(cfg);
+
+  // ---------------------------------------------------------------- ranks
+  std::shared_ptr<dist::Communicator> comm = dist::make_communicator(dist::parse_backend(cfg.backend));
+  dist::set_active(comm);
+  const int rank = comm->rank(), world = comm->size();
+  log::set_rank(rank, world);
   set_torch_threads(cfg.threads);
   const std::string config_text = to_config_text(cfg);
   log::info("sisyphus train: resolved config (usable with --config):\n" + config_text);
+  dist::check_same_config(*comm, config_text);
+  log::info("ranks: " + std::to_string(world) + " (" + comm->backend() + " backend), batch " +
+            std::to_string(cfg.batch_size) + " per rank, " + std::to_string(cfg.batch_size * world) +
+            " global, " + std::to_string(torch::get_num_threads()) + " torch threads per rank");
   const data::DatasetSpec& spec = data::dataset_spec(cfg.dataset);
 
   // ---------------------------------------------------------------- run folder
   const std::string run_dir = cfg.checkpoint_dir + "/" + cfg.run;
   const std::string last_path = run_dir + "/last.h5";
-  make_dirs(run_dir);
+  if (rank == 0) make_dirs(run_dir);
   if (!cfg.resume && file_exists(last_path)) {
     SISYPHUS_FAIL(ErrorKind::kConfig, "run '" + cfg.run + "' already has a checkpoint (" +
                                           last_path +
@@ -101,10 +151,17 @@ BaselineResult train_baseline(TrainConfig cfg) {
 
   // ---------------------------------------------------------------- model + optimizer
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
-  nn::Network net = nn::make_network(cfg.network, shape_of(spec), cfg.imagenet_stem);
+  nn::Network net = nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
   Sgd sgd(params, cfg.optim);
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (world > 1) {
+    dist::ReducerOptions ropts;
+    ropts.bucket_bytes = static_cast<int64_t>(cfg.bucket_mb * (1 << 20));
+    ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
+    reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
+  }
   log::info("model: " + cfg.network + " with " + std::to_string(net->parameter_count()) +
             " parameters, " + std::to_string(net->points().size()) + " imitation points");
 
@@ -129,11 +186,14 @@ BaselineResult train_baseline(TrainConfig cfg) {
   } else if (cfg.resume) {
     log::info("resume: no checkpoint at " + last_path + " yet, starting from scratch");
   }
+  dist::broadcast_state(*comm, *net);  // every rank starts from rank 0's state
 
-  MetricsCsv metrics(run_dir + "/metrics.csv");
+  std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
+  if (rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
   BaselineResult result;
   result.checkpoint = last_path;
-  const int64_t steps_per_epoch = (train_set.n + cfg.batch_size - 1) / cfg.batch_size;
+  const int64_t global_batch = cfg.batch_size * world;
+  const int64_t steps_per_epoch = (train_set.n + global_batch - 1) / global_batch;
   const auto run_start = Clock::now();
   int64_t images_seen = 0;
   double train_seconds = 0;
@@ -146,44 +206,59 @@ BaselineResult train_baseline(TrainConfig cfg) {
     opts.augment = cfg.augment ? spec.train_augment : data::Augment::kNone;
     opts.seed = cfg.seed;
     opts.epoch = epoch;
+    std::vector<int64_t> order = data::epoch_order(train_set.n, cfg.seed, epoch, /*shuffle=*/true);
     data::BatchLoader loader(train_set, spec,
-                             data::epoch_order(train_set.n, cfg.seed, epoch, /*shuffle=*/true), opts);
+                             data::shard_batches(order, rank, world, cfg.batch_size), opts);
     net->train();
     const auto epoch_start = Clock::now();
     double loss_sum = 0;
-    int64_t correct = 0, seen = 0, epoch_step = 0;
-    data::Batch batch;
-    while (loader.next(&batch)) {
-      // fetch -> forward -> loss -> backward -> update
-      StepResult sr = train_step(*net, sgd, batch, lr);
+    int64_t correct = 0, seen = 0;
+    for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
+      // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
+      data::Batch batch;
+      if (!loader.next(&batch)) batch = data::Batch{};  // this rank's shard ran out first
+      StepResult sr = train_step(
+          *net, sgd, batch, lr, reducer.get(),
+          data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1));
+      if (world > 1) dist::average_buffers(*comm, *net, batch.size());
       ++step;
-      ++epoch_step;
 
-      const double batch_loss = sr.loss;
-      if (!std::isfinite(batch_loss)) {
-        SISYPHUS_FAIL(ErrorKind::kDiverged, "loss became " + std::to_string(batch_loss) +
+      if (batch.size() > 0 && !std::isfinite(sr.loss)) {
+        SISYPHUS_FAIL(ErrorKind::kDiverged, "loss became " + std::to_string(sr.loss) +
                                                 " in epoch " + std::to_string(epoch + 1) +
                                                 " at step " + std::to_string(step) +
                                                 "; the last good checkpoint is " + last_path);
       }
-      loss_sum += batch_loss * static_cast<double>(batch.size());
+      loss_sum += sr.loss * static_cast<double>(batch.size());
       correct += sr.correct;
       seen += batch.size();
       if (cfg.log_every > 0 && epoch_step % cfg.log_every == 0) {
         double elapsed = seconds_since(epoch_start);
-        double rate = static_cast<double>(seen) / elapsed;
-        double remaining = static_cast<double>((cfg.epochs - epoch) * train_set.n - seen) / rate;
+        double rate = static_cast<double>(seen * world) / elapsed;  // rank 0's view of the job
+        double remaining =
+            static_cast<double>((cfg.epochs - epoch) * train_set.n - seen * world) / rate;
         log::info(progress_line("baseline", epoch + 1, cfg.epochs, epoch_step, steps_per_epoch,
-                                loss_sum / seen, static_cast<double>(correct) / seen, lr, rate,
-                                remaining));
+                                loss_sum / std::max<int64_t>(seen, 1),
+                                static_cast<double>(correct) / std::max<int64_t>(seen, 1), lr,
+                                rate, remaining));
       }
+    }
+    if (world > 1) {  // epoch figures over all ranks
+      torch::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct),
+                                          static_cast<double>(seen)}, torch::kFloat64);
+      comm->all_reduce(sums, dist::ReduceOp::kSum);
+      loss_sum = sums[0].item<double>();
+      correct = static_cast<int64_t>(sums[1].item<double>());
+      seen = static_cast<int64_t>(sums[2].item<double>());
     }
     const double epoch_seconds = seconds_since(epoch_start);
     train_seconds += epoch_seconds;
     images_seen += seen;
 
+    if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *net, epoch + 1);
+
     // ------------------------------------------------------------ evaluate
-    EvalResult eval = evaluate(*net, test_set, spec, cfg.test_batch_size);
+    EvalResult eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get());
     result.eval = eval;
     ++result.epochs_run;
 
@@ -202,15 +277,16 @@ BaselineResult train_baseline(TrainConfig cfg) {
     ckpt.meta.in_channels = spec.channels;
     ckpt.meta.image_size = spec.size;
     ckpt.meta.imagenet_stem = cfg.imagenet_stem;
+    ckpt.meta.batchnorm = cfg.batchnorm;
     ckpt.model = io::module_state(*net);
     ckpt.optimizer.emplace_back("momentum", sgd.state());
     ckpt.rng_state = rng_state();
-    io::save_checkpoint(last_path, ckpt);
+    if (rank == 0) io::save_checkpoint(last_path, ckpt);
 
     EpochRow row{"baseline", epoch + 1, step, lr, loss_sum / seen,
                  static_cast<double>(correct) / seen, eval.mean_loss(), eval.accuracy(),
                  seen / epoch_seconds, seconds_since(run_start)};
-    metrics.write(row);
+    if (metrics) metrics->write(row);
     char line[256];
     std::snprintf(line, sizeof(line),
                   "[baseline] epoch %lld/%lld done: train loss %.4f acc %.2f%% | test loss %.4f "
@@ -222,7 +298,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   }
   if (result.epochs_run == 0) {
     // Already finished: report the checkpoint's model on the test set.
-    result.eval = evaluate(*net, test_set, spec, cfg.test_batch_size);
+    result.eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get());
     log::info("run '" + cfg.run + "' had already finished " + std::to_string(cfg.epochs) + " epochs");
   }
   result.images_per_s = train_seconds > 0 ? images_seen / train_seconds : 0;
@@ -238,7 +314,8 @@ EvalResult evaluate_checkpoint(const EvalConfig& cfg) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint,
                   "'" + cfg.checkpoint + "' was written for other input shapes than " + spec.name);
   }
-  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec), ckpt.meta.imagenet_stem);
+  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm),
+                                     ckpt.meta.imagenet_stem);
   io::load_module_state(*net, ckpt.model, cfg.checkpoint);
   data::ImageSet test_set =
       data::load_split(spec, cfg.data_dir.empty() ? spec.default_dir : cfg.data_dir, false);

@@ -1,5 +1,6 @@
 #include "train/config.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -38,6 +39,10 @@ void resolve(TrainConfig& cfg) {
   require(cfg.optim.lr_min >= 0 && cfg.optim.lr_min <= cfg.optim.lr, "--lr-min",
           "must be in [0, --lr]");
   require(cfg.threads >= 0, "--threads", "must not be negative");
+  require(cfg.bucket_mb > 0 && cfg.bucket_mb <= 4096, "--bucket-mb", "must be in (0, 4096]");
+  require(cfg.backend == "auto" || cfg.backend == "local" || cfg.backend == "mpi" ||
+              cfg.backend == "nccl",
+          "--backend", "'" + cfg.backend + "' is not one of auto, local, mpi, nccl");
   require(cfg.log_every >= 0, "--log-every", "must not be negative");
   require(!cfg.imagenet_stem || cfg.network == "resnet50", "--imagenet-stem",
           "applies to resnet50 only");
@@ -53,16 +58,17 @@ std::string to_config_text(const TrainConfig& c) {
     out += std::string(key) + "=" + value + "\n";
   };
   auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
-  auto num = [](double v) {
+  auto num = [](double v) {  // shortest text that reads back to the same double
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", v);
-    return std::string(buf);
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    return std::string(buf, end);
   };
   auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
   line("net", quoted(c.network));
   line("dataset", quoted(c.dataset));
   line("data-dir", quoted(c.data_dir));
   line("imagenet-stem", flag(c.imagenet_stem));
+  line("batchnorm", flag(c.batchnorm));
   line("epochs", std::to_string(c.epochs));
   line("batch-size", std::to_string(c.batch_size));
   line("test-batch-size", std::to_string(c.test_batch_size));
@@ -76,6 +82,9 @@ std::string to_config_text(const TrainConfig& c) {
   line("lr-min", num(c.optim.lr_min));
   line("seed", std::to_string(c.seed));
   line("threads", std::to_string(c.threads));
+  line("verify-ranks", flag(c.verify_ranks));
+  line("backend", quoted(c.backend));
+  line("bucket-mb", num(c.bucket_mb));
   line("run", quoted(c.run));
   line("checkpoint-dir", quoted(c.checkpoint_dir));
   line("resume", flag(c.resume));

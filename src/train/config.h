@@ -20,16 +20,20 @@ struct TrainConfig {
   std::string network = "lenet";          // see `sisyphus train --help` for the list
   std::string dataset = "fashion-mnist";  // fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet
   std::string data_dir;                   // empty: the data set's default location
-  bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
+  bool imagenet_stem = false;
+  bool batchnorm = true;                  // false: drop the BN layers (plain stacks; exactness tests)             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
   int64_t epochs = 5;                     // total epochs (a resumed run continues to this)
-  int64_t batch_size = 128;               // training batch (global, over all ranks)
+  int64_t batch_size = 128;               // training batch per rank (R ranks: global batch R*B)
   int64_t test_batch_size = 100;          // evaluation batch
   int64_t train_limit = 0;                // use only the first N training images (0: all)
   int64_t test_limit = 0;                 // use only the first N test images (0: all)
   bool augment = true;                    // the data set's training augmentation
   OptimConfig optim;
   uint64_t seed = 42;                     // weights, data order and augmentation
-  int threads = 0;                        // torch intra-op threads (0: all cores)
+  int threads = 0;                        // torch intra-op threads (0: the cores shared among local ranks)
+  bool verify_ranks = true;               // compare parameter checksums across ranks every epoch
+  std::string backend = "auto";           // auto, local, mpi, nccl
+  double bucket_mb = 25;                  // gradient bucket size in MiB (the first is 1 MiB at most)
   std::string run;                        // run name (empty: <network>-<dataset>)
   std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
   bool resume = false;                    // continue from <run>/last.h5

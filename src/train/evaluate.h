@@ -3,6 +3,7 @@
 #pragma once
 
 #include "data/dataset.h"
+#include "dist/communicator.h"
 #include "nn/network.h"
 
 namespace sisyphus::train {
@@ -18,7 +19,9 @@ struct EvalResult {
   }
 };
 
+// With a communicator, each rank evaluates its shard of the test set and the
+// counts are summed, so the accuracy equals a single-process evaluation.
 EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
-                    int64_t batch_size);
+                    int64_t batch_size, dist::Communicator* comm = nullptr);
 
 }  // namespace sisyphus::train

@@ -4,13 +4,23 @@
 
 namespace sisyphus::train {
 
-StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr) {
+StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
+                      dist::GradientReducer* reducer, int64_t global_count) {
   sgd.zero_grad();
+  StepResult r;
+  if (reducer) reducer->begin_step(batch.size(), global_count);
+  if (batch.size() == 0) {  // nothing to compute here; zeros join the all-reduce
+    if (reducer) {
+      reducer->finish_step();
+      sgd.step(lr);
+    }
+    return r;
+  }
   torch::Tensor logits = net.forward(batch.images);                                // [B, classes]
   torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch.labels);  // []
   loss.backward();
+  if (reducer) reducer->finish_step();
   sgd.step(lr);
-  StepResult r;
   r.loss = loss.item<double>();
   r.correct = logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
   return r;

@@ -1,9 +1,10 @@
 // One optimizer step of supervised training: forward, cross-entropy,
-// backward, update. Shared by the training stages and the benchmarks so
+// backward, gradient all-reduce, update. Shared by the training stages and the benchmarks so
 // that what is benchmarked is what trains.
 #pragma once
 
 #include "data/loader.h"
+#include "dist/reducer.h"
 #include "nn/network.h"
 #include "train/sgd.h"
 
@@ -14,6 +15,10 @@ struct StepResult {
   int64_t correct = 0;  // argmax hits in the batch
 };
 
-StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr);
+// With a reducer, the gradients are averaged over all ranks' batches
+// (global_count samples in all) before the update. A rank without a batch
+// this step passes an empty batch and still takes part in the reduction.
+StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
+                      dist::GradientReducer* reducer = nullptr, int64_t global_count = 0);
 
 }  // namespace sisyphus::train

@@ -26,32 +26,41 @@ TEST(Sampler, EpochOrderIsAPermutationFixedBySeedAndEpoch) {
   EXPECT_EQ(plain, (std::vector<int64_t>{0, 1, 2, 3, 4}));
 }
 
-TEST(Sampler, ShardsAreDisjointCoverAndMatchTheGlobalBatch) {
+TEST(Sampler, EvaluationShardsAreDisjointAndCover) {
   auto order = data::epoch_order(103, 7, 0, true);
-  const int world = 4;
-  const int64_t local_batch = 8;
-  std::vector<std::vector<int64_t>> shards;
   std::set<int64_t> all;
   size_t total = 0;
-  for (int r = 0; r < world; ++r) {
-    shards.push_back(data::shard(order, r, world));
-    total += shards.back().size();
-    all.insert(shards.back().begin(), shards.back().end());
-    EXPECT_GE(shards.back().size(), 103u / world);
-    EXPECT_LE(shards.back().size(), 103u / world + 1);
+  for (int r = 0; r < 4; ++r) {
+    auto s = data::shard(order, r, 4);
+    total += s.size();
+    all.insert(s.begin(), s.end());
+    EXPECT_GE(s.size(), 103u / 4);
+    EXPECT_LE(s.size(), 103u / 4 + 1);
   }
   EXPECT_EQ(total, 103u);
   EXPECT_EQ(all.size(), 103u);
-  // the k-th local batches together are the k-th global batch of size world*B
-  for (int64_t k = 0; k * world * local_batch < 103; ++k) {
-    std::set<int64_t> global(order.begin() + k * world * local_batch,
-                             order.begin() + std::min<int64_t>(103, (k + 1) * world * local_batch));
-    std::set<int64_t> locals;
+}
+
+TEST(Sampler, TrainingShardsRebuildTheGlobalBatches) {
+  auto order = data::epoch_order(103, 7, 0, true);
+  const int world = 4;
+  const int64_t local_batch = 8;  // global batch 32: 3 full, then 7 samples
+  std::vector<std::vector<int64_t>> shards;
+  for (int r = 0; r < world; ++r) shards.push_back(data::shard_batches(order, r, world, local_batch));
+  EXPECT_EQ(shards[0].size(), 3u * 8 + 7);  // the uneven last batch fills rank 0 first
+  EXPECT_EQ(shards[1].size(), 3u * 8);
+  for (int64_t k = 0; k < 4; ++k) {
+    int64_t count = data::global_batch_count(103, world, local_batch, k);
+    EXPECT_EQ(count, k < 3 ? 32 : 7);
+    // rank order concatenation of the k-th local batches == the k-th global batch
+    std::vector<int64_t> joined;
     for (const auto& s : shards)
       for (int64_t i = k * local_batch; i < std::min<int64_t>(s.size(), (k + 1) * local_batch); ++i)
-        locals.insert(s[i]);
-    EXPECT_EQ(locals, global) << "batch " << k;
+        joined.push_back(s[i]);
+    std::vector<int64_t> global(order.begin() + k * 32, order.begin() + k * 32 + count);
+    EXPECT_EQ(joined, global) << "batch " << k;
   }
+  EXPECT_EQ(data::global_batch_count(103, world, local_batch, 4), 0);
 }
 
 namespace {

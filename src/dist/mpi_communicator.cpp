@@ -1,0 +1,169 @@
+#include "dist/mpi_communicator.h"
+
+// The C API only: Open MPI's deprecated C++ bindings need libmpi_cxx.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "core/error.h"
+
+namespace sisyphus::dist {
+namespace {
+
+int world_rank_for_messages() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  int rank = -1;
+  if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+// Checks an MPI return code: names the call, the rank, the file and line.
+#define MPI_CHECK(call)                                                                    \
+  do {                                                                                     \
+    int _rc = (call);                                                                      \
+    if (_rc != MPI_SUCCESS) {                                                              \
+      char _msg[MPI_MAX_ERROR_STRING];                                                     \
+      int _len = 0;                                                                        \
+      MPI_Error_string(_rc, _msg, &_len);                                                  \
+      SISYPHUS_FAIL(ErrorKind::kMpi, std::string(#call).substr(0, std::string(#call).find('(')) + \
+                                         " failed on rank " +                             \
+                                         std::to_string(world_rank_for_messages()) + ": " + \
+                                         std::string(_msg, _len) +                         \
+                                         " (HINT: did every rank issue the same collectives?)"); \
+    }                                                                                      \
+  } while (0)
+
+// MPI is initialised once and finalised when the process exits normally.
+void ensure_mpi() {
+  static bool done = [] {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided));
+      std::atexit([] {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized) MPI_Finalize();
+      });
+    }
+    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    return true;
+  }();
+  (void)done;
+}
+
+MPI_Datatype mpi_type(const torch::Tensor& t) {
+  switch (t.scalar_type()) {
+    case torch::kFloat32: return MPI_FLOAT;
+    case torch::kFloat64: return MPI_DOUBLE;
+    case torch::kInt64: return MPI_INT64_T;
+    case torch::kInt32: return MPI_INT32_T;
+    case torch::kUInt8: return MPI_UINT8_T;
+    default:
+      SISYPHUS_FAIL(ErrorKind::kMpi, std::string("no MPI type for dtype ") +
+                                         c10::toString(t.scalar_type()));
+  }
+}
+
+void check_tensor(const torch::Tensor& t) {
+  SISYPHUS_CHECK(t.device().is_cpu(), ErrorKind::kMpi,
+                 "the MPI backend reduces CPU tensors only (HINT: --backend nccl for GPUs)");
+  SISYPHUS_CHECK(t.is_contiguous(), ErrorKind::kMpi, "collective on a non-contiguous tensor");
+}
+
+class MpiWork : public Work {
+ public:
+  MpiWork(torch::Tensor t, bool average, int size) : tensor_(std::move(t)), average_(average), size_(size) {}
+  ~MpiWork() override {
+    if (!done_) {
+      // Never leave a request dangling: a destroyed handle still completes.
+      MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    }
+  }
+  MPI_Request* request() { return &request_; }
+  void wait() override {
+    if (done_) return;
+    MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    finish();
+  }
+  bool test() override {
+    if (done_) return true;
+    int flag = 0;
+    MPI_CHECK(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE));
+    if (flag) finish();
+    return done_;
+  }
+
+ private:
+  void finish() {
+    done_ = true;
+    if (average_) tensor_.div_(size_);
+  }
+  torch::Tensor tensor_;
+  bool average_;
+  int size_;
+  bool done_ = false;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : fallback;
+}
+
+}  // namespace
+
+MpiCommunicator::MpiCommunicator() {
+  ensure_mpi();
+  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+  // Local rank: from the launcher, else by grouping ranks on the same host.
+  int local = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("SLURM_LOCALID", -1));
+  if (local < 0) {
+    MPI_Comm node;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+    MPI_CHECK(MPI_Comm_rank(node, &local));
+    MPI_CHECK(MPI_Comm_free(&node));
+  }
+  local_rank_ = local;
+}
+
+std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
+  check_tensor(t);
+  MPI_Op mop = op == ReduceOp::kMin ? MPI_MIN : op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+  auto work = std::make_unique<MpiWork>(t, op == ReduceOp::kAvg, size_);
+  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t),
+                           mop, MPI_COMM_WORLD, work->request()));
+  return work;
+}
+
+void MpiCommunicator::broadcast(torch::Tensor& t, int root) {
+  check_tensor(t);
+  MPI_CHECK(MPI_Bcast(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), root, MPI_COMM_WORLD));
+}
+
+torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& t) {
+  torch::Tensor in = t.contiguous();
+  check_tensor(in);
+  std::vector<int64_t> shape = {size_};
+  for (auto d : in.sizes()) shape.push_back(d);
+  torch::Tensor out = torch::empty(shape, in.options());
+  MPI_CHECK(MPI_Allgather(in.data_ptr(), static_cast<int>(in.numel()), mpi_type(in), out.data_ptr(),
+                          static_cast<int>(in.numel()), mpi_type(in), MPI_COMM_WORLD));
+  return out;
+}
+
+void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void MpiCommunicator::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+}  // namespace sisyphus::dist

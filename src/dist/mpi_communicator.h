@@ -1,0 +1,31 @@
+// MPI backend for CPU tensors: MPI_Iallreduce so that gradient buckets are
+// reduced while the backward pass goes on; MPI_ERRORS_RETURN with every call
+// checked (the failing call and the rank are named in the error).
+// MPI is initialised once per process (MPI_THREAD_FUNNELED: only the main
+// thread calls MPI) and finalised at exit.
+#pragma once
+
+#include "dist/communicator.h"
+
+namespace sisyphus::dist {
+
+class MpiCommunicator : public Communicator {
+ public:
+  MpiCommunicator();  // initialises MPI on first use
+  std::string backend() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  std::unique_ptr<Work> all_reduce_async(torch::Tensor& t, ReduceOp op) override;
+  void broadcast(torch::Tensor& t, int root) override;
+  torch::Tensor all_gather(const torch::Tensor& t) override;
+  void barrier() override;
+  [[noreturn]] void abort(int code) override;
+
+ private:
+  int rank_ = 0;
+  int size_ = 1;
+  int local_rank_ = 0;
+};
+
+}  // namespace sisyphus::dist

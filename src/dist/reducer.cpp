@@ -1,0 +1,124 @@
+#include "dist/reducer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "core/error.h"
+
+namespace sisyphus::dist {
+
+GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
+                                 std::vector<std::pair<std::string, torch::Tensor>> params,
+                                 ReducerOptions options)
+    : comm_(std::move(comm)) {
+  for (auto& [name, p] : params) {
+    if (!p.requires_grad()) continue;  // frozen: not communicated
+    SISYPHUS_CHECK(p.scalar_type() == torch::kFloat32, ErrorKind::kConfig,
+                   "the reducer handles float32 parameters; '" + name + "' is not");
+    names_.push_back(name);
+    params_.push_back(p);
+  }
+  // Gradients arrive roughly in reverse order of the forward pass.
+  slots_.resize(params_.size());
+  int64_t cap = options.first_bucket_bytes;
+  int64_t filled = 0;
+  std::vector<int64_t> sizes;
+  for (size_t k = params_.size(); k-- > 0;) {
+    int64_t bytes = params_[k].numel() * 4;
+    if (sizes.empty() || (filled > 0 && filled + bytes > cap)) {
+      if (!sizes.empty()) cap = options.bucket_bytes;
+      sizes.push_back(0);
+      filled = 0;
+    }
+    slots_[k].bucket = static_cast<int64_t>(sizes.size()) - 1;
+    slots_[k].offset = sizes.back();
+    sizes.back() += params_[k].numel();
+    filled += bytes;
+  }
+  for (int64_t elements : sizes) {
+    Bucket b;
+    b.flat = torch::zeros({elements}, params_.empty() ? torch::TensorOptions().dtype(torch::kFloat32)
+                                                      : params_.front().options().requires_grad(false));
+    buckets_.push_back(std::move(b));
+  }
+  for (size_t k = 0; k < params_.size(); ++k) {
+    hook_ids_.push_back(params_[k].register_hook([this, k](torch::Tensor grad) {
+      on_grad(k, grad);
+      return grad;
+    }));
+  }
+}
+
+GradientReducer::~GradientReducer() {
+  for (size_t k = 0; k < params_.size(); ++k) params_[k].remove_hook(hook_ids_[k]);
+}
+
+void GradientReducer::begin_step(int64_t local_count, int64_t global_count) {
+  SISYPHUS_CHECK(global_count > 0, ErrorKind::kConfig, "a step over zero samples");
+  scale_ = static_cast<double>(local_count) / static_cast<double>(global_count);
+  for (auto& s : slots_) s.ready = false;
+  for (auto& b : buckets_) {
+    b.pending = 0;
+    b.launched = false;
+    b.work.reset();
+  }
+  for (const auto& s : slots_) buckets_[static_cast<size_t>(s.bucket)].pending++;
+  next_launch_ = 0;
+  in_step_ = true;
+}
+
+void GradientReducer::on_grad(size_t k, const torch::Tensor& grad) {
+  if (!in_step_) return;  // a backward outside a reduced step (e.g. a probe)
+  Slot& s = slots_[k];
+  Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
+  torch::NoGradGuard no_grad;
+  torch::Tensor slice = b.flat.narrow(0, s.offset, params_[k].numel());
+  if (s.ready) {
+    slice.add_(grad.reshape({-1}), scale_);  // a second gradient for the same tensor
+    return;
+  }
+  torch::mul_out(slice, grad.reshape({-1}), torch::scalar_tensor(scale_, grad.options()));
+  s.ready = true;
+  if (--b.pending == 0) launch_ready_buckets();
+  // Give in-flight non-blocking collectives a chance to progress.
+  for (auto& other : buckets_)
+    if (other.work) other.work->test();
+}
+
+void GradientReducer::launch_ready_buckets() {
+  while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
+    Bucket& b = buckets_[next_launch_++];
+    b.launched = true;
+    b.work = comm_->all_reduce_async(b.flat, ReduceOp::kSum);
+    stats_.bytes_reduced += b.flat.numel() * 4;
+  }
+}
+
+void GradientReducer::finish_step() {
+  SISYPHUS_CHECK(in_step_, ErrorKind::kConfig, "finish_step() without begin_step()");
+  torch::NoGradGuard no_grad;
+  // Parameters that got no gradient (unused this step, or no batch on this
+  // rank) contribute zeros, so every rank launches every bucket.
+  for (size_t k = 0; k < slots_.size(); ++k) {
+    Slot& s = slots_[k];
+    if (s.ready) continue;
+    Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
+    b.flat.narrow(0, s.offset, params_[k].numel()).zero_();
+    s.ready = true;
+    b.pending--;
+  }
+  launch_ready_buckets();
+  auto t0 = std::chrono::steady_clock::now();
+  for (auto& b : buckets_) b.work->wait();
+  stats_.exposed_wait_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const Slot& s = slots_[k];
+    params_[k].mutable_grad() =
+        buckets_[static_cast<size_t>(s.bucket)].flat.narrow(0, s.offset, params_[k].numel()).view_as(params_[k]);
+  }
+  in_step_ = false;
+  stats_.steps++;
+}
+
+}  // namespace sisyphus::dist

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Data-parallel training with real `mpirun` runs of the real binary.
+# Usage: test_mpirun.sh <path to sisyphus>
+#  - 2 ranks, and 4 oversubscribed: parameters and buffers bitwise identical
+#    on every rank after every epoch (the binary compares checksums);
+#  - 2 ranks x batch 16 == 1 rank x batch 32 within 1e-5 relative (no BN),
+#    with an uneven last batch;
+#  - ranks started with different settings: one error line naming it;
+#  - --backend nccl on a machine without GPU / build without NCCL: one clear line.
+set -u
+BIN=$1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+MPIRUN=(timeout 300 mpirun --oversubscribe --bind-to none)
+failures=0; passes=0
+pass() { passes=$((passes + 1)); echo "ok   $1"; }
+fail() { failures=$((failures + 1)); echo "FAIL $1"; }
+
+python3 - "$WORK/fm" <<'PY'
+import gzip, os, struct, sys
+d = sys.argv[1]; os.makedirs(d)
+for prefix, n in (("train", 610), ("t10k", 100)):
+    labels = bytes((i * 7) % 10 for i in range(n))
+    pixels = bytearray()
+    for i in range(n):
+        img = bytearray((i * 31 + p * 7) % 64 for p in range(784))
+        k = labels[i]
+        for r in range(4):
+            for c in range(4):
+                img[(2 + (k // 5) * 12 + r) * 28 + 2 + (k % 5) * 5 + c] = 255
+        pixels += img
+    with gzip.open(f"{d}/{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(pixels))
+    with gzip.open(f"{d}/{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels)
+PY
+C=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1 --epochs 2)
+
+for np in 2 4; do
+  "${MPIRUN[@]}" -np $np "$BIN" train --net lenet --batch-size 16 --run bn$np "${C[@]}" > "$WORK/out" 2>&1
+  rc=$?
+  if [[ $rc -eq 0 ]] && [[ $(grep -c "(identical on $np ranks)" "$WORK/out") -eq 2 ]] \
+     && grep -q "ranks: $np (mpi backend)" "$WORK/out"; then
+    pass "np $np: identical parameters and BN buffers on every rank"
+  else fail "np $np identical (rc $rc)"; tail -20 "$WORK/out"; fi
+done
+
+"${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --no-batchnorm --batch-size 16 --run two "${C[@]}" > "$WORK/out2" 2>&1 \
+  && "$BIN" train --net lenet --no-batchnorm --batch-size 32 --run one "${C[@]}" > "$WORK/out1" 2>&1
+if [[ $? -eq 0 ]] && /usr/bin/python3 - "$WORK/ck/two/last.h5" "$WORK/ck/one/last.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert a.attrs["step"] == b.attrs["step"] == 2 * 20, (a.attrs["step"], b.attrs["step"])
+worst = max(np.abs(a["model"][k][()] - b["model"][k][()]).max() / np.abs(b["model"][k][()]).max()
+            for k in b["model"])
+print(f"max relative difference {worst:.2e}")
+sys.exit(0 if worst < 1e-5 else 1)
+PY
+then pass "2 ranks x 16 == 1 rank x 32 (uneven last batch)"; else fail "2x16 vs 1x32"; tail -5 "$WORK/out2"; fi
+
+# different settings on the two ranks (MPMD launch)
+"${MPIRUN[@]}" -np 1 "$BIN" train --net lenet --lr 0.1 --run mm "${C[@]}" : \
+               -np 1 "$BIN" train --net lenet --lr 0.2 --run mm "${C[@]}" > "$WORK/out" 2> "$WORK/err"
+rc=$?
+if [[ $rc -ne 0 && $rc -lt 124 ]] && [[ $(grep -c "^sisyphus:" "$WORK/err") -eq 1 ]] \
+   && grep -q "setting 'lr' is 0.2 on rank 1 but 0.1 on rank 0" "$WORK/err"; then
+  pass "config mismatch: one line naming the setting"
+else fail "config mismatch (rc $rc)"; cat "$WORK/err"; fi
+
+"$BIN" train --net lenet --backend nccl --run nc "${C[@]}" > "$WORK/out" 2> "$WORK/err"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -qE "no NCCL support|sees no GPU" "$WORK/err" && [[ $(wc -l < "$WORK/err") -eq 1 ]]; then
+  pass "nccl without GPU: $(cat "$WORK/err")"
+else fail "nccl without GPU (rc $rc)"; cat "$WORK/err"; fi
+
+echo "$passes passed, $failures failed"
+[[ $failures -eq 0 ]]
