@@ -4,8 +4,16 @@
 //   sisyphus_bench_train --mode load  --net resnet20 --dataset cifar10 --augment
 //
 // mode train: the real training step (train/step.h) fed by the real loader;
-// mode load: the loader alone (read + augment + normalise + batch), no model.
+//   under mpirun with the gradient reducer and BN buffer averaging, exactly
+//   as `sisyphus train` (images/s is then the whole job's);
+// mode load: the loader alone (read + augment + normalise + batch), no model;
+// mode reduce: the reducer alone: a trivial backward (d loss / d p = 1 for
+//   every parameter) whose gradients the reducer all-reduces in buckets;
+// mode raw: the same backward, then one blocking MPI_Allreduce of all the
+//   gradients flattened: the same bytes the simplest possible way.
 // Prints one line: "sisyphus mode=... images=... seconds=... images_per_s=...".
+#define OMPI_SKIP_MPICXX 1
+#include <mpi.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +23,9 @@
 #include "core/error.h"
 #include "data/loader.h"
 #include "data/sampler.h"
+#include "dist/communicator.h"
+#include "dist/reducer.h"
+#include "dist/sync.h"
 #include "nn/registry.h"
 #include "train/baseline.h"
 #include "train/sgd.h"
@@ -28,7 +39,7 @@ int main(int argc, char** argv) {
   int64_t batch_size = 128, steps = 0, warmup = 3;
   int threads = 1;
   bool augment = false;
-  app.add_option("--mode", mode, "train or load")->check(CLI::IsMember({"train", "load"}));
+  app.add_option("--mode", mode, "train or load")->check(CLI::IsMember({"train", "load", "reduce", "raw"}));
   app.add_option("--net", net_name, "Network");
   app.add_option("--dataset", dataset, "Data set");
   app.add_option("--data-dir", data_dir, "Data folder (default: the data set's)");
@@ -37,43 +48,97 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "Untimed steps first");
   app.add_option("--threads", threads, "Torch intra-op threads");
   app.add_flag("--augment", augment, "Use the data set's training augmentation");
+  double bucket_mb = 25;
+  app.add_option("--bucket-mb", bucket_mb, "Reducer bucket size in MiB");
   CLI11_PARSE(app, argc, argv);
 
   try {
+    auto comm = dist::make_communicator(dist::Backend::kAuto);
+    const int rank = comm->rank(), world = comm->size();
     train::set_torch_threads(threads);
     const data::DatasetSpec& spec = data::dataset_spec(dataset);
     data::ImageSet set = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, true);
     torch::manual_seed(42);
     nn::Network net = nn::make_network(net_name, {spec.channels, spec.size, spec.num_classes});
     std::vector<std::pair<std::string, torch::Tensor>> params;
-    for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
+    int64_t param_bytes = 0;
+    for (const auto& item : net->named_parameters()) {
+      params.emplace_back(item.key(), item.value());
+      param_bytes += item.value().numel() * 4;
+    }
     train::OptimConfig ocfg;  // the paper's baseline optimizer
     train::Sgd sgd(params, ocfg);
+    std::unique_ptr<dist::GradientReducer> reducer;
+    if (world > 1 || mode == "reduce") {
+      dist::ReducerOptions ropts;
+      ropts.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
+      ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
+      reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
+    }
 
-    const int64_t per_epoch = (set.n + batch_size - 1) / batch_size;
+    const int64_t global_batch = batch_size * world;
+    const int64_t per_epoch = (set.n + global_batch - 1) / global_batch;
     const int64_t timed = steps > 0 ? steps : per_epoch;
     int64_t done = 0, images = 0;
-    double seconds = 0;
+    double wait_before = 0;
+    torch::Tensor raw;
+    comm->barrier();
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t epoch = 0; done < warmup + timed; ++epoch) {
       data::LoaderOptions opts;
       opts.batch_size = batch_size;
       opts.augment = augment ? spec.train_augment : data::Augment::kNone;
       opts.epoch = epoch;
-      data::BatchLoader loader(set, spec, data::epoch_order(set.n, 42, epoch, true), opts);
-      data::Batch batch;
-      while (done < warmup + timed && loader.next(&batch)) {
-        if (done == warmup) t0 = std::chrono::steady_clock::now();
-        if (mode == "train") train::train_step(*net, sgd, batch, 0.1);
-        if (done >= warmup) images += batch.size();
+      std::vector<int64_t> order = data::epoch_order(set.n, 42, epoch, true);
+      data::BatchLoader loader(set, spec, data::shard_batches(order, rank, world, batch_size), opts);
+      for (int64_t k = 0; k < per_epoch && done < warmup + timed; ++k) {
+        data::Batch batch;
+        if (!loader.next(&batch)) batch = data::Batch{};
+        if (done == warmup) {
+          comm->barrier();
+          t0 = std::chrono::steady_clock::now();
+          wait_before = reducer ? reducer->stats().exposed_wait_s : 0;
+        }
+        int64_t count = data::global_batch_count(set.n, world, batch_size, k);
+        if (mode == "train") {
+          train::train_step(*net, sgd, batch, 0.1, reducer.get(), count);
+          if (world > 1) dist::average_buffers(*comm, *net, batch.size());
+        } else {
+          // The same trivial backward in both modes; then either the reducer's
+          // buckets or one raw MPI_Allreduce of all gradients, flattened.
+          sgd.zero_grad();
+          torch::Tensor loss = torch::zeros({});
+          for (auto& [name, p] : params) loss = loss + p.sum();
+          if (mode == "reduce") reducer->begin_step(1, world);
+          loss.backward();
+          if (mode == "reduce") {
+            reducer->finish_step();
+          } else {
+            std::vector<torch::Tensor> grads;
+            for (auto& [name, p] : params) grads.push_back(p.grad().reshape({-1}));
+            raw = torch::cat(grads);
+            int rc = MPI_Allreduce(MPI_IN_PLACE, raw.data_ptr(), static_cast<int>(raw.numel()),
+                                   MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+            if (rc != MPI_SUCCESS) throw std::runtime_error("MPI_Allreduce failed");
+          }
+        }
+        if (done >= warmup) images += count;
         ++done;
       }
     }
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("sisyphus mode=%s net=%s dataset=%s batch=%lld threads=%d images=%lld seconds=%.3f "
-                "images_per_s=%.1f\n",
-                mode.c_str(), net_name.c_str(), dataset.c_str(), static_cast<long long>(batch_size),
-                threads, static_cast<long long>(images), seconds, images / seconds);
+    comm->barrier();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rank == 0) {
+      double wait = reducer ? reducer->stats().exposed_wait_s - wait_before : 0;
+      std::printf("sisyphus mode=%s net=%s dataset=%s ranks=%d batch=%lld threads=%d images=%lld "
+                  "seconds=%.3f images_per_s=%.1f steps=%lld step_ms=%.3f bytes_per_step=%lld "
+                  "MBps=%.1f exposed_wait_ms=%.3f\n",
+                  mode.c_str(), net_name.c_str(), dataset.c_str(), world,
+                  static_cast<long long>(batch_size), threads, static_cast<long long>(images),
+                  seconds, images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,
+                  static_cast<long long>(param_bytes), param_bytes * timed / seconds / 1e6,
+                  1000 * wait / timed);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sisyphus_bench_train: %s\n", e.what());
     return 1;

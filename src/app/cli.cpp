@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <string>
 
@@ -84,6 +85,13 @@ int run_eval(const train::EvalConfig& cfg) {
   return 0;
 }
 
+// This process's rank as the launcher (mpirun, srun) set it; 0 when alone.
+int launcher_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"})
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  return 0;
+}
+
 // Prints one error line and ends the job. With several ranks, rank 0 prints
 // and aborts at once; other ranks wait a moment first, so an error that every
 // rank hits is printed once (by rank 0), and one that only rank r hits still
@@ -106,7 +114,9 @@ int fail_job(const std::string& message) {
 int run_cli(int argc, char** argv) {
   CLI::App app{"sisyphus: distributed training of networks with polynomial activations "
                "(Garimella, Jha, Reagen 2021)"};
-  app.option_defaults()->always_capture_default();
+  // A flag given twice takes the last value, as with argparse.
+  app.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "Read settings from a TOML/INI file ([train] section for train)");
   app.require_subcommand(1);
 
@@ -140,8 +150,10 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // One line, like every other error.
-    std::fprintf(stderr, "sisyphus: command line error: %s (see --help)\n", e.what());
+    // One line, like every other error, and once per job: every rank parses
+    // the same command line.
+    if (launcher_rank() == 0)
+      std::fprintf(stderr, "sisyphus: command line error: %s (see --help)\n", e.what());
     return e.get_exit_code();
   }
 

@@ -32,10 +32,13 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual int local_rank() const = 0;  // rank among the processes on this host
+  // The CUDA device this rank's tensors live on, or -1 for the CPU.
+  virtual int device() const { return -1; }
 
   // In place on a contiguous tensor; every rank passes the same shape/dtype.
   virtual std::unique_ptr<Work> all_reduce_async(torch::Tensor& t, ReduceOp op) = 0;
-  void all_reduce(torch::Tensor& t, ReduceOp op) { all_reduce_async(t, op)->wait(); }
+  // Blocking; backends may use a faster path than async + wait.
+  virtual void all_reduce(torch::Tensor& t, ReduceOp op) { all_reduce_async(t, op)->wait(); }
   virtual void broadcast(torch::Tensor& t, int root) = 0;
   // Returns [size, ...t.shape] with every rank's tensor.
   virtual torch::Tensor all_gather(const torch::Tensor& t) = 0;

@@ -143,6 +143,14 @@ std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, Reduce
   return work;
 }
 
+void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
+  check_tensor(t);
+  MPI_Op mop = op == ReduceOp::kMin ? MPI_MIN : op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), mop,
+                          MPI_COMM_WORLD));
+  if (op == ReduceOp::kAvg) t.div_(size_);
+}
+
 void MpiCommunicator::broadcast(torch::Tensor& t, int root) {
   check_tensor(t);
   MPI_CHECK(MPI_Bcast(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), root, MPI_COMM_WORLD));

@@ -17,6 +17,9 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
   std::unique_ptr<Work> all_reduce_async(torch::Tensor& t, ReduceOp op) override;
+  // MPI_Allreduce: Open MPI's tuned blocking algorithms beat the
+  // non-blocking (libnbc) ones when there is nothing left to overlap.
+  void all_reduce(torch::Tensor& t, ReduceOp op) override;
   void broadcast(torch::Tensor& t, int root) override;
   torch::Tensor all_gather(const torch::Tensor& t) override;
   void barrier() override;

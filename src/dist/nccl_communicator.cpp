@@ -114,6 +114,7 @@ NcclCommunicator::~NcclCommunicator() {
 int NcclCommunicator::device() const { return state_->device; }
 
 std::unique_ptr<Work> NcclCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
+  if (!t.is_cuda()) return mpi_->all_reduce_async(t, op);
   const int rank = mpi_->rank();
   SISYPHUS_CHECK(t.is_cuda() && t.is_contiguous(), ErrorKind::kNccl,
                  "the NCCL backend reduces contiguous CUDA tensors only");
@@ -135,6 +136,7 @@ std::unique_ptr<Work> NcclCommunicator::all_reduce_async(torch::Tensor& t, Reduc
 }
 
 void NcclCommunicator::broadcast(torch::Tensor& t, int root) {
+  if (!t.is_cuda()) return mpi_->broadcast(t, root);
   const int rank = mpi_->rank();
   SISYPHUS_CHECK(t.is_cuda() && t.is_contiguous(), ErrorKind::kNccl,
                  "the NCCL backend broadcasts contiguous CUDA tensors only");
@@ -146,6 +148,7 @@ void NcclCommunicator::broadcast(torch::Tensor& t, int root) {
 }
 
 torch::Tensor NcclCommunicator::all_gather(const torch::Tensor& t) {
+  if (!t.is_cuda()) return mpi_->all_gather(t);
   const int rank = mpi_->rank();
   torch::Tensor in = t.contiguous();
   std::vector<int64_t> shape = {size()};

@@ -5,7 +5,8 @@
 // One GPU per rank, chosen from the local rank; NCCL runs on its own stream,
 // ordered after the work that produced the tensor by a CUDA event recorded on
 // the legacy default stream (where LibTorch's kernels run unless told
-// otherwise). Every CUDA and NCCL call is checked; on an error the
+// otherwise). CPU tensors (counts, config hashes) go through MPI. Every CUDA
+// and NCCL call is checked; on an error the
 // communicator is aborted (ncclCommAbort), not destroyed.
 #pragma once
 
@@ -29,7 +30,7 @@ class NcclCommunicator : public Communicator {
   int rank() const override { return mpi_->rank(); }
   int size() const override { return mpi_->size(); }
   int local_rank() const override { return mpi_->local_rank(); }
-  int device() const;
+  int device() const override;
   std::unique_ptr<Work> all_reduce_async(torch::Tensor& t, ReduceOp op) override;
   void broadcast(torch::Tensor& t, int root) override;
   torch::Tensor all_gather(const torch::Tensor& t) override;

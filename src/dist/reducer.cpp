@@ -43,6 +43,9 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
     buckets_.push_back(std::move(b));
   }
   for (size_t k = 0; k < params_.size(); ++k) {
+    slots_[k].view = buckets_[static_cast<size_t>(slots_[k].bucket)]
+                         .flat.narrow(0, slots_[k].offset, params_[k].numel())
+                         .view(params_[k].sizes());
     hook_ids_.push_back(params_[k].register_hook([this, k](torch::Tensor grad) {
       on_grad(k, grad);
       return grad;
@@ -73,12 +76,11 @@ void GradientReducer::on_grad(size_t k, const torch::Tensor& grad) {
   Slot& s = slots_[k];
   Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
   torch::NoGradGuard no_grad;
-  torch::Tensor slice = b.flat.narrow(0, s.offset, params_[k].numel());
   if (s.ready) {
-    slice.add_(grad.reshape({-1}), scale_);  // a second gradient for the same tensor
+    s.view.add_(grad);  // a second gradient for the same tensor
     return;
   }
-  torch::mul_out(slice, grad.reshape({-1}), torch::scalar_tensor(scale_, grad.options()));
+  s.view.copy_(grad);
   s.ready = true;
   if (--b.pending == 0) launch_ready_buckets();
   // Give in-flight non-blocking collectives a chance to progress.
@@ -88,9 +90,20 @@ void GradientReducer::on_grad(size_t k, const torch::Tensor& grad) {
 
 void GradientReducer::launch_ready_buckets() {
   while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
+    const bool last = next_launch_ + 1 == buckets_.size();
     Bucket& b = buckets_[next_launch_++];
     b.launched = true;
-    b.work = comm_->all_reduce_async(b.flat, ReduceOp::kSum);
+    if (scale_ != 1.0) b.flat.mul_(scale_);
+    if (last) {  // nothing left to overlap with: exposed time
+      auto t0 = std::chrono::steady_clock::now();
+      for (auto& earlier : buckets_)
+        if (earlier.work) earlier.work->wait();  // keep the order of collectives
+      comm_->all_reduce(b.flat, ReduceOp::kSum);
+      stats_.exposed_wait_s +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      b.work = comm_->all_reduce_async(b.flat, ReduceOp::kSum);
+    }
     stats_.bytes_reduced += b.flat.numel() * 4;
   }
 }
@@ -104,19 +117,16 @@ void GradientReducer::finish_step() {
     Slot& s = slots_[k];
     if (s.ready) continue;
     Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
-    b.flat.narrow(0, s.offset, params_[k].numel()).zero_();
+    s.view.zero_();
     s.ready = true;
     b.pending--;
   }
   launch_ready_buckets();
   auto t0 = std::chrono::steady_clock::now();
-  for (auto& b : buckets_) b.work->wait();
+  for (auto& b : buckets_)
+    if (b.work) b.work->wait();
   stats_.exposed_wait_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (size_t k = 0; k < params_.size(); ++k) {
-    const Slot& s = slots_[k];
-    params_[k].mutable_grad() =
-        buckets_[static_cast<size_t>(s.bucket)].flat.narrow(0, s.offset, params_[k].numel()).view_as(params_[k]);
-  }
+  for (size_t k = 0; k < params_.size(); ++k) params_[k].mutable_grad() = slots_[k].view;
   in_step_ = false;
   stats_.steps++;
 }

@@ -6,8 +6,10 @@
 // layer) are assigned, in reverse order, to flat float buckets: the first
 // holds up to `first_bucket_bytes`, the others up to `bucket_bytes`. During
 // backward a hook copies each gradient into its bucket, scaled by
-// local_count / global_count; when a bucket is complete its all-reduce (sum)
+// local_count / global_count (one multiply per bucket); when a bucket is complete its all-reduce (sum)
 // starts, always in bucket order so every rank issues the same collectives.
+// The last bucket is complete only when backward is (nearly) done, so it is
+// reduced with a blocking all-reduce (faster in MPI than non-blocking).
 // finish_step() waits for all buckets and makes each parameter's .grad the
 // global mean gradient, exactly what one process would compute over the
 // union of all ranks' batches (uneven last batches included).
@@ -32,7 +34,7 @@ struct ReducerOptions {
 struct ReducerStats {
   int64_t steps = 0;
   int64_t bytes_reduced = 0;     // payload all-reduced, summed over steps
-  double exposed_wait_s = 0;     // time finish_step() spent waiting for buckets
+  double exposed_wait_s = 0;     // time spent blocked on communication (waits + the last bucket)
 };
 
 class GradientReducer {
@@ -59,7 +61,8 @@ class GradientReducer {
  private:
   struct Slot {
     int64_t bucket = 0;
-    int64_t offset = 0;  // in elements, inside the bucket
+    int64_t offset = 0;   // in elements, inside the bucket
+    torch::Tensor view;   // the parameter's shape, aliasing its part of the bucket
     bool ready = false;
   };
   struct Bucket {

@@ -152,6 +152,10 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // ---------------------------------------------------------------- model + optimizer
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
   nn::Network net = nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
+  const torch::Device device = comm->device() >= 0
+                                   ? torch::Device(torch::kCUDA, static_cast<int8_t>(comm->device()))
+                                   : torch::Device(torch::kCPU);
+  net->to(device);  // a GPU per rank with the NCCL backend
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
   Sgd sgd(params, cfg.optim);
@@ -217,6 +221,10 @@ BaselineResult train_baseline(TrainConfig cfg) {
       // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
       data::Batch batch;
       if (!loader.next(&batch)) batch = data::Batch{};  // this rank's shard ran out first
+      if (batch.size() > 0 && !device.is_cpu()) {
+        batch.images = batch.images.to(device, /*non_blocking=*/true);
+        batch.labels = batch.labels.to(device, /*non_blocking=*/true);
+      }
       StepResult sr = train_step(
           *net, sgd, batch, lr, reducer.get(),
           data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1));

@@ -17,8 +17,13 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
   if (comm) order = data::shard(order, comm->rank(), comm->size());
   data::BatchLoader loader(set, spec, order, opts);
   EvalResult r;
+  const torch::Device device = net.parameters().front().device();
   data::Batch batch;
   while (loader.next(&batch)) {
+    if (!device.is_cpu()) {
+      batch.images = batch.images.to(device);
+      batch.labels = batch.labels.to(device);
+    }
     torch::Tensor logits = net.forward(batch.images);                       // [B, classes]
     torch::Tensor finite = torch::isfinite(logits).all(/*dim=*/1);          // [B]
     torch::Tensor losses = torch::nn::functional::cross_entropy(

@@ -3,6 +3,7 @@
 # Usage: test_mpirun.sh <path to sisyphus>
 #  - 2 ranks, and 4 oversubscribed: parameters and buffers bitwise identical
 #    on every rank after every epoch (the binary compares checksums);
+#  - a run interrupted after epoch 1 and resumed on 2 ranks ends bit-exact;
 #  - 2 ranks x batch 16 == 1 rank x batch 32 within 1e-5 relative (no BN),
 #    with an uneven last batch;
 #  - ranks started with different settings: one error line naming it;
@@ -45,6 +46,16 @@ for np in 2 4; do
     pass "np $np: identical parameters and BN buffers on every rank"
   else fail "np $np identical (rc $rc)"; tail -20 "$WORK/out"; fi
 done
+
+# interrupted after epoch 1 and resumed by every rank: bitwise the 2-epoch run
+"${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --batch-size 16 --run res "${C[@]}" --epochs 1 > "$WORK/out" 2>&1 \
+  && "${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --batch-size 16 --run res "${C[@]}" --resume > "$WORK/out" 2>&1
+if [[ $? -eq 0 ]] && grep -q "resume: .* after epoch 1" "$WORK/out" && /usr/bin/python3 - "$WORK/ck/res/last.h5" "$WORK/ck/bn2/last.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+sys.exit(0 if all(np.array_equal(a["model"][k][()], b["model"][k][()]) for k in b["model"]) else 1)
+PY
+then pass "resume under mpirun is bit-exact"; else fail "resume under mpirun"; tail -5 "$WORK/out"; fi
 
 "${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --no-batchnorm --batch-size 16 --run two "${C[@]}" > "$WORK/out2" 2>&1 \
   && "$BIN" train --net lenet --no-batchnorm --batch-size 32 --run one "${C[@]}" > "$WORK/out1" 2>&1

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Data-parallel training on several nodes listed in an Open MPI hostfile
+# ("node1 slots=8" per line). The build and the data must be at the same
+# path on every node (a shared file system); rank 0 writes the checkpoints.
+#   launch/mpirun_hosts.sh hosts.txt 16 --net resnet18 --dataset cifar10
+# GPUs: one rank per GPU (slots = GPUs per node), NCCL picked automatically
+# (--backend auto); each rank takes GPU local_rank % GPUs.
+set -euo pipefail
+HOSTFILE=${1:?usage: launch/mpirun_hosts.sh HOSTFILE NRANKS [train flags]}
+N=${2:?usage: launch/mpirun_hosts.sh HOSTFILE NRANKS [train flags]}
+shift 2
+cd "$(dirname "$0")/.."
+exec mpirun --hostfile "$HOSTFILE" -np "$N" \
+  -bind-to none -map-by slot \
+  -x PATH -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x NCCL_DEBUG -x NCCL_SOCKET_IFNAME \
+  -mca pml ob1 -mca btl ^openib \
+  "$PWD/build/src/sisyphus" train "$@"
