@@ -40,13 +40,15 @@ for ((i = 0; i < REPEATS; i++)); do
   wait
   field images_per_s < "$WORK/ddp0" >> "$WORK/ddp"
   "$BENCH" --mode train "${COMMON[@]}" "${DATA[@]}" | field images_per_s >> "$WORK/sis1"
+  "${MPIRUN[@]}" -np 2 "$BENCH" --mode reduce "${COMMON[@]}" "${DATA[@]}" > "$WORK/red"
+  field step_ms < "$WORK/red" >> "$WORK/red_ms"; field MBps < "$WORK/red" >> "$WORK/red_bw"
+  "${MPIRUN[@]}" -np 2 "$BENCH" --mode raw "${COMMON[@]}" "${DATA[@]}" > "$WORK/raw"
+  field MBps < "$WORK/raw" >> "$WORK/raw_bw"
 done
-"${MPIRUN[@]}" -np 2 "$BENCH" --mode reduce "${COMMON[@]}" "${DATA[@]}" > "$WORK/red"
-"${MPIRUN[@]}" -np 2 "$BENCH" --mode raw "${COMMON[@]}" "${DATA[@]}" > "$WORK/raw"
 
 S2=$(median < "$WORK/sis2"); S1=$(median < "$WORK/sis1"); D=$(median < "$WORK/ddp")
 WAIT=$(median < "$WORK/wait")
-RED_MS=$(field step_ms < "$WORK/red"); RED_BW=$(field MBps < "$WORK/red"); RAW_BW=$(field MBps < "$WORK/raw")
+RED_MS=$(median < "$WORK/red_ms"); RED_BW=$(median < "$WORK/red_bw"); RAW_BW=$(median < "$WORK/raw_bw")
 BYTES=$(field bytes_per_step < "$WORK/red")
 echo "== $NET, batch 128 per rank, one torch thread per rank, median of $REPEATS =="
 printf "sisyphus 2 ranks (MPI):      %8.1f img/s\n" "$S2"
@@ -57,3 +59,4 @@ printf "reducer alone: %s bytes/step in %.3f ms = %.1f MB/s; raw MPI_Allreduce %
 printf "exposed all-reduce wait in training: %.3f ms/step of %.3f ms standalone: %.0f%% hidden behind backward\n" \
   "$WAIT" "$RED_MS" "$(awk -v w="$WAIT" -v r="$RED_MS" 'BEGIN { h = 100 * (1 - w / r); print (h < 0 ? 0 : h) }')"
 echo "all runs: sisyphus-2 $(tr '\n' ' ' < "$WORK/sis2")| ddp $(tr '\n' ' ' < "$WORK/ddp")| sisyphus-1 $(tr '\n' ' ' < "$WORK/sis1")"
+echo "          reducer MB/s $(tr '\n' ' ' < "$WORK/red_bw")| raw MB/s $(tr '\n' ' ' < "$WORK/raw_bw")| exposed ms $(tr '\n' ' ' < "$WORK/wait")"

@@ -6,20 +6,12 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace sisyphus::dist {
 namespace {
 
 std::shared_ptr<Communicator> g_active;
-
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 // Rank `root`'s string on every rank.
 std::string broadcast_string(Communicator& comm, const std::string& s, int root) {
@@ -97,7 +89,7 @@ void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weig
 
 void check_same_config(Communicator& comm, const std::string& config_text) {
   if (comm.size() == 1) return;
-  torch::Tensor mine = torch::tensor({static_cast<int64_t>(fnv1a(config_text))}, torch::kInt64);
+  torch::Tensor mine = torch::tensor({static_cast<int64_t>(fnv1a64(config_text))}, torch::kInt64);
   torch::Tensor all = comm.all_gather(mine);
   bool same = all.eq(all[0]).all().item<bool>();
   if (same) return;

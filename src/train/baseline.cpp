@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "data/loader.h"
 #include "data/sampler.h"
@@ -64,14 +65,10 @@ nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true) {
 
 // FNV-1a over the bytes of every parameter and buffer, in state_dict order.
 uint64_t state_checksum(const torch::nn::Module& module) {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = kFnvOffset;
   for (const auto& [name, t] : io::module_state(module)) {
     torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
-    const auto* p = static_cast<const unsigned char*>(c.data_ptr());
-    for (size_t i = 0, n = c.numel() * c.element_size(); i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ULL;
-    }
+    h = fnv1a64(c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size()), h);
   }
   return h;
 }

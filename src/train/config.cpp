@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "data/dataset.h"
 #include "nn/registry.h"
 
@@ -93,11 +94,7 @@ std::string to_config_text(const TrainConfig& c) {
 }
 
 std::string config_hash(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
+  uint64_t h = fnv1a64(text);
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
   return buf;

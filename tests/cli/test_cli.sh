@@ -40,24 +40,7 @@ expect_ok() {
 }
 
 # --- a small Fashion-MNIST-format data set, written with gzip like the real one
-python3 - "$WORK/fm" <<'PY'
-import gzip, os, struct, sys
-d = sys.argv[1]; os.makedirs(d)
-for prefix, n in (("train", 256), ("t10k", 64)):
-    labels = bytes((i * 3) % 10 for i in range(n))
-    pixels = bytearray()
-    for i in range(n):
-        img = bytearray(784)
-        k = labels[i]
-        for r in range(4):
-            for c in range(4):
-                img[(2 + (k // 5) * 12 + r) * 28 + 2 + (k % 5) * 5 + c] = 255
-        pixels += img
-    with gzip.open(f"{d}/{prefix}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(pixels))
-    with gzip.open(f"{d}/{prefix}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + labels)
-PY
+python3 "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 256 64
 
 COMMON=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --threads 1 --log-every 0)
 

@@ -18,24 +18,7 @@ failures=0; passes=0
 pass() { passes=$((passes + 1)); echo "ok   $1"; }
 fail() { failures=$((failures + 1)); echo "FAIL $1"; }
 
-python3 - "$WORK/fm" <<'PY'
-import gzip, os, struct, sys
-d = sys.argv[1]; os.makedirs(d)
-for prefix, n in (("train", 610), ("t10k", 100)):
-    labels = bytes((i * 7) % 10 for i in range(n))
-    pixels = bytearray()
-    for i in range(n):
-        img = bytearray((i * 31 + p * 7) % 64 for p in range(784))
-        k = labels[i]
-        for r in range(4):
-            for c in range(4):
-                img[(2 + (k // 5) * 12 + r) * 28 + 2 + (k % 5) * 5 + c] = 255
-        pixels += img
-    with gzip.open(f"{d}/{prefix}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(pixels))
-    with gzip.open(f"{d}/{prefix}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + labels)
-PY
+python3 "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 610 100
 C=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1 --epochs 2)
 
 for np in 2 4; do
