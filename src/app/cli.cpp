@@ -99,7 +99,9 @@ int launcher_rank() {
 int fail_job(const std::string& message) {
   auto comm = dist::active();
   if (!comm || comm->size() == 1) {
-    std::fprintf(stderr, "sisyphus: %s\n", message.c_str());
+    // Before the ranks are connected, errors come from settings that every
+    // rank shares: rank 0 speaks for all.
+    if (launcher_rank() == 0) std::fprintf(stderr, "sisyphus: %s\n", message.c_str());
     return 1;
   }
   if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
