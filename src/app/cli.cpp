@@ -53,6 +53,9 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--threads", c.threads, "Torch intra-op threads (0: all cores)");
   cmd->add_option("--backend", c.backend,
                   "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
+  cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
+                "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks x B "
+                "train exactly like 1 rank x R*B (default: off, per-rank statistics)");
   cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
                 "After every epoch, check that all ranks hold bitwise identical parameters and "
                 "buffers (default: on)");

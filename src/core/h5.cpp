@@ -392,20 +392,23 @@ std::string attr_string(const Object& obj, const std::string& name) {
   return out;
 }
 
-int64_t attr_int(const Object& obj, const std::string& name) {
+namespace {
+template <class T>
+T read_scalar_attr(const Object& obj, const std::string& name, hid_t mem_type) {
   hid_t attr = open_attr(obj, name);
   Guard attr_guard{attr, H5Aclose};
-  int64_t v = 0;
-  H5_CHECK(H5Aread(attr, H5T_NATIVE_INT64, &v), "H5Aread", obj.file(), obj.path() + "@" + name);
+  T v{};
+  H5_CHECK(H5Aread(attr, mem_type, &v), "H5Aread", obj.file(), obj.path() + "@" + name);
   return v;
+}
+}  // namespace
+
+int64_t attr_int(const Object& obj, const std::string& name) {
+  return read_scalar_attr<int64_t>(obj, name, H5T_NATIVE_INT64);
 }
 
 double attr_double(const Object& obj, const std::string& name) {
-  hid_t attr = open_attr(obj, name);
-  Guard attr_guard{attr, H5Aclose};
-  double v = 0;
-  H5_CHECK(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "H5Aread", obj.file(), obj.path() + "@" + name);
-  return v;
+  return read_scalar_attr<double>(obj, name, H5T_NATIVE_DOUBLE);
 }
 
 }  // namespace sisyphus::h5

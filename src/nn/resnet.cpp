@@ -5,6 +5,7 @@
 #include <array>
 
 #include "core/error.h"
+#include "nn/batchnorm.h"
 
 namespace sisyphus::nn {
 namespace tnn = torch::nn;
@@ -29,12 +30,12 @@ class BlockImpl : public tnn::Module {
       auto [ci, co, k, s] = stages[i];
       std::string n = std::to_string(i + 1);
       convs_.push_back(register_module("conv" + n, conv(ci, co, k, s)));
-      bns_.push_back(register_module("bn" + n, tnn::BatchNorm2d(co)));
+      bns_.push_back(register_module("bn" + n, BatchNorm(co)));
       acts_.push_back(register_module("act" + n, ActivationSlot()));
     }
     if (stride != 1 || in != out) {
       downsample_ = register_module(
-          "downsample", tnn::Sequential(conv(in, out, /*kernel=*/1, stride), tnn::BatchNorm2d(out)));
+          "downsample", tnn::Sequential(conv(in, out, /*kernel=*/1, stride), BatchNorm(out)));
     }
   }
 
@@ -54,7 +55,7 @@ class BlockImpl : public tnn::Module {
 
  private:
   std::vector<tnn::Conv2d> convs_;
-  std::vector<tnn::BatchNorm2d> bns_;
+  std::vector<BatchNorm> bns_;
   std::vector<ActivationSlot> acts_;
   tnn::Sequential downsample_{nullptr};
 };
@@ -72,7 +73,7 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
     conv1_ = register_module(
         "conv1", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, stem_width, 7).stride(2).padding(3).bias(false)));
   }
-  bn1_ = register_module("bn1", tnn::BatchNorm2d(stem_width));
+  bn1_ = register_module("bn1", BatchNorm(stem_width));
   act_ = register_module("act", ActivationSlot());
   add_point("act", {"conv1", "bn1"}, act_);
   if (stem == ResNetStem::kImageNet) {

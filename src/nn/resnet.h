@@ -17,6 +17,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include "nn/batchnorm.h"
 #include "nn/network.h"
 #include "nn/sequential_net.h"
 
@@ -33,7 +34,7 @@ class ResNetImpl : public NetworkImpl {
 
  private:
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm bn1_{nullptr};
   ActivationSlot act_{nullptr};
   torch::nn::Sequential pool_{nullptr};  // empty for the CIFAR stem
   std::vector<torch::nn::Sequential> layers_;

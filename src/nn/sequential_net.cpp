@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "nn/batchnorm.h"
+
 namespace sisyphus::nn {
 
 namespace tnn = torch::nn;
@@ -30,13 +32,13 @@ void SequentialNetImpl::conv(int64_t in, int64_t out, int64_t kernel, int64_t st
 void SequentialNetImpl::batchnorm2d(int64_t channels) {
   if (!batchnorm_) return;
   pending_owners_.push_back(next_name());
-  sections_.back()->push_back(tnn::BatchNorm2d(channels));
+  sections_.back()->push_back(BatchNorm(channels));
 }
 
 void SequentialNetImpl::batchnorm1d(int64_t features) {
   if (!batchnorm_) return;
   pending_owners_.push_back(next_name());
-  sections_.back()->push_back(tnn::BatchNorm1d(features));
+  sections_.back()->push_back(BatchNorm(features));
 }
 
 void SequentialNetImpl::linear(int64_t in, int64_t out) {

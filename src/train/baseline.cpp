@@ -15,6 +15,7 @@
 #include "dist/reducer.h"
 #include "dist/sync.h"
 #include "io/checkpoint.h"
+#include "nn/batchnorm.h"
 #include "nn/registry.h"
 #include "train/metrics.h"
 #include "train/sgd.h"
@@ -163,6 +164,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
     ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
     reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
   }
+  const bool sync_bn = world > 1 && cfg.sync_bn;
+  nn::set_batchnorm_sync(sync_bn ? nn::AllReduceSum([comm](torch::Tensor& t) {
+    comm->all_reduce(t, dist::ReduceOp::kSum);
+  })
+                                 : nn::AllReduceSum());
   log::info("model: " + cfg.network + " with " + std::to_string(net->parameter_count()) +
             " parameters, " + std::to_string(net->points().size()) + " imitation points");
 
@@ -217,15 +223,19 @@ BaselineResult train_baseline(TrainConfig cfg) {
     for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
       // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
       data::Batch batch;
-      if (!loader.next(&batch)) batch = data::Batch{};  // this rank's shard ran out first
-      if (batch.size() > 0 && !device.is_cpu()) {
+      if (!loader.next(&batch)) {  // this rank's shard ran out first
+        batch.images = torch::zeros({0, spec.channels, spec.size, spec.size});
+        batch.labels = torch::zeros({0}, torch::kInt64);
+      }
+      if (!device.is_cpu()) {
         batch.images = batch.images.to(device, /*non_blocking=*/true);
         batch.labels = batch.labels.to(device, /*non_blocking=*/true);
       }
       StepResult sr = train_step(
           *net, sgd, batch, lr, reducer.get(),
-          data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1));
-      if (world > 1) dist::average_buffers(*comm, *net, batch.size());
+          data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1), sync_bn);
+      // Synchronised BN already leaves identical statistics on every rank.
+      if (world > 1 && !sync_bn) dist::average_buffers(*comm, *net, batch.size());
       ++step;
 
       if (batch.size() > 0 && !std::isfinite(sr.loss)) {

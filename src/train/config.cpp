@@ -83,6 +83,7 @@ std::string to_config_text(const TrainConfig& c) {
   line("lr-min", num(c.optim.lr_min));
   line("seed", std::to_string(c.seed));
   line("threads", std::to_string(c.threads));
+  line("sync-bn", flag(c.sync_bn));
   line("verify-ranks", flag(c.verify_ranks));
   line("backend", quoted(c.backend));
   line("bucket-mb", num(c.bucket_mb));

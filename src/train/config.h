@@ -31,6 +31,7 @@ struct TrainConfig {
   OptimConfig optim;
   uint64_t seed = 42;                     // weights, data order and augmentation
   int threads = 0;                        // torch intra-op threads (0: the cores shared among local ranks)
+  bool sync_bn = false;                   // SyncBatchNorm: BN statistics over all ranks' batches
   bool verify_ranks = true;               // compare parameter checksums across ranks every epoch
   std::string backend = "auto";           // auto, local, mpi, nccl
   double bucket_mb = 25;                  // gradient bucket size in MiB (the first is 1 MiB at most)

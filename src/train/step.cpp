@@ -5,11 +5,12 @@
 namespace sisyphus::train {
 
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
-                      dist::GradientReducer* reducer, int64_t global_count) {
+                      dist::GradientReducer* reducer, int64_t global_count, bool empty_forward) {
   sgd.zero_grad();
   StepResult r;
   if (reducer) reducer->begin_step(batch.size(), global_count);
   if (batch.size() == 0) {  // nothing to compute here; zeros join the all-reduce
+    if (empty_forward) (net.forward(batch.images).sum() * 0.0).backward();
     if (reducer) {
       reducer->finish_step();
       sgd.step(lr);

@@ -17,8 +17,11 @@ struct StepResult {
 
 // With a reducer, the gradients are averaged over all ranks' batches
 // (global_count samples in all) before the update. A rank without a batch
-// this step passes an empty batch and still takes part in the reduction.
+// this step passes an empty batch and still takes part in the reduction;
+// with empty_forward it also runs the network on its [0, C, H, W] images, so
+// that synchronised BatchNorm layers get their collectives from every rank.
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
-                      dist::GradientReducer* reducer = nullptr, int64_t global_count = 0);
+                      dist::GradientReducer* reducer = nullptr, int64_t global_count = 0,
+                      bool empty_forward = false);
 
 }  // namespace sisyphus::train

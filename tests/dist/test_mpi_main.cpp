@@ -8,6 +8,7 @@
 #include "dist/communicator.h"
 #include "dist/reducer.h"
 #include "dist/sync.h"
+#include "nn/batchnorm.h"
 
 using namespace sisyphus;
 
@@ -127,6 +128,50 @@ TEST(Sync, ConfigMismatchNamesTheSetting) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(SyncBatchNorm, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
+  REQUIRE_RANKS();
+  const int r = g_comm->rank(), n = g_comm->size();
+  auto build = [] {
+    torch::manual_seed(5);
+    auto lin = torch::nn::Linear(6, 4);
+    nn::BatchNorm bn(4);
+    return std::make_pair(lin, bn);
+  };
+  // every rank knows every rank's samples: rank k holds k + 2 rows
+  std::vector<torch::Tensor> xs, ts;
+  for (int k = 0; k < n; ++k) {
+    torch::manual_seed(50 + k);
+    xs.push_back(torch::randn({k + 2, 6}) * 2);
+    ts.push_back(torch::randn({k + 2, 4}));
+  }
+  int64_t total = 0;
+  for (auto& x : xs) total += x.size(0);
+  auto loss_of = [](const torch::Tensor& y, const torch::Tensor& t) { return (y - t).pow(2).sum(1).mean(); };
+
+  // reference: one process, the combined batch, plain BN
+  auto [lin_ref, bn_ref] = build();
+  loss_of(bn_ref->forward(lin_ref->forward(torch::cat(xs))), torch::cat(ts)).backward();
+
+  // ranks: own rows, synchronised BN, gradient reducer
+  auto [lin, bn] = build();
+  std::vector<std::pair<std::string, torch::Tensor>> params = {
+      {"w", lin->weight}, {"b", lin->bias}, {"g", bn->weight}, {"beta", bn->bias}};
+  dist::GradientReducer reducer(g_comm, params);
+  nn::set_batchnorm_sync([](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kSum); });
+  reducer.begin_step(xs[r].size(0), total);
+  loss_of(bn->forward(lin->forward(xs[r])), ts[r]).backward();
+  reducer.finish_step();
+  nn::set_batchnorm_sync({});
+  EXPECT_TRUE(torch::allclose(bn->running_mean, bn_ref->running_mean, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(bn->running_var, bn_ref->running_var, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(bn->weight.grad(), bn_ref->weight.grad(), 1e-5, 1e-6))
+      << bn->weight.grad() << bn_ref->weight.grad();
+  EXPECT_TRUE(torch::allclose(bn->bias.grad(), bn_ref->bias.grad(), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(lin->weight.grad(), lin_ref->weight.grad(), 1e-5, 1e-6))
+      << lin->weight.grad() << lin_ref->weight.grad();
+  EXPECT_TRUE(torch::allclose(lin->bias.grad(), lin_ref->bias.grad(), 1e-5, 1e-6));
 }
 
 int main(int argc, char** argv) {

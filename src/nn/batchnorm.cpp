@@ -1,0 +1,82 @@
+#include "nn/batchnorm.h"
+
+#include <torch/torch.h>
+
+namespace sisyphus::nn {
+namespace {
+
+AllReduceSum g_sync;
+
+// Sum over ranks whose backward is again a sum over ranks. Rank r's incoming
+// gradient is weighted by its sample count n_r and the sum divided by n_r:
+// the gradient reducer later scales rank r's parameter gradients by n_r/N,
+// so the product is the gradient of the mean loss over all N samples.
+class SyncSums : public torch::autograd::Function<SyncSums> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& local,
+                               double local_count) {
+    ctx->saved_data["n"] = local_count;
+    torch::Tensor total = local.detach().clone();
+    g_sync(total);
+    return total;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const double n = ctx->saved_data["n"].toDouble();
+    torch::Tensor g = (grads[0] * n).contiguous();
+    g_sync(g);
+    g = n > 0 ? g / n : torch::zeros_like(g);
+    return {g, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+void set_batchnorm_sync(AllReduceSum all_reduce_sum) { g_sync = std::move(all_reduce_sum); }
+bool batchnorm_sync_enabled() { return static_cast<bool>(g_sync); }
+
+BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum)
+    : eps_(eps), momentum_(momentum) {
+  weight = register_parameter("weight", torch::ones({features}));
+  bias = register_parameter("bias", torch::zeros({features}));
+  running_mean = register_buffer("running_mean", torch::zeros({features}));
+  running_var = register_buffer("running_var", torch::ones({features}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
+}
+
+torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked += 1;
+  }
+  if (is_training() && g_sync) return forward_synced(x);
+  return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_,
+                           eps_, /*cudnn_enabled=*/true);
+}
+
+torch::Tensor BatchNormImpl::forward_synced(const torch::Tensor& x) {
+  const int64_t c = x.size(1);
+  std::vector<int64_t> dims = {0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  const double n_local = static_cast<double>(x.numel() / std::max<int64_t>(c, 1));
+  // [sum | sum of squares | count] per channel, in double for the E[x^2] - E[x]^2 form
+  torch::Tensor xd = x.to(torch::kFloat64);
+  torch::Tensor local = torch::cat({xd.sum(dims), (xd * xd).sum(dims),
+                                    torch::full({c}, n_local, xd.options())});
+  torch::Tensor total = SyncSums::apply(local, n_local);
+  torch::Tensor count = total.narrow(0, 2 * c, c).detach();             // [C], all equal
+  torch::Tensor mean = total.narrow(0, 0, c) / count;                    // [C]
+  torch::Tensor var = total.narrow(0, c, c) / count - mean * mean;       // biased, [C]
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor unbiased = var * count / (count - 1).clamp_min(1);
+    running_mean.mul_(1 - momentum_).add_(mean.to(running_mean.dtype()), momentum_);
+    running_var.mul_(1 - momentum_).add_(unbiased.to(running_var.dtype()), momentum_);
+  }
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = c;
+  torch::Tensor invstd = (var + eps_).rsqrt().to(x.dtype()).view(shape);
+  return (x - mean.to(x.dtype()).view(shape)) * invstd * weight.view(shape) + bias.view(shape);
+}
+
+}  // namespace sisyphus::nn
