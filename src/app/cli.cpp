@@ -37,7 +37,7 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_flag("--batchnorm,!--no-batchnorm", c.batchnorm,
                 "BatchNorm after every conv/linear (default: on; off only for plain stacks)");
   cmd->add_option("--epochs", c.epochs, "Total training epochs");
-  cmd->add_option("--batch-size", c.batch_size, "Training batch size");
+  cmd->add_option("--batch-size", c.batch_size, "Training batch size per rank (R ranks: global batch R*B)");
   cmd->add_option("--test-batch-size", c.test_batch_size, "Evaluation batch size");
   cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
@@ -50,7 +50,7 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
   cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of the cosine schedule");
   cmd->add_option("--seed", c.seed, "Random seed (weights, data order, augmentation)");
-  cmd->add_option("--threads", c.threads, "Torch intra-op threads (0: all cores)");
+  cmd->add_option("--threads", c.threads, "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
   cmd->add_option("--backend", c.backend,
                   "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
   cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
@@ -66,8 +66,7 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
 }
 
-int run_train(train::TrainConfig cfg) {
-  train::resolve(cfg);
+int run_train(const train::TrainConfig& cfg) {
   train::BaselineResult r = train::train_baseline(cfg);
   char line[256];
   std::snprintf(line, sizeof(line), "final: %s on %s test accuracy %.2f%% loss %.4f (%lld images), checkpoint %s",
