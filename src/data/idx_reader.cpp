@@ -3,9 +3,9 @@
 #include <zlib.h>
 
 #include <array>
-#include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace sisyphus::data {
 namespace {
@@ -14,8 +14,7 @@ namespace {
 class GzReader {
  public:
   explicit GzReader(const std::string& path) : path_(path) {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
+    if (!fs::file_exists(path)) {
       SISYPHUS_FAIL(ErrorKind::kData, "cannot open '" + path + "': no such file");
     }
     file_ = gzopen(path.c_str(), "rb");
@@ -56,13 +55,8 @@ class GzReader {
   gzFile file_ = nullptr;
 };
 
-bool file_exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
 std::string pick(const std::string& base) {
-  if (file_exists(base + ".gz")) return base + ".gz";
+  if (fs::file_exists(base + ".gz")) return base + ".gz";
   return base;  // a missing file is reported by the reader with this name
 }
 

@@ -1,12 +1,12 @@
 #include "train/baseline.h"
 
-#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <thread>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "data/loader.h"
@@ -28,24 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-bool file_exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
-void make_dirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!partial.empty() && !file_exists(partial) && mkdir(partial.c_str(), 0755) != 0 &&
-          !file_exists(partial)) {
-        SISYPHUS_FAIL(ErrorKind::kIo, "cannot create folder '" + partial + "'");
-      }
-    }
-    if (i < path.size()) partial += path[i];
-  }
 }
 
 torch::Tensor rng_state() {
@@ -129,8 +111,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // ---------------------------------------------------------------- run folder
   const std::string run_dir = cfg.checkpoint_dir + "/" + cfg.run;
   const std::string last_path = run_dir + "/last.h5";
-  if (rank == 0) make_dirs(run_dir);
-  if (!cfg.resume && file_exists(last_path)) {
+  if (rank == 0) fs::make_dirs(run_dir);
+  if (!cfg.resume && fs::file_exists(last_path)) {
     SISYPHUS_FAIL(ErrorKind::kConfig, "run '" + cfg.run + "' already has a checkpoint (" +
                                           last_path +
                                           "); pass --resume to continue it or --run to start "
@@ -175,7 +157,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // ---------------------------------------------------------------- resume
   int64_t start_epoch = 0;
   int64_t step = 0;
-  if (cfg.resume && file_exists(last_path)) {
+  if (cfg.resume && fs::file_exists(last_path)) {
     io::Checkpoint ckpt = io::load_checkpoint(last_path);
     if (ckpt.meta.network != cfg.network || ckpt.meta.dataset != cfg.dataset) {
       SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' holds " + ckpt.meta.network +
