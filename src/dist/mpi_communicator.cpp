@@ -71,6 +71,11 @@ MPI_Datatype mpi_type(const torch::Tensor& t) {
   }
 }
 
+// kAvg is a sum here; the caller divides by the world size.
+MPI_Op mpi_op(ReduceOp op) {
+  return op == ReduceOp::kMin ? MPI_MIN : op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+}
+
 void check_tensor(const torch::Tensor& t) {
   SISYPHUS_CHECK(t.device().is_cpu(), ErrorKind::kMpi,
                  "the MPI backend reduces CPU tensors only (HINT: --backend nccl for GPUs)");
@@ -136,7 +141,7 @@ MpiCommunicator::MpiCommunicator() {
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
-  MPI_Op mop = op == ReduceOp::kMin ? MPI_MIN : op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+  MPI_Op mop = mpi_op(op);
   auto work = std::make_unique<MpiWork>(t, op == ReduceOp::kAvg, size_);
   MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t),
                            mop, MPI_COMM_WORLD, work->request()));
@@ -145,7 +150,7 @@ std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, Reduce
 
 void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
-  MPI_Op mop = op == ReduceOp::kMin ? MPI_MIN : op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+  MPI_Op mop = mpi_op(op);
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), mop,
                           MPI_COMM_WORLD));
   if (op == ReduceOp::kAvg) t.div_(size_);
