@@ -63,7 +63,6 @@ void GradientReducer::begin_step(int64_t local_count, int64_t global_count) {
   for (auto& s : slots_) s.ready = false;
   for (auto& b : buckets_) {
     b.pending = 0;
-    b.launched = false;
     b.work.reset();
   }
   for (const auto& s : slots_) buckets_[static_cast<size_t>(s.bucket)].pending++;
@@ -92,7 +91,6 @@ void GradientReducer::launch_ready_buckets() {
   while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
     const bool last = next_launch_ + 1 == buckets_.size();
     Bucket& b = buckets_[next_launch_++];
-    b.launched = true;
     if (scale_ != 1.0) b.flat.mul_(scale_);
     if (last) {  // nothing left to overlap with: exposed time
       auto t0 = std::chrono::steady_clock::now();

@@ -68,7 +68,6 @@ class GradientReducer {
   struct Bucket {
     torch::Tensor flat;  // float32 [elements]
     int64_t pending = 0;
-    bool launched = false;
     std::unique_ptr<Work> work;
   };
 
