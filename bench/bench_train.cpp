@@ -27,7 +27,7 @@
 #include "dist/reducer.h"
 #include "dist/sync.h"
 #include "nn/registry.h"
-#include "train/baseline.h"
+#include "train/job.h"
 #include "train/sgd.h"
 #include "train/step.h"
 

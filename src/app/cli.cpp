@@ -16,6 +16,8 @@
 #include "data/dataset.h"
 #include "dist/sync.h"
 #include "train/baseline.h"
+#include "train/inference.h"
+#include "train/quail.h"
 
 namespace sisyphus::app {
 namespace {
@@ -66,6 +68,64 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
 }
 
+void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
+  cmd->add_option("--teacher", c.teacher, "The ReLU baseline checkpoint to imitate (from `sisyphus train`)");
+  cmd->add_option("--act", c.act,
+                  "Student activation: quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,... "
+                  "(amm+<act> is the same as --amm)");
+  cmd->add_flag("--amm,!--no-amm", c.amm, "AMM normalisation before every activation (default: off)");
+  cmd->add_option("--mimic-epochs", c.mimic_epochs, "Epochs of each mimic stage (0: skip them)");
+  cmd->add_option("--finetune-epochs", c.finetune_epochs, "Epochs of each fine-tune stage (0: skip them)");
+  cmd->add_option("--batch-size", c.batch_size, "Training batch size per rank");
+  cmd->add_option("--test-batch-size", c.test_batch_size, "Evaluation batch size per rank");
+  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
+  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
+  cmd->add_flag("--augment,!--no-augment", c.augment, "The data set's training augmentation (default: on)");
+  cmd->add_option("--lr", c.optim.lr, "Initial learning rate of every stage");
+  cmd->add_option("--momentum", c.optim.momentum, "SGD momentum");
+  cmd->add_flag("--nesterov,!--no-nesterov", c.optim.nesterov, "Nesterov momentum (default: on)");
+  cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
+  cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of each stage's cosine schedule");
+  cmd->add_option("--seed", c.seed, "Random seed (data order and augmentation of every stage)");
+  cmd->add_option("--threads", c.threads, "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
+  cmd->add_option("--backend", c.backend, "Communication: auto, local, mpi, nccl");
+  cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
+  cmd->add_option("--data-dir", c.data_dir, "Data folder; empty: the teacher's data set's default location");
+  cmd->add_option("--run", c.run, "Run name (default <net>-<dataset>-quail-<act>[-amm])");
+  cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
+  cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
+  cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
+  cmd->add_option("--escape-bound", c.escape_bound,
+                  "Escape guard: stop a stage when the loss or a trained point's max |x| exceeds this "
+                  "(NaN/Inf always stop it)");
+  cmd->add_flag("--continue-on-escape,!--stop-on-escape", c.continue_on_escape,
+                "On escape, record it (escaped.txt) and exit 0 so a sweep goes on with the next "
+                "configuration (default: exit 1)");
+  cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
+                "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
+  cmd->add_option("--stop-after-epochs", c.stop_after_epochs,
+                  "End this invocation after N epochs (its checkpoint written); go on later with --resume "
+                  "(0: run all stages)");
+}
+
+int quail_command(const train::QuailConfig& cfg) {
+  train::QuailResult r = train::run_quail(cfg);
+  char line[512];
+  if (r.escaped) {
+    std::snprintf(line, sizeof(line), "final: escaped (%s)", r.escape_message.c_str());
+  } else if (r.stopped_early) {
+    std::snprintf(line, sizeof(line), "stopped after %lld epoch(s) as asked; continue with --resume",
+                  static_cast<long long>(cfg.stop_after_epochs));
+  } else {
+    std::snprintf(line, sizeof(line),
+                  "final: QuaIL student test accuracy %.2f%% (%lld non-finite of %lld), checkpoint %s",
+                  r.eval.accuracy() * 100, static_cast<long long>(r.eval.nonfinite),
+                  static_cast<long long>(r.eval.samples), r.final_checkpoint.c_str());
+  }
+  log::info(line);
+  return 0;
+}
+
 int run_train(const train::TrainConfig& cfg) {
   train::BaselineResult r = train::train_baseline(cfg);
   char line[256];
@@ -77,11 +137,13 @@ int run_train(const train::TrainConfig& cfg) {
 }
 
 int run_eval(const train::EvalConfig& cfg) {
-  train::EvalResult r = train::evaluate_checkpoint(cfg);
-  char line[256];
+  train::EvalReport rep = train::evaluate_checkpoint(cfg);
+  const train::EvalResult& r = rep.result;
+  char line[512];
   std::snprintf(line, sizeof(line),
-                "eval: %s test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs",
-                cfg.checkpoint.c_str(), r.accuracy() * 100, r.mean_loss(),
+                "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs",
+                cfg.checkpoint.c_str(), rep.activation.c_str(),
+                rep.has_amm ? (", " + cfg.amm_mode).c_str() : "", r.accuracy() * 100, r.mean_loss(),
                 static_cast<long long>(r.samples), static_cast<long long>(r.nonfinite));
   log::info(line);
   return 0;
@@ -136,8 +198,22 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   eval_cmd->add_option("--test-limit", eval_cfg.test_limit, "First N test images only (0: all)")
       ->check(CLI::NonNegativeNumber);
-  eval_cmd->add_option("--threads", eval_cfg.threads, "Torch intra-op threads (0: all cores)")
+  eval_cmd->add_option("--threads", eval_cfg.threads, "Torch intra-op threads (0: the host's cores / local ranks)")
       ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--act", eval_cfg.act,
+                       "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
+                       "poly:degree=D,range=A, poly:coeffs=c0,c1,...; empty: the checkpoint's own");
+  eval_cmd->add_option("--amm-mode", eval_cfg.amm_mode,
+                       "AMM inference statistics: amm (running estimates), mm (true batch min/max), "
+                       "extreme (running extremes)");
+  eval_cmd->add_option("--backend", eval_cfg.backend, "Communication under mpirun: auto, local, mpi, nccl");
+  eval_cmd->add_option("--result-file", eval_cfg.result_file, "Append a CSV row with the result to this file");
+  eval_cmd->add_option("--label", eval_cfg.label, "Label of the CSV row (default: the checkpoint path)");
+
+  train::QuailConfig quail_cfg;
+  CLI::App* quail_cmd = app.add_subcommand(
+      "quail", "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
+  bind_quail(quail_cmd, quail_cfg);
 
   CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
   data_cmd->require_subcommand(1);
@@ -164,6 +240,7 @@ int run_cli(int argc, char** argv) {
   try {
     if (*train_cmd) return run_train(train_cfg);
     if (*eval_cmd) return run_eval(eval_cfg);
+    if (*quail_cmd) return quail_command(quail_cfg);
     if (*pack_cmd) {
       data::PackStats s = data::pack_tiny_imagenet(tiny_src, tiny_out);
       log::info("packed " + std::to_string(s.train) + " train and " + std::to_string(s.val) +

@@ -55,11 +55,15 @@ void broadcast_state(Communicator& comm, torch::nn::Module& module) {
   for (auto& b : module.buffers()) comm.broadcast(b, 0);
 }
 
-void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weight) {
+void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weight,
+                     const std::function<bool(const std::string&)>& include) {
   if (comm.size() == 1) return;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> floats, ints;
-  for (auto& b : module.buffers()) (b.is_floating_point() ? floats : ints).push_back(b);
+  for (auto& item : module.named_buffers()) {
+    if (include && !include(item.key())) continue;
+    (item.value().is_floating_point() ? floats : ints).push_back(item.value());
+  }
   if (!floats.empty()) {
     // [weighted buffers..., weight] in one all-reduce
     std::vector<torch::Tensor> flat_parts;

@@ -4,6 +4,7 @@
 
 #include <torch/nn/module.h>
 
+#include <functional>
 #include <string>
 
 #include "dist/communicator.h"
@@ -21,7 +22,11 @@ void broadcast_state(Communicator& comm, torch::nn::Module& module);
 // identical buffers; running_mean equals what one process would hold over
 // the combined batch, and a rank without a batch this step counts for
 // nothing. `weight` is this rank's batch size (default 1: plain mean).
-void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weight = 1);
+// With `include`, only the buffers whose state_dict names it accepts take
+// part (QuaIL: frozen layers' buffers and AMM's already-synchronised
+// estimates stay as they are, bit for bit).
+void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weight = 1,
+                     const std::function<bool(const std::string&)>& include = nullptr);
 
 // Compares every rank's resolved config text (by hash); on a mismatch every
 // rank throws the same Error(kConfig) naming the lowest differing rank and

@@ -99,6 +99,12 @@ CheckpointMeta read_meta(const h5::Object& file) {
   m.image_size = h5::attr_int(file, "image_size");
   m.imagenet_stem = h5::attr_int(file, "imagenet_stem") != 0;
   m.batchnorm = h5::attr_int(file, "batchnorm") != 0;
+  if (h5::has_attr(file, "activation")) m.activation = h5::attr_string(file, "activation");
+  if (h5::has_attr(file, "point")) m.point = h5::attr_int(file, "point");
+  if (h5::has_attr(file, "stage_epochs")) m.stage_epochs = h5::attr_int(file, "stage_epochs");
+  if (h5::has_attr(file, "train_loss")) m.train_loss = h5::attr_double(file, "train_loss");
+  if (h5::has_attr(file, "test_nonfinite")) m.test_nonfinite = h5::attr_int(file, "test_nonfinite");
+  if (h5::has_attr(file, "teacher")) m.teacher = h5::attr_string(file, "teacher");
   return m;
 }
 
@@ -125,6 +131,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     h5::set_attr(file, "image_size", m.image_size);
     h5::set_attr(file, "imagenet_stem", static_cast<int64_t>(m.imagenet_stem));
     h5::set_attr(file, "batchnorm", static_cast<int64_t>(m.batchnorm));
+    h5::set_attr(file, "activation", m.activation);
+    h5::set_attr(file, "point", m.point);
+    h5::set_attr(file, "stage_epochs", m.stage_epochs);
+    h5::set_attr(file, "train_loss", m.train_loss);
+    h5::set_attr(file, "test_nonfinite", m.test_nonfinite);
+    h5::set_attr(file, "teacher", m.teacher);
     write_list(h5::create_group(file, "model"), ckpt.model);
     h5::Object opt = h5::create_group(file, "optimizer");
     for (const auto& [kind, list] : ckpt.optimizer) write_list(h5::create_group(opt, kind), list);

@@ -3,7 +3,9 @@
 //   /            attrs: format="sisyphus-checkpoint", version, network, dataset,
 //                       stage, epoch, step, config (resolved, INI text),
 //                       config_hash, test_acc, test_loss, num_classes,
-//                       in_channels, image_size, imagenet_stem, batchnorm
+//                       in_channels, image_size, imagenet_stem, batchnorm,
+//                       activation, point, stage_epochs, train_loss,
+//                       test_nonfinite, teacher (QuaIL; optional when reading)
 //   /model/<state_dict name>         every parameter and buffer, natural shape
 //   /optimizer/<kind>/<param name>   optimizer state (e.g. momentum/...)
 //   /rng/torch_cpu                   uint8: torch's CPU generator state
@@ -38,6 +40,13 @@ struct CheckpointMeta {
   int64_t image_size = 0;
   bool imagenet_stem = false;
   bool batchnorm = true;      // false for networks built with --no-batchnorm
+  // QuaIL (stage = "mimic-03", "finetune-02", ...); defaults for baselines
+  std::string activation = "relu";  // activation spec of every slot (nn/act_spec.h)
+  int64_t point = -1;               // the stage's imitation point
+  int64_t stage_epochs = 0;         // epochs the stage runs (epoch counts within the stage)
+  double train_loss = 0;            // mean training loss of the last epoch (MSE or cross-entropy)
+  int64_t test_nonfinite = 0;       // test samples with NaN/Inf logits
+  std::string teacher;              // the teacher checkpoint a student came from
 };
 
 struct Checkpoint {

@@ -2,10 +2,15 @@
 
 #include <torch/torch.h>
 
+#include <set>
+
+#include "core/error.h"
+
 namespace sisyphus::nn {
 
 void NetworkImpl::add_point(std::string name, std::vector<std::string> owners,
                             ActivationSlot slot) {
+  if (!slot.is_empty()) owners.push_back(name);  // the slot's path is the point's name
   points_.push_back(ImitationPoint{std::move(name), std::move(owners), std::move(slot)});
 }
 
@@ -42,6 +47,41 @@ std::vector<std::string> NetworkImpl::point_tensor_names(size_t l) const {
   for (const auto& item : named_buffers())
     if (owned(item.key())) names.push_back(item.key());
   return names;
+}
+
+void NetworkImpl::set_trainable_points(std::vector<bool> trainable) {
+  SISYPHUS_CHECK(trainable.empty() || trainable.size() == points_.size(), ErrorKind::kModel,
+                 "set_trainable_points: " + std::to_string(trainable.size()) + " flags for " +
+                     std::to_string(points_.size()) + " points");
+  trainable_ = std::move(trainable);
+  std::vector<std::string> names = trainable_tensor_names();
+  std::set<std::string> keep(names.begin(), names.end());
+  for (auto& item : named_parameters()) item.value().set_requires_grad(keep.count(item.key()) > 0);
+  train(is_training());
+}
+
+std::vector<std::string> NetworkImpl::trainable_tensor_names() const {
+  std::vector<std::string> names;
+  if (trainable_.empty()) {
+    for (const auto& item : named_parameters()) names.push_back(item.key());
+    for (const auto& item : named_buffers()) names.push_back(item.key());
+    return names;
+  }
+  for (size_t l = 0; l < points_.size(); ++l) {
+    if (!trainable_[l]) continue;
+    for (auto& n : point_tensor_names(l)) names.push_back(std::move(n));
+  }
+  return names;
+}
+
+void NetworkImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (!on || trainable_.empty()) return;
+  std::set<std::string> frozen;
+  for (size_t l = 0; l < points_.size(); ++l)
+    if (!trainable_[l]) frozen.insert(points_[l].owners.begin(), points_[l].owners.end());
+  for (auto& item : named_modules())
+    if (frozen.count(item.key())) item.value()->eval();
 }
 
 int64_t NetworkImpl::parameter_count() const {

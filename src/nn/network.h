@@ -3,8 +3,9 @@
 //
 // Point l is the output after the l-th activation slot; the last point is the
 // logits. Each point owns the modules that compute it from the previous point
-// (its conv/linear, BN and, in residual blocks, the shortcut): QuaIL's mimic
-// stage l trains exactly those. Parameter and buffer names follow
+// (its conv/linear, BN and, in residual blocks, the shortcut) and its slot
+// (whose activation may hold AMM buffers): QuaIL's mimic stage l trains
+// exactly those. Parameter and buffer names follow
 // torchvision's state_dict names where torchvision has the same structure
 // (ResNets: "layer1.0.conv1.weight", "fc.weight"); the plain stacks use
 // torchvision's "features.<i>" / "classifier.<i>" indexing.
@@ -39,12 +40,25 @@ class NetworkImpl : public torch::nn::Module {
   std::vector<std::string> point_tensor_names(size_t l) const;
   int64_t parameter_count() const;
 
+  // QuaIL's freezing: the points with trainable[l] false keep their
+  // parameters (requires_grad false) and their buffers: their modules stay
+  // in evaluation mode even while the network trains, so BatchNorm running
+  // statistics and AMM estimates do not drift (the reference code lets them
+  // drift). Tensors that belong to no point follow trainable.empty().
+  // An empty vector makes everything trainable again.
+  void set_trainable_points(std::vector<bool> trainable);
+  const std::vector<bool>& trainable_points() const { return trainable_; }
+  // Names of the tensors of the trainable points (all when none is frozen).
+  std::vector<std::string> trainable_tensor_names() const;
+  void train(bool on = true) override;
+
  protected:
   void add_point(std::string name, std::vector<std::string> owners, ActivationSlot slot);
 
  private:
   std::string arch_;
   std::vector<ImitationPoint> points_;
+  std::vector<bool> trainable_;  // empty: all
 };
 
 using Network = std::shared_ptr<NetworkImpl>;

@@ -17,6 +17,7 @@
 #include "io/checkpoint.h"
 #include "nn/batchnorm.h"
 #include "nn/registry.h"
+#include "train/job.h"
 #include "train/metrics.h"
 #include "train/sgd.h"
 #include "train/step.h"
@@ -30,76 +31,15 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-torch::Tensor rng_state() {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  return gen.get_state();
-}
-
-void set_rng_state(const torch::Tensor& state) {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(state);
-}
-
-nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true) {
-  return nn::NetShape{spec.channels, spec.size, spec.num_classes, batchnorm};
-}
-
-// FNV-1a over the bytes of every parameter and buffer, in state_dict order.
-uint64_t state_checksum(const torch::nn::Module& module) {
-  uint64_t h = kFnvOffset;
-  for (const auto& [name, t] : io::module_state(module)) {
-    torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
-    h = fnv1a64(c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size()), h);
-  }
-  return h;
-}
-
-// Every rank's checksum on rank 0's log; Error(kMpi) when they differ.
-void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module, int64_t epoch) {
-  torch::Tensor mine = torch::tensor({static_cast<int64_t>(state_checksum(module))}, torch::kInt64);
-  torch::Tensor all = comm.all_gather(mine).reshape({-1});
-  std::string list;
-  for (int64_t r = 0; r < all.size(0); ++r) {
-    char buf[24];
-    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(all[r].item<int64_t>()));
-    list += (r ? " " : "") + std::string(buf);
-  }
-  bool same = all.eq(all[0]).all().item<bool>();
-  log::info("ranks: epoch " + std::to_string(epoch) + " parameter+buffer checksums " + list +
-            (same ? " (identical on " + std::to_string(comm.size()) + " ranks)" : " (DIFFERENT)"));
-  if (!same) {
-    SISYPHUS_FAIL(ErrorKind::kMpi, "ranks hold different parameters after epoch " +
-                                       std::to_string(epoch) + ": checksums " + list);
-  }
-}
-
 }  // namespace
-
-void set_torch_threads(int threads) {
-  // Default: the host's cores shared among the ranks on it.
-  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  int local_ranks = local ? std::max(1, std::atoi(local)) : 1;
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int n = threads > 0 ? threads : std::max(1, cores / local_ranks);
-  torch::set_num_threads(n);
-  static bool interop_set = false;  // may be set only once per process
-  if (!interop_set) {
-    torch::set_num_interop_threads(1);
-    interop_set = true;
-  }
-}
 
 BaselineResult train_baseline(TrainConfig cfg) {
   resolve(cfg);
 
   // ---------------------------------------------------------------- ranks
-  std::shared_ptr<dist::Communicator> comm = dist::make_communicator(dist::parse_backend(cfg.backend));
-  dist::set_active(comm);
-  const int rank = comm->rank(), world = comm->size();
-  log::set_rank(rank, world);
-  set_torch_threads(cfg.threads);
+  Job job = start_job(cfg.backend, cfg.threads);
+  std::shared_ptr<dist::Communicator> comm = job.comm;
+  const int rank = job.rank, world = job.world;
   const std::string config_text = to_config_text(cfg);
   log::info("sisyphus train: resolved config (usable with --config):\n" + config_text);
   dist::check_same_config(*comm, config_text);
@@ -132,10 +72,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // ---------------------------------------------------------------- model + optimizer
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
   nn::Network net = nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
-  const torch::Device device = comm->device() >= 0
-                                   ? torch::Device(torch::kCUDA, static_cast<int8_t>(comm->device()))
-                                   : torch::Device(torch::kCPU);
-  net->to(device);  // a GPU per rank with the NCCL backend
+  net->to(job.device);  // a GPU per rank with the NCCL backend
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
   Sgd sgd(params, cfg.optim);
@@ -204,15 +141,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
     int64_t correct = 0, seen = 0;
     for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
       // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
-      data::Batch batch;
-      if (!loader.next(&batch)) {  // this rank's shard ran out first
-        batch.images = torch::zeros({0, spec.channels, spec.size, spec.size});
-        batch.labels = torch::zeros({0}, torch::kInt64);
-      }
-      if (!device.is_cpu()) {
-        batch.images = batch.images.to(device, /*non_blocking=*/true);
-        batch.labels = batch.labels.to(device, /*non_blocking=*/true);
-      }
+      data::Batch batch = next_batch(loader, spec, job);  // empty when this rank's shard ran out
       StepResult sr = train_step(
           *net, sgd, batch, lr, reducer.get(),
           data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1), sync_bn);
@@ -252,7 +181,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
     train_seconds += epoch_seconds;
     images_seen += seen;
 
-    if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *net, epoch + 1);
+    if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *net, "epoch " + std::to_string(epoch + 1));
 
     // ------------------------------------------------------------ evaluate
     EvalResult eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get());
@@ -300,24 +229,6 @@ BaselineResult train_baseline(TrainConfig cfg) {
   }
   result.images_per_s = train_seconds > 0 ? images_seen / train_seconds : 0;
   return result;
-}
-
-EvalResult evaluate_checkpoint(const EvalConfig& cfg) {
-  set_torch_threads(cfg.threads);
-  io::Checkpoint ckpt = io::load_checkpoint(cfg.checkpoint);
-  const data::DatasetSpec& spec = data::dataset_spec(ckpt.meta.dataset);
-  if (ckpt.meta.in_channels != spec.channels || ckpt.meta.image_size != spec.size ||
-      ckpt.meta.num_classes != spec.num_classes) {
-    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
-                  "'" + cfg.checkpoint + "' was written for other input shapes than " + spec.name);
-  }
-  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm),
-                                     ckpt.meta.imagenet_stem);
-  io::load_module_state(*net, ckpt.model, cfg.checkpoint);
-  data::ImageSet test_set =
-      data::load_split(spec, cfg.data_dir.empty() ? spec.default_dir : cfg.data_dir, false);
-  test_set.truncate(cfg.test_limit);
-  return evaluate(*net, test_set, spec, cfg.batch_size);
 }
 
 }  // namespace sisyphus::train

@@ -23,17 +23,4 @@ struct BaselineResult {
 
 BaselineResult train_baseline(TrainConfig cfg);
 
-// Evaluates a checkpoint on its data set's test split.
-struct EvalConfig {
-  std::string checkpoint;      // path to a sisyphus checkpoint (.h5)
-  std::string data_dir;        // empty: the data set's default location
-  int64_t batch_size = 100;    // evaluation batch
-  int64_t test_limit = 0;      // first N test images only (0: all)
-  int threads = 0;             // torch threads (0: all cores)
-};
-EvalResult evaluate_checkpoint(const EvalConfig& cfg);
-
-// Sets torch's intra-op threads (0: all cores) and one inter-op thread.
-void set_torch_threads(int threads);
-
 }  // namespace sisyphus::train

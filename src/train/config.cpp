@@ -16,6 +16,59 @@ void require(bool ok, const std::string& flag, const std::string& why) {
   if (!ok) SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for " + flag + ": " + why);
 }
 
+// The checks that training and QuaIL share.
+void check_optim(const OptimConfig& o) {
+  require(std::isfinite(o.lr) && o.lr > 0, "--lr", "must be positive");
+  require(o.momentum >= 0 && o.momentum < 1, "--momentum", "must be in [0, 1)");
+  require(!o.nesterov || o.momentum > 0, "--nesterov", "Nesterov momentum needs --momentum > 0");
+  require(o.weight_decay >= 0, "--weight-decay", "must not be negative");
+  require(o.lr_min >= 0 && o.lr_min <= o.lr, "--lr-min", "must be in [0, --lr]");
+}
+
+void check_job(int64_t batch_size, int64_t test_batch_size, int64_t train_limit, int64_t test_limit,
+               int threads, double bucket_mb, const std::string& backend, int64_t log_every,
+               const std::string& run) {
+  require(batch_size >= 1, "--batch-size", "must be at least 1");
+  require(test_batch_size >= 1, "--test-batch-size", "must be at least 1");
+  require(train_limit >= 0, "--train-limit", "must not be negative");
+  require(test_limit >= 0, "--test-limit", "must not be negative");
+  require(threads >= 0, "--threads", "must not be negative");
+  require(bucket_mb > 0 && bucket_mb <= 4096, "--bucket-mb", "must be in (0, 4096]");
+  require(backend == "auto" || backend == "local" || backend == "mpi" || backend == "nccl",
+          "--backend", "'" + backend + "' is not one of auto, local, mpi, nccl");
+  require(log_every >= 0, "--log-every", "must not be negative");
+  require(run.find('/') == std::string::npos && run != "." && run != "..", "--run",
+          "must be a plain name, not a path");
+}
+
+// Config-file text: one "key=value" line per setting.
+class ConfigText {
+ public:
+  explicit ConfigText(const char* section) : out_(std::string("[") + section + "]\n") {}
+  void text(const char* key, const std::string& v) { out_ += std::string(key) + "=\"" + v + "\"\n"; }
+  void integer(const char* key, int64_t v) { out_ += std::string(key) + "=" + std::to_string(v) + "\n"; }
+  void unsigned_integer(const char* key, uint64_t v) {
+    out_ += std::string(key) + "=" + std::to_string(v) + "\n";
+  }
+  void flag(const char* key, bool v) { out_ += std::string(key) + "=" + (v ? "true" : "false") + "\n"; }
+  void number(const char* key, double v) {  // shortest text that reads back to the same double
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    out_ += std::string(key) + "=" + std::string(buf, end) + "\n";
+  }
+  void optim(const OptimConfig& o) {
+    number("lr", o.lr);
+    number("momentum", o.momentum);
+    flag("nesterov", o.nesterov);
+    number("weight-decay", o.weight_decay);
+    number("lr-min", o.lr_min);
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
 }  // namespace
 
 void resolve(TrainConfig& cfg) {
@@ -28,70 +81,87 @@ void resolve(TrainConfig& cfg) {
     SISYPHUS_FAIL(ErrorKind::kConfig, "unknown network '" + cfg.network + "' for --net (known: " + list + ")");
   }
   require(cfg.epochs >= 1, "--epochs", "must be at least 1");
-  require(cfg.batch_size >= 1, "--batch-size", "must be at least 1");
-  require(cfg.test_batch_size >= 1, "--test-batch-size", "must be at least 1");
-  require(cfg.train_limit >= 0, "--train-limit", "must not be negative");
-  require(cfg.test_limit >= 0, "--test-limit", "must not be negative");
-  require(std::isfinite(cfg.optim.lr) && cfg.optim.lr > 0, "--lr", "must be positive");
-  require(cfg.optim.momentum >= 0 && cfg.optim.momentum < 1, "--momentum", "must be in [0, 1)");
-  require(!cfg.optim.nesterov || cfg.optim.momentum > 0, "--nesterov",
-          "Nesterov momentum needs --momentum > 0");
-  require(cfg.optim.weight_decay >= 0, "--weight-decay", "must not be negative");
-  require(cfg.optim.lr_min >= 0 && cfg.optim.lr_min <= cfg.optim.lr, "--lr-min",
-          "must be in [0, --lr]");
-  require(cfg.threads >= 0, "--threads", "must not be negative");
-  require(cfg.bucket_mb > 0 && cfg.bucket_mb <= 4096, "--bucket-mb", "must be in (0, 4096]");
-  require(cfg.backend == "auto" || cfg.backend == "local" || cfg.backend == "mpi" ||
-              cfg.backend == "nccl",
-          "--backend", "'" + cfg.backend + "' is not one of auto, local, mpi, nccl");
-  require(cfg.log_every >= 0, "--log-every", "must not be negative");
+  check_optim(cfg.optim);
+  check_job(cfg.batch_size, cfg.test_batch_size, cfg.train_limit, cfg.test_limit, cfg.threads,
+            cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.run);
   require(!cfg.imagenet_stem || cfg.network == "resnet50", "--imagenet-stem",
           "applies to resnet50 only");
   if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
   if (cfg.run.empty()) cfg.run = cfg.network + "-" + cfg.dataset;
-  require(cfg.run.find('/') == std::string::npos && cfg.run != "." && cfg.run != "..", "--run",
-          "must be a plain name, not a path");
 }
 
 std::string to_config_text(const TrainConfig& c) {
-  std::string out = "[train]\n";
-  auto line = [&](const char* key, const std::string& value) {
-    out += std::string(key) + "=" + value + "\n";
-  };
-  auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
-  auto num = [](double v) {  // shortest text that reads back to the same double
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    return std::string(buf, end);
-  };
-  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
-  line("net", quoted(c.network));
-  line("dataset", quoted(c.dataset));
-  line("data-dir", quoted(c.data_dir));
-  line("imagenet-stem", flag(c.imagenet_stem));
-  line("batchnorm", flag(c.batchnorm));
-  line("epochs", std::to_string(c.epochs));
-  line("batch-size", std::to_string(c.batch_size));
-  line("test-batch-size", std::to_string(c.test_batch_size));
-  line("train-limit", std::to_string(c.train_limit));
-  line("test-limit", std::to_string(c.test_limit));
-  line("augment", flag(c.augment));
-  line("lr", num(c.optim.lr));
-  line("momentum", num(c.optim.momentum));
-  line("nesterov", flag(c.optim.nesterov));
-  line("weight-decay", num(c.optim.weight_decay));
-  line("lr-min", num(c.optim.lr_min));
-  line("seed", std::to_string(c.seed));
-  line("threads", std::to_string(c.threads));
-  line("sync-bn", flag(c.sync_bn));
-  line("verify-ranks", flag(c.verify_ranks));
-  line("backend", quoted(c.backend));
-  line("bucket-mb", num(c.bucket_mb));
-  line("run", quoted(c.run));
-  line("checkpoint-dir", quoted(c.checkpoint_dir));
-  line("resume", flag(c.resume));
-  line("log-every", std::to_string(c.log_every));
-  return out;
+  ConfigText t("train");
+  t.text("net", c.network);
+  t.text("dataset", c.dataset);
+  t.text("data-dir", c.data_dir);
+  t.flag("imagenet-stem", c.imagenet_stem);
+  t.flag("batchnorm", c.batchnorm);
+  t.integer("epochs", c.epochs);
+  t.integer("batch-size", c.batch_size);
+  t.integer("test-batch-size", c.test_batch_size);
+  t.integer("train-limit", c.train_limit);
+  t.integer("test-limit", c.test_limit);
+  t.flag("augment", c.augment);
+  t.optim(c.optim);
+  t.unsigned_integer("seed", c.seed);
+  t.integer("threads", c.threads);
+  t.flag("sync-bn", c.sync_bn);
+  t.flag("verify-ranks", c.verify_ranks);
+  t.text("backend", c.backend);
+  t.number("bucket-mb", c.bucket_mb);
+  t.text("run", c.run);
+  t.text("checkpoint-dir", c.checkpoint_dir);
+  t.flag("resume", c.resume);
+  t.integer("log-every", c.log_every);
+  return t.str();
+}
+
+void resolve(QuailConfig& cfg) {
+  require(!cfg.teacher.empty(), "--teacher", "a baseline checkpoint is required");
+  if (cfg.act.rfind("amm+", 0) == 0) {  // --act amm+quad means --amm --act quad
+    cfg.amm = true;
+    cfg.act = cfg.act.substr(4);
+  }
+  require(cfg.act.rfind("amm+", 0) != 0, "--act", "amm+ given twice");
+  require(cfg.mimic_epochs >= 0, "--mimic-epochs", "must not be negative");
+  require(cfg.finetune_epochs >= 0, "--finetune-epochs", "must not be negative");
+  require(cfg.mimic_epochs + cfg.finetune_epochs > 0, "--mimic-epochs",
+          "mimic and fine-tune stages cannot both have 0 epochs");
+  check_optim(cfg.optim);
+  check_job(cfg.batch_size, cfg.test_batch_size, cfg.train_limit, cfg.test_limit, cfg.threads,
+            cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.run);
+  require(cfg.escape_bound > 0, "--escape-bound", "must be positive");
+  require(cfg.stop_after_epochs >= 0, "--stop-after-epochs", "must not be negative");
+}
+
+std::string to_config_text(const QuailConfig& c) {
+  ConfigText t("quail");
+  t.text("teacher", c.teacher);
+  t.text("act", c.act);
+  t.flag("amm", c.amm);
+  t.integer("mimic-epochs", c.mimic_epochs);
+  t.integer("finetune-epochs", c.finetune_epochs);
+  t.integer("batch-size", c.batch_size);
+  t.integer("test-batch-size", c.test_batch_size);
+  t.integer("train-limit", c.train_limit);
+  t.integer("test-limit", c.test_limit);
+  t.flag("augment", c.augment);
+  t.optim(c.optim);
+  t.unsigned_integer("seed", c.seed);
+  t.integer("threads", c.threads);
+  t.text("backend", c.backend);
+  t.number("bucket-mb", c.bucket_mb);
+  t.text("data-dir", c.data_dir);
+  t.text("run", c.run);
+  t.text("checkpoint-dir", c.checkpoint_dir);
+  t.flag("resume", c.resume);
+  t.integer("log-every", c.log_every);
+  t.number("escape-bound", c.escape_bound);
+  t.flag("continue-on-escape", c.continue_on_escape);
+  t.integer("stop-after-epochs", c.stop_after_epochs);
+  t.flag("verify-ranks", c.verify_ranks);
+  return t.str();
 }
 
 std::string config_hash(const std::string& text) {

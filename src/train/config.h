@@ -41,6 +41,42 @@ struct TrainConfig {
   int64_t log_every = 50;                 // progress line every N steps (0: only per epoch)
 };
 
+// Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
+// of the teacher with `act` (optionally AMM before it) in every slot, then
+// mimic stages 0..L-1 and fine-tune stages L-1..0 (PAPER.md, QuaIL). Every
+// stage gets a fresh optimizer with `optim` and a cosine schedule over its
+// epochs (the reference's defaults).
+struct QuailConfig {
+  std::string teacher;             // baseline checkpoint (ReLU) to imitate
+  std::string act = "quad";        // student activation spec (nn/act_spec.h)
+  bool amm = false;                // AMM before every activation
+  int64_t mimic_epochs = 50;       // epochs of each mimic stage (0: no mimic stages)
+  int64_t finetune_epochs = 50;    // epochs of each fine-tune stage (0: none)
+  int64_t batch_size = 128;        // per rank
+  int64_t test_batch_size = 100;   // per rank
+  int64_t train_limit = 0;
+  int64_t test_limit = 0;
+  bool augment = true;
+  OptimConfig optim{0.1, 0.5, true, 0.0, 1e-3};
+  uint64_t seed = 42;              // data order and augmentation (per stage: derived)
+  int threads = 0;
+  std::string backend = "auto";
+  double bucket_mb = 25;
+  std::string data_dir;            // empty: the data set's default location
+  std::string run;                 // empty: <network>-<dataset>-quail-<act>[-amm]
+  std::string checkpoint_dir = "checkpoints";
+  bool resume = false;             // continue from <run>/last.h5 (stage and epoch)
+  int64_t log_every = 50;
+  double escape_bound = 1e6;       // a checked output with max |x| above this escapes
+  bool continue_on_escape = false; // on escape: record it and exit 0 (for sweeps)
+  int64_t stop_after_epochs = 0;   // end this invocation after N epochs (0: run to the end);
+                                   // for time-sliced jobs that go on with --resume
+  bool verify_ranks = true;
+};
+
+void resolve(QuailConfig& cfg);  // data_dir and run need the teacher: filled by the driver
+std::string to_config_text(const QuailConfig& cfg);
+
 // Fills the derived defaults (data_dir, run) and rejects bad values with
 // Error(kConfig) naming the flag.
 void resolve(TrainConfig& cfg);

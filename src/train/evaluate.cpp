@@ -18,8 +18,18 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
   data::BatchLoader loader(set, spec, order, opts);
   EvalResult r;
   const torch::Device device = net.parameters().front().device();
-  data::Batch batch;
-  while (loader.next(&batch)) {
+  // Every rank runs as many batches as the largest shard (rank 0's) needs,
+  // the others finishing with empty ones: layers that synchronise in
+  // forward (AMM's `mm` mode) then issue the same collectives everywhere.
+  const int world = comm ? comm->size() : 1;
+  const int64_t largest_shard = (set.n + world - 1) / world;
+  const int64_t steps = (largest_shard + batch_size - 1) / batch_size;
+  for (int64_t s = 0; s < steps; ++s) {
+    data::Batch batch;
+    if (!loader.next(&batch)) {
+      batch.images = torch::zeros({0, spec.channels, spec.size, spec.size});
+      batch.labels = torch::zeros({0}, torch::kInt64);
+    }
     if (!device.is_cpu()) {
       batch.images = batch.images.to(device);
       batch.labels = batch.labels.to(device);

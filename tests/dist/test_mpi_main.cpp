@@ -8,6 +8,7 @@
 #include "dist/communicator.h"
 #include "dist/reducer.h"
 #include "dist/sync.h"
+#include "nn/amm.h"
 #include "nn/batchnorm.h"
 
 using namespace sisyphus;
@@ -172,6 +173,58 @@ TEST(SyncBatchNorm, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
   EXPECT_TRUE(torch::allclose(lin->weight.grad(), lin_ref->weight.grad(), 1e-5, 1e-6))
       << lin->weight.grad() << lin_ref->weight.grad();
   EXPECT_TRUE(torch::allclose(lin->bias.grad(), lin_ref->bias.grad(), 1e-5, 1e-6));
+}
+
+// AMM synchronised over the ranks computes what one process computes on the
+// combined batch: identical buffers on every rank, equal to the single-process
+// ones, and input gradients equal up to the reducer's n_r/N weighting. Uneven
+// shares, the last rank has no sample at all, and in the second step the
+// extremes are tied across ranks (their gradient is shared like torch.amin's).
+TEST(Amm, SynchronisedEqualsOneProcessOverTheCombinedBatch) {
+  REQUIRE_RANKS();
+  const int r = g_comm->rank(), n = g_comm->size();
+  std::vector<int64_t> counts(n), offsets(n);
+  int64_t total = 0;
+  for (int k = 0; k < n; ++k) {
+    counts[k] = k == n - 1 ? 0 : k + 2;
+    offsets[k] = total;
+    total += counts[k];
+  }
+  nn::Amm ref(4), amm(4);
+  ref->to(torch::kFloat64);
+  amm->to(torch::kFloat64);
+  ref->train();
+  amm->train();
+  for (int step = 0; step < 2; ++step) {
+    torch::manual_seed(100 + step);  // the same combined batch on every rank
+    torch::Tensor full = torch::randn({total, 4, 3, 3}, torch::kFloat64) * (step + 1);
+    if (step == 1) full = full.round();  // many elements, on several ranks, share the min/max
+    torch::Tensor w = torch::randn({total, 4, 3, 3}, torch::kFloat64);
+
+    nn::set_amm_sync({});
+    torch::Tensor xf = full.clone().requires_grad_();
+    ((ref->forward(xf) * w).sum() / double(total)).backward();
+
+    nn::AmmSync sync;
+    sync.max = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kMax); };
+    sync.sum = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kSum); };
+    nn::set_amm_sync(sync);
+    torch::Tensor xl = full.narrow(0, offsets[r], counts[r]).clone().requires_grad_();
+    torch::Tensor wl = w.narrow(0, offsets[r], counts[r]);
+    ((amm->forward(xl) * wl).sum() / double(std::max<int64_t>(counts[r], 1))).backward();
+    nn::set_amm_sync({});
+
+    EXPECT_TRUE(torch::equal(amm->running_min, ref->running_min)) << "step " << step;
+    EXPECT_TRUE(torch::equal(amm->running_max, ref->running_max));
+    EXPECT_TRUE(torch::equal(amm->extreme_min, ref->extreme_min));
+    EXPECT_TRUE(torch::equal(amm->extreme_max, ref->extreme_max));
+    EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), step + 1);
+    if (counts[r] > 0) {
+      torch::Tensor mine = xl.grad() * (double(counts[r]) / double(total));
+      torch::Tensor want = xf.grad().narrow(0, offsets[r], counts[r]);
+      EXPECT_TRUE(torch::allclose(mine, want, 1e-10, 1e-12)) << (mine - want).abs().max();
+    }
+  }
 }
 
 int main(int argc, char** argv) {

@@ -1,0 +1,154 @@
+#include "nn/amm.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+#include "core/error.h"
+
+namespace sisyphus::nn {
+namespace {
+
+AmmSync g_sync;
+
+std::vector<int64_t> reduce_dims(const torch::Tensor& x) {
+  std::vector<int64_t> dims = {0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return dims;
+}
+
+std::vector<int64_t> channel_shape(const torch::Tensor& x) {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = x.size(1);
+  return shape;
+}
+
+// x [N, C, ...] -> [min | max] per channel over the batch (over all ranks'
+// batches when synchronised). Backward: the gradient of a channel's min
+// (max) is shared evenly by every element that attains it, on every rank,
+// as torch.amin does in one process. The incoming gradients are weighted by
+// each rank's sample count and summed over the ranks (every rank's loss
+// depends on the global values), together with the number of elements each
+// rank holds at the extreme: one all-reduce.
+class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               double local_count) {
+    const std::vector<int64_t> dims = reduce_dims(x);
+    const int64_t c = x.size(1);
+    torch::Tensor work;
+    if (x.size(0) > 0) {
+      work = torch::cat({-x.amin(dims), x.amax(dims)});
+    } else {  // no samples here: the identity of max on both halves
+      work = torch::full({2 * c}, -std::numeric_limits<float>::infinity(), x.options());
+    }
+    if (g_sync.max) g_sync.max(work);
+    torch::Tensor global = torch::cat({-work.narrow(0, 0, c), work.narrow(0, c, c)});
+    ctx->saved_data["n"] = local_count;
+    ctx->save_for_backward({x, global});
+    return global;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const double n = ctx->saved_data["n"].toDouble();
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const int64_t c = x.size(1);
+    const std::vector<int64_t> dims = reduce_dims(x), shape = channel_shape(x);
+    torch::Tensor at_min = x.eq(saved[1].narrow(0, 0, c).view(shape));
+    torch::Tensor at_max = x.eq(saved[1].narrow(0, c, c).view(shape));
+    torch::Tensor held = x.size(0) > 0 ? torch::cat({at_min.sum(dims), at_max.sum(dims)}).to(grads[0].dtype())
+                                       : torch::zeros({2 * c}, grads[0].options());
+    torch::Tensor packed = torch::cat({grads[0] * n, held}).contiguous();
+    if (g_sync.sum) g_sync.sum(packed);
+    if (n <= 0 || x.size(0) == 0) return {torch::zeros_like(x), torch::Tensor()};
+    torch::Tensor share = packed.narrow(0, 0, 2 * c) / n / packed.narrow(0, 2 * c, 2 * c).clamp_min(1);
+    torch::Tensor gx = at_min.to(x.dtype()) * share.narrow(0, 0, c).view(shape) +
+                       at_max.to(x.dtype()) * share.narrow(0, c, c).view(shape);
+    return {gx, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+AmmMode parse_amm_mode(const std::string& name) {
+  if (name == "amm") return AmmMode::kAmm;
+  if (name == "mm") return AmmMode::kMm;
+  if (name == "extreme") return AmmMode::kExtreme;
+  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown AMM inference mode '" + name + "' (known: amm, mm, extreme)");
+}
+
+std::string amm_mode_name(AmmMode mode) {
+  switch (mode) {
+    case AmmMode::kAmm: return "amm";
+    case AmmMode::kMm: return "mm";
+    case AmmMode::kExtreme: return "extreme";
+  }
+  return "amm";
+}
+
+void set_amm_sync(AmmSync sync) { g_sync = std::move(sync); }
+bool amm_sync_enabled() { return static_cast<bool>(g_sync.max) && static_cast<bool>(g_sync.sum); }
+
+AmmImpl::AmmImpl(int64_t channels, double eps, double momentum)
+    : channels_(channels), eps_(eps), momentum_(momentum) {
+  running_min = register_buffer("running_min", torch::zeros({channels}));
+  running_max = register_buffer("running_max", torch::zeros({channels}));
+  extreme_min = register_buffer("extreme_min", torch::zeros({channels}));
+  extreme_max = register_buffer("extreme_max", torch::zeros({channels}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
+}
+
+torch::Tensor AmmImpl::batch_min_max(const torch::Tensor& x) {
+  return BatchMinMax::apply(x, static_cast<double>(x.size(0)));
+}
+
+void AmmImpl::update_running(const torch::Tensor& mn, const torch::Tensor& mx) {
+  torch::NoGradGuard no_grad;
+  if (num_batches_tracked.item<int64_t>() == 0) {
+    running_min.copy_(mn);
+    running_max.copy_(mx);
+    extreme_min.copy_(mn);
+    extreme_max.copy_(mx);
+  } else {
+    running_min.mul_(1 - momentum_).add_(mn, momentum_);
+    running_max.mul_(1 - momentum_).add_(mx, momentum_);
+    extreme_min.copy_(torch::minimum(extreme_min, mn));
+    extreme_max.copy_(torch::maximum(extreme_max, mx));
+  }
+  num_batches_tracked += 1;
+}
+
+torch::Tensor AmmImpl::forward(const torch::Tensor& x) {
+  SISYPHUS_CHECK(x.dim() >= 2 && x.size(1) == channels_, ErrorKind::kModel,
+                 "AMM for " + std::to_string(channels_) + " channels got an input of shape " +
+                     c10::str(x.sizes()));
+  torch::Tensor mn, mx;
+  if (is_training() || mode_ == AmmMode::kMm) {
+    torch::Tensor both = batch_min_max(x);
+    mn = both.narrow(0, 0, channels_);
+    mx = both.narrow(0, channels_, channels_);
+    // no samples on any rank: nothing to normalise, nothing to learn from
+    if (mn.gt(mx).all().item<bool>()) return x;
+    if (is_training()) update_running(mn.detach(), mx.detach());
+  } else if (mode_ == AmmMode::kAmm) {
+    mn = running_min;
+    mx = running_max;
+  } else {
+    mn = extreme_min;
+    mx = extreme_max;
+  }
+  const std::vector<int64_t> shape = channel_shape(x);
+  torch::Tensor lo = mn.view(shape), range = (mx - mn).clamp_min(eps_).view(shape);
+  return 2 * (x - lo) / range - 1;
+}
+
+AmmActivation::AmmActivation(int64_t channels, std::shared_ptr<Activation> inner)
+    : amm_(channels), inner_(std::move(inner)) {
+  register_module("amm", amm_);
+  register_module("act", inner_);
+}
+
+torch::Tensor AmmActivation::forward(const torch::Tensor& x) { return inner_->forward(amm_->forward(x)); }
+
+}  // namespace sisyphus::nn

@@ -1,0 +1,29 @@
+// The escape guard (the paper's "escaping activations"): after every step,
+// the loss and the largest |x| at each checked imitation point are reduced
+// over all ranks (one all-reduce of L+1 numbers, max), so every rank reaches
+// the same verdict at the same step. NaN and Inf count as infinitely large.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "dist/communicator.h"
+
+namespace sisyphus::train {
+
+struct GuardReading {
+  double loss = 0;              // largest loss over the ranks
+  std::vector<double> max_abs;  // per checked point, over all ranks (inf: NaN/Inf seen)
+  bool escaped = false;
+  int64_t point = -1;           // first offending point (index into the outputs); -1: the loss
+  double value = 0;             // its value
+};
+
+// outputs[0..checked) are checked; a rank without samples passes its (empty)
+// outputs and loss 0. comm may be null (one process).
+GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t checked, double loss,
+                          double bound, dist::Communicator* comm);
+
+}  // namespace sisyphus::train

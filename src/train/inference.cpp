@@ -1,0 +1,92 @@
+#include "train/inference.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "data/dataset.h"
+#include "io/checkpoint.h"
+#include "nn/act_spec.h"
+#include "nn/registry.h"
+#include "train/job.h"
+
+namespace sisyphus::train {
+namespace {
+
+void append_result(const EvalConfig& cfg, const EvalReport& r) {
+  const bool fresh = !fs::file_exists(cfg.result_file);
+  std::FILE* f = std::fopen(cfg.result_file.c_str(), "a");
+  if (!f) SISYPHUS_FAIL(ErrorKind::kIo, "cannot append to result file '" + cfg.result_file + "'");
+  if (fresh) std::fprintf(f, "label,checkpoint,activation,amm_mode,accuracy,nonfinite,samples\n");
+  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld\n", (cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
+               cfg.checkpoint.c_str(), r.activation.c_str(), r.has_amm ? cfg.amm_mode.c_str() : "-",
+               r.result.accuracy(), static_cast<long long>(r.result.nonfinite),
+               static_cast<long long>(r.result.samples));
+  if (std::fclose(f) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write result file '" + cfg.result_file + "'");
+}
+
+}  // namespace
+
+EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
+  SISYPHUS_CHECK(cfg.batch_size >= 1, ErrorKind::kConfig, "bad value for --batch-size: must be at least 1");
+  const nn::AmmMode mode = nn::parse_amm_mode(cfg.amm_mode);
+  if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
+  Job job = start_job(cfg.backend, cfg.threads);
+  io::Checkpoint ckpt = io::load_checkpoint(cfg.checkpoint);
+  const data::DatasetSpec& spec = data::dataset_spec(ckpt.meta.dataset);
+  if (ckpt.meta.in_channels != spec.channels || ckpt.meta.image_size != spec.size ||
+      ckpt.meta.num_classes != spec.num_classes) {
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
+                  "'" + cfg.checkpoint + "' was written for other input shapes than " + spec.name);
+  }
+  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm),
+                                     ckpt.meta.imagenet_stem);
+  // The checkpoint's activations first (their buffers must load), then the swap.
+  nn::set_activations(*net, ckpt.meta.activation, probe_input(spec));
+  io::load_module_state(*net, ckpt.model, cfg.checkpoint);
+  EvalReport report;
+  if (!cfg.act.empty() && cfg.act != ckpt.meta.activation) {
+    if (nn::has_amm(*net) && cfg.act.rfind("amm+", 0) != 0) {
+      SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + " would drop the AMM layers of '" +
+                                            cfg.checkpoint + "' (" + ckpt.meta.activation + ")");
+    }
+    if (cfg.act.rfind("amm+", 0) == 0 && !nn::has_amm(*net)) {
+      SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + ": '" + cfg.checkpoint +
+                                            "' has no trained AMM statistics (" + ckpt.meta.activation +
+                                            "); add AMM by training with `sisyphus quail --amm`");
+    }
+    if (nn::has_amm(*net)) {  // keep the trained AMM statistics, swap what follows them
+      torch::NoGradGuard no_grad;
+      io::TensorList amm_state;
+      for (const auto& item : net->named_buffers())
+        if (item.key().find(".amm.") != std::string::npos) amm_state.emplace_back(item.key(), item.value().clone());
+      nn::set_activations(*net, cfg.act, probe_input(spec));
+      for (auto& item : net->named_buffers())
+        for (const auto& [name, t] : amm_state)
+          if (name == item.key()) item.value().copy_(t);
+    } else {
+      nn::set_activations(*net, cfg.act, probe_input(spec));
+    }
+  }
+  report.activation = nn::activation_spec(*net);
+  report.has_amm = nn::has_amm(*net);
+  nn::set_amm_mode(*net, mode);
+  net->to(job.device);
+  install_amm_sync(job);
+
+  data::ImageSet test_set =
+      data::load_split(spec, cfg.data_dir.empty() ? spec.default_dir : cfg.data_dir, false);
+  test_set.truncate(cfg.test_limit);
+  log::info("eval: " + cfg.checkpoint + " (" + ckpt.meta.network + ", stage " + ckpt.meta.stage +
+            ") with activation " + report.activation +
+            (report.has_amm ? ", AMM inference mode " + cfg.amm_mode : "") + " on " +
+            std::to_string(test_set.n) + " test images, " + std::to_string(job.world) + " rank(s)");
+  report.result = evaluate(*net, test_set, spec, cfg.batch_size, job.comm.get());
+  if (!cfg.result_file.empty() && job.rank == 0) append_result(cfg, report);
+  return report;
+}
+
+}  // namespace sisyphus::train

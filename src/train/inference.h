@@ -1,0 +1,34 @@
+// `sisyphus eval`: a checkpoint on its data set's test split, optionally with
+// its activations swapped (the paper's drop-in baselines: a trained ReLU
+// network with x/2 or a fitted polynomial in every slot) and with a chosen
+// AMM inference mode (amm, mm, extreme). Runs sharded under mpirun.
+#pragma once
+
+#include <string>
+
+#include "train/evaluate.h"
+
+namespace sisyphus::train {
+
+struct EvalConfig {
+  std::string checkpoint;      // path to a sisyphus checkpoint (.h5)
+  std::string data_dir;        // empty: the data set's default location
+  std::string act;             // empty: the checkpoint's own activations
+  std::string amm_mode = "amm";  // AMM inference mode: amm, mm, extreme
+  int64_t batch_size = 100;    // evaluation batch per rank
+  int64_t test_limit = 0;      // first N test images only (0: all)
+  int threads = 0;             // torch threads (0: the host's cores / local ranks)
+  std::string backend = "auto";
+  std::string result_file;     // append one CSV row per evaluation (rank 0)
+  std::string label;           // the row's label (default: the checkpoint path)
+};
+
+struct EvalReport {
+  EvalResult result;
+  std::string activation;  // the spec that was evaluated
+  bool has_amm = false;
+};
+
+EvalReport evaluate_checkpoint(const EvalConfig& cfg);
+
+}  // namespace sisyphus::train

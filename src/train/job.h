@@ -1,0 +1,57 @@
+// What every training and evaluation command shares: connecting the ranks,
+// the device, RNG state for bit-exact resume, checksums across ranks, the
+// network's input shape and a rank's next (possibly empty) batch.
+#pragma once
+
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "dist/communicator.h"
+#include "nn/sequential_net.h"
+
+namespace sisyphus::train {
+
+struct Job {
+  std::shared_ptr<dist::Communicator> comm;
+  int rank = 0, world = 1;
+  torch::Device device = torch::kCPU;  // a GPU per rank with the NCCL backend
+};
+
+// Connects the ranks (backend name as for --backend), registers the
+// communicator for error aborts, sets the log prefix and torch's threads.
+Job start_job(const std::string& backend, int threads);
+
+// Sets torch's intra-op threads (0: the host's cores shared among the local
+// ranks) and one inter-op thread.
+void set_torch_threads(int threads);
+
+torch::Tensor rng_state();  // torch's CPU generator
+void set_rng_state(const torch::Tensor& state);
+
+// Every rank's parameter+buffer checksum on rank 0's log; Error(kMpi) when
+// they differ. `when` names the moment ("epoch 3").
+void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module, const std::string& when);
+
+// With several ranks, AMM layers take their batch min/max over all ranks
+// (nn/amm.h); with one, they need no communication. The time spent in those
+// all-reduces is accumulated for reports.
+void install_amm_sync(const Job& job);
+struct SyncTime {
+  int64_t calls = 0;
+  double seconds = 0;
+};
+SyncTime amm_sync_time();
+
+nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true);
+// A zero batch of one input of the data set's shape (for probing networks).
+torch::Tensor probe_input(const data::DatasetSpec& spec);
+
+// The loader's next batch on the job's device, or an empty [0, C, H, W]
+// batch when this rank's shard has run out (it still joins collectives).
+data::Batch next_batch(data::BatchLoader& loader, const data::DatasetSpec& spec, const Job& job);
+
+}  // namespace sisyphus::train

@@ -1,0 +1,328 @@
+#include "train/quail.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "data/loader.h"
+#include "data/sampler.h"
+#include "dist/reducer.h"
+#include "dist/sync.h"
+#include "io/checkpoint.h"
+#include "nn/act_spec.h"
+#include "nn/registry.h"
+#include "train/escape_guard.h"
+#include "train/job.h"
+#include "train/metrics.h"
+#include "train/quail_stage.h"
+#include "train/sgd.h"
+
+namespace sisyphus::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string format_number(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, v);
+  return buf;
+}
+
+// The teacher: a trained ReLU network, frozen, in evaluation mode.
+nn::Network load_teacher(const io::Checkpoint& ckpt, const std::string& path,
+                         const data::DatasetSpec& spec) {
+  if (ckpt.meta.activation != "relu") {
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "teacher '" + path + "' has activation " +
+                                              ckpt.meta.activation +
+                                              "; QuaIL imitates a ReLU network (a `sisyphus train` checkpoint)");
+  }
+  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm),
+                                     ckpt.meta.imagenet_stem);
+  io::load_module_state(*net, ckpt.model, path);
+  for (auto& p : net->parameters()) p.set_requires_grad(false);
+  net->eval();
+  return net;
+}
+
+// Where a (resumed) run starts: stage index and epochs already done in it.
+struct Position {
+  size_t stage = 0;
+  int64_t epoch = 0;
+};
+
+}  // namespace
+
+QuailResult run_quail(QuailConfig cfg) {
+  resolve(cfg);
+  Job job = start_job(cfg.backend, cfg.threads);
+  std::shared_ptr<dist::Communicator> comm = job.comm;
+  const int rank = job.rank, world = job.world;
+
+  // ---------------------------------------------------------------- teacher and student
+  io::Checkpoint teacher_ckpt = io::load_checkpoint(cfg.teacher);
+  const io::CheckpointMeta& tmeta = teacher_ckpt.meta;
+  const data::DatasetSpec& spec = data::dataset_spec(tmeta.dataset);
+  if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
+  const std::string student_act = (cfg.amm ? "amm+" : "") + cfg.act;
+  nn::check_activation_spec(student_act);
+  if (cfg.run.empty()) {
+    std::string act_name = cfg.act.substr(0, cfg.act.find(':'));
+    cfg.run = tmeta.network + "-" + tmeta.dataset + "-quail-" + act_name + (cfg.amm ? "-amm" : "");
+  }
+  const std::string config_text = to_config_text(cfg);
+  log::info("sisyphus quail: resolved config (usable with --config):\n" + config_text);
+  dist::check_same_config(*comm, config_text);
+
+  nn::Network teacher = load_teacher(teacher_ckpt, cfg.teacher, spec);
+  nn::Network student = nn::make_network(tmeta.network, shape_of(spec, tmeta.batchnorm), tmeta.imagenet_stem);
+  io::load_module_state(*student, teacher_ckpt.model, cfg.teacher);  // the student starts as the teacher
+  nn::set_activations(*student, student_act, probe_input(spec));
+  teacher->to(job.device);
+  student->to(job.device);
+  install_amm_sync(job);
+  const size_t num_points = student->points().size();
+  const std::vector<Stage> stages = plan_stages(num_points, cfg.mimic_epochs, cfg.finetune_epochs);
+  log::info("quail: teacher " + cfg.teacher + " (" + tmeta.network + " on " + tmeta.dataset + ", test acc " +
+            format_number("%.2f%%", tmeta.test_acc * 100) + "); student activation " +
+            nn::activation_spec(*student) + "; " + std::to_string(num_points) + " imitation points, " +
+            std::to_string(stages.size()) + " stages; " + std::to_string(world) + " rank(s), batch " +
+            std::to_string(cfg.batch_size) + " per rank");
+
+  // ---------------------------------------------------------------- run folder, resume
+  const std::string run_dir = cfg.checkpoint_dir + "/" + cfg.run;
+  const std::string last_path = run_dir + "/last.h5";
+  if (rank == 0) fs::make_dirs(run_dir);
+  if (!cfg.resume && fs::file_exists(last_path)) {
+    SISYPHUS_FAIL(ErrorKind::kConfig, "run '" + cfg.run + "' already has a checkpoint (" + last_path +
+                                          "); pass --resume to continue it or --run to start another run");
+  }
+  Position start;
+  int64_t step = 0;
+  io::TensorList resume_momentum;
+  if (cfg.resume && fs::file_exists(last_path)) {
+    io::Checkpoint ckpt = io::load_checkpoint(last_path);
+    if (ckpt.meta.network != tmeta.network || ckpt.meta.activation != nn::activation_spec(*student)) {
+      SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' holds " + ckpt.meta.network + " with " +
+                                                ckpt.meta.activation + ", this run trains " + tmeta.network +
+                                                " with " + nn::activation_spec(*student));
+    }
+    size_t s = 0;
+    while (s < stages.size() && stages[s].name != ckpt.meta.stage) ++s;
+    if (s == stages.size()) {
+      SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' is at stage '" + ckpt.meta.stage +
+                                                "', which this run's stages do not have");
+    }
+    io::load_module_state(*student, ckpt.model, last_path);
+    if (ckpt.rng_state.defined()) set_rng_state(ckpt.rng_state);
+    step = ckpt.meta.step;
+    if (ckpt.meta.epoch >= stages[s].epochs) {
+      start = {s + 1, 0};
+    } else {
+      start = {s, ckpt.meta.epoch};
+      for (const auto& [kind, list] : ckpt.optimizer)
+        if (kind == "momentum") resume_momentum = list;
+    }
+    log::info("resume: " + last_path + " after " + ckpt.meta.stage + " epoch " +
+              std::to_string(ckpt.meta.epoch) + ", step " + std::to_string(step));
+  } else if (cfg.resume) {
+    log::info("resume: no checkpoint at " + last_path + " yet, starting from the teacher");
+  }
+  dist::broadcast_state(*comm, *student);
+
+  // ---------------------------------------------------------------- data
+  data::ImageSet train_set = data::load_split(spec, cfg.data_dir, /*train=*/true);
+  data::ImageSet test_set = data::load_split(spec, cfg.data_dir, /*train=*/false);
+  train_set.truncate(cfg.train_limit);
+  test_set.truncate(cfg.test_limit);
+  const int64_t global_batch = cfg.batch_size * world;
+  const int64_t steps_per_epoch = (train_set.n + global_batch - 1) / global_batch;
+
+  std::unique_ptr<MetricsCsv> metrics;
+  if (rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
+  QuailResult result;
+  std::string last_good = fs::file_exists(last_path) ? last_path : "none yet (the teacher " + cfg.teacher + ")";
+  const auto run_start = Clock::now();
+  int64_t epochs_run = 0;
+
+  for (size_t s = start.stage; s < stages.size(); ++s) {
+    const Stage& stage = stages[s];
+    const std::string& point_name = student->points()[stage.point].name;
+    student->set_trainable_points(stage_trainable(stage, num_points));
+    std::vector<std::pair<std::string, torch::Tensor>> params;
+    for (const auto& item : student->named_parameters())
+      if (item.value().requires_grad()) params.emplace_back(item.key(), item.value());
+    Sgd sgd(params, cfg.optim);
+    if (s == start.stage && !resume_momentum.empty()) sgd.load_state(resume_momentum, last_path);
+    std::unique_ptr<dist::GradientReducer> reducer;
+    if (world > 1) {
+      dist::ReducerOptions ropts;
+      ropts.bucket_bytes = static_cast<int64_t>(cfg.bucket_mb * (1 << 20));
+      ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
+      reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
+    }
+    // BN statistics of the trainable points are averaged over the ranks;
+    // frozen points' buffers and AMM's (already global) estimates are not touched.
+    std::vector<std::string> trainable_names = student->trainable_tensor_names();
+    std::set<std::string> averaged;
+    for (const auto& n : trainable_names)
+      if (n.find(".amm.") == std::string::npos) averaged.insert(n);
+    auto include = [&averaged](const std::string& name) { return averaged.count(name) > 0; };
+    int64_t trainable_count = 0;
+    for (const auto& p : params) trainable_count += p.second.numel();
+    log::info("[" + stage.name + "] point " + point_name + ": " + std::to_string(params.size()) +
+              " trainable tensors (" + std::to_string(trainable_count) + " parameters), " +
+              (stage.mimic ? "MSE to the teacher's output" : "cross-entropy") + ", " +
+              std::to_string(stage.epochs) + " epoch(s)");
+    const uint64_t stage_seed = derive_seed(cfg.seed, s + 1);
+    const int64_t first_epoch = s == start.stage ? start.epoch : 0;
+
+    for (int64_t epoch = first_epoch; epoch < stage.epochs; ++epoch) {
+      const double lr = cosine_lr(cfg.optim, epoch, stage.epochs);
+      data::LoaderOptions opts;
+      opts.batch_size = cfg.batch_size;
+      opts.augment = cfg.augment ? spec.train_augment : data::Augment::kNone;
+      opts.seed = stage_seed;
+      opts.epoch = epoch;
+      std::vector<int64_t> order = data::epoch_order(train_set.n, stage_seed, epoch, /*shuffle=*/true);
+      data::BatchLoader loader(train_set, spec, data::shard_batches(order, rank, world, cfg.batch_size), opts);
+      student->train();
+      const auto epoch_start = Clock::now();
+      const SyncTime sync_before = amm_sync_time();
+      double loss_sum = 0;
+      int64_t correct = 0, seen = 0;
+      for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
+        data::Batch batch = next_batch(loader, spec, job);
+        StageStepResult sr = stage_step(
+            stage, *student, *teacher, sgd, batch, lr, reducer.get(),
+            data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1));
+        if (world > 1) dist::average_buffers(*comm, *student, batch.size(), include);
+        ++step;
+        // the escape guard: the trained region's outputs and the loss, over all ranks
+        const size_t checked = stage.mimic ? stage.point + 1 : num_points;
+        GuardReading g = check_escape(sr.outputs, checked, sr.loss, cfg.escape_bound, comm.get());
+        if (g.escaped) {
+          std::string what = g.point < 0 ? "the loss is " + format_number("%g", g.value)
+                                          : "the output of point " + student->points()[static_cast<size_t>(g.point)].name +
+                                                " has max |x| = " + format_number("%g", g.value);
+          result.escaped = true;
+          result.escape_message = "escape guard: stage " + stage.name + " (point " + point_name + "), epoch " +
+                                  std::to_string(epoch + 1) + " step " + std::to_string(epoch_step) +
+                                  " (global step " + std::to_string(step) + "): " + what + " (bound " +
+                                  format_number("%g", cfg.escape_bound) + "); last good checkpoint: " + last_good;
+          if (!cfg.continue_on_escape) SISYPHUS_FAIL(ErrorKind::kDiverged, result.escape_message);
+          log::info(result.escape_message + "; --continue-on-escape: this run ends here");
+          if (rank == 0) {
+            std::FILE* f = std::fopen((run_dir + "/escaped.txt").c_str(), "w");
+            if (f) {
+              std::fprintf(f, "%s\n", result.escape_message.c_str());
+              std::fclose(f);
+            }
+          }
+          return result;
+        }
+        loss_sum += sr.loss * static_cast<double>(batch.size());
+        correct += sr.correct;
+        seen += batch.size();
+        if (cfg.log_every > 0 && epoch_step % cfg.log_every == 0) {
+          double rate = static_cast<double>(seen * world) / seconds_since(epoch_start);
+          double remaining = static_cast<double>((stage.epochs - epoch) * train_set.n - seen * world) / rate;
+          log::info(progress_line(stage.name, epoch + 1, stage.epochs, epoch_step, steps_per_epoch,
+                                  loss_sum / std::max<int64_t>(seen, 1),
+                                  static_cast<double>(correct) / std::max<int64_t>(seen, 1), lr, rate,
+                                  remaining));
+        }
+      }
+      if (world > 1) {
+        torch::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)},
+                                           torch::kFloat64);
+        comm->all_reduce(sums, dist::ReduceOp::kSum);
+        loss_sum = sums[0].item<double>();
+        correct = static_cast<int64_t>(sums[1].item<double>());
+        seen = static_cast<int64_t>(sums[2].item<double>());
+      }
+      const double epoch_seconds = seconds_since(epoch_start);
+      const SyncTime sync_after = amm_sync_time();
+      if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *student, stage.name + " epoch " + std::to_string(epoch + 1));
+      EvalResult eval = evaluate(*student, test_set, spec, cfg.test_batch_size, comm.get());
+      result.eval = eval;
+
+      io::Checkpoint ckpt;
+      ckpt.meta.network = tmeta.network;
+      ckpt.meta.dataset = tmeta.dataset;
+      ckpt.meta.stage = stage.name;
+      ckpt.meta.point = static_cast<int64_t>(stage.point);
+      ckpt.meta.epoch = epoch + 1;
+      ckpt.meta.stage_epochs = stage.epochs;
+      ckpt.meta.step = step;
+      ckpt.meta.config = config_text;
+      ckpt.meta.config_hash = config_hash(config_text);
+      ckpt.meta.test_acc = eval.accuracy();
+      ckpt.meta.test_loss = eval.mean_loss();
+      ckpt.meta.test_nonfinite = eval.nonfinite;
+      ckpt.meta.train_loss = loss_sum / std::max<int64_t>(seen, 1);
+      ckpt.meta.num_classes = tmeta.num_classes;
+      ckpt.meta.in_channels = tmeta.in_channels;
+      ckpt.meta.image_size = tmeta.image_size;
+      ckpt.meta.imagenet_stem = tmeta.imagenet_stem;
+      ckpt.meta.batchnorm = tmeta.batchnorm;
+      ckpt.meta.activation = nn::activation_spec(*student);
+      ckpt.meta.teacher = cfg.teacher;
+      ckpt.model = io::module_state(*student);
+      ckpt.optimizer.emplace_back("momentum", sgd.state());
+      ckpt.rng_state = rng_state();
+      const bool stage_done = epoch + 1 == stage.epochs;
+      const std::string stage_path = run_dir + "/" + stage.name + ".h5";
+      if (rank == 0) {
+        io::save_checkpoint(last_path, ckpt);
+        if (stage_done) io::save_checkpoint(stage_path, ckpt);
+      }
+      last_good = stage_done ? stage_path : last_path;
+
+      EpochRow row{stage.name, epoch + 1, step, lr, ckpt.meta.train_loss,
+                   static_cast<double>(correct) / std::max<int64_t>(seen, 1), eval.mean_loss(),
+                   eval.accuracy(), seen / epoch_seconds, seconds_since(run_start)};
+      if (metrics) metrics->write(row);
+      const double sync_ms_per_step = 1000.0 * (sync_after.seconds - sync_before.seconds) /
+                                      static_cast<double>(steps_per_epoch);
+      char line[320];
+      std::snprintf(line, sizeof(line),
+                    "[%s] point %s epoch %lld/%lld done: train %s %.5g acc %.2f%% | test acc %.2f%% "
+                    "(%lld non-finite) | %.0f img/s%s",
+                    stage.name.c_str(), point_name.c_str(), static_cast<long long>(epoch + 1),
+                    static_cast<long long>(stage.epochs), stage.mimic ? "mse" : "loss", row.train_loss,
+                    row.train_acc * 100, row.test_acc * 100, static_cast<long long>(eval.nonfinite),
+                    row.images_per_s,
+                    nn::has_amm(*student) && world > 1
+                        ? (", AMM sync " + format_number("%.2f", sync_ms_per_step) + " ms/step").c_str()
+                        : "");
+      log::info(line);
+      if (cfg.stop_after_epochs > 0 && ++epochs_run == cfg.stop_after_epochs &&
+          !(stage_done && s + 1 == stages.size())) {
+        result.stopped_early = true;
+        return result;
+      }
+    }
+    result.final_checkpoint = run_dir + "/" + stage.name + ".h5";
+    ++result.stages_run;
+  }
+  student->set_trainable_points({});
+  if (result.stages_run == 0) {
+    result.eval = evaluate(*student, test_set, spec, cfg.test_batch_size, comm.get());
+    result.final_checkpoint = stages.empty() ? "" : run_dir + "/" + stages.back().name + ".h5";
+    log::info("run '" + cfg.run + "' had already finished all " + std::to_string(stages.size()) + " stages");
+  }
+  return result;
+}
+
+}  // namespace sisyphus::train

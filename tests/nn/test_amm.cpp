@@ -1,0 +1,113 @@
+// AMM normalisation against hand-computed values, all inference modes, 1d and
+// 2d inputs, the max = min guard and gradients through min and max.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "nn/amm.h"
+
+using namespace sisyphus;
+
+namespace {
+
+torch::Tensor t1(std::vector<float> v) { return torch::tensor(v); }
+
+}  // namespace
+
+TEST(Amm, TwoDimensionalTrainingAndRunningStatistics) {
+  nn::Amm amm(2);
+  amm->train();
+  // [N=2, C=2, H=1, W=2]; channel 0 holds {1, 3, -1, 5}, channel 1 holds {2, 2, 4, 0}
+  torch::Tensor x = torch::tensor({1.f, 3.f, 2.f, 2.f, -1.f, 5.f, 4.f, 0.f}).view({2, 2, 1, 2});
+  torch::Tensor y = amm->forward(x);
+  // channel 0: min -1, max 5 -> 2(x+1)/6 - 1; channel 1: min 0, max 4 -> 2x/4 - 1
+  torch::Tensor want = torch::tensor({2 * 2 / 6.f - 1, 2 * 4 / 6.f - 1, 0.f, 0.f, -1.f, 1.f, 1.f, -1.f}).view({2, 2, 1, 2});
+  EXPECT_TRUE(torch::allclose(y, want, 1e-6, 1e-6)) << y;
+  // the first batch sets every estimate
+  EXPECT_TRUE(torch::equal(amm->running_min, t1({-1, 0})));
+  EXPECT_TRUE(torch::equal(amm->running_max, t1({5, 4})));
+  EXPECT_TRUE(torch::equal(amm->extreme_min, t1({-1, 0})));
+  EXPECT_TRUE(torch::equal(amm->extreme_max, t1({5, 4})));
+  EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 1);
+
+  // second batch: channel 0 in [-3, 1], channel 1 in [1, 10]
+  torch::Tensor x2 = torch::tensor({-3.f, 1.f, 1.f, 10.f}).view({1, 2, 1, 2});
+  amm->forward(x2);
+  EXPECT_TRUE(torch::allclose(amm->running_min, t1({0.9f * -1 + 0.1f * -3, 0.9f * 0 + 0.1f * 1})));
+  EXPECT_TRUE(torch::allclose(amm->running_max, t1({0.9f * 5 + 0.1f * 1, 0.9f * 4 + 0.1f * 10})));
+  EXPECT_TRUE(torch::equal(amm->extreme_min, t1({-3, 0})));
+  EXPECT_TRUE(torch::equal(amm->extreme_max, t1({5, 10})));
+
+  // inference modes on a fresh input
+  amm->eval();
+  torch::Tensor z = torch::tensor({0.f, 2.f, 1.f, 3.f}).view({1, 2, 1, 2});
+  torch::Tensor rmin = amm->running_min.view({1, 2, 1, 1}), rmax = amm->running_max.view({1, 2, 1, 1});
+  EXPECT_TRUE(torch::allclose(amm->forward(z), 2 * (z - rmin) / (rmax - rmin) - 1));  // amm
+  amm->set_mode(nn::AmmMode::kMm);
+  torch::Tensor mm = torch::tensor({-1.f, 1.f, -1.f, 1.f}).view({1, 2, 1, 2});  // each channel's own min/max
+  EXPECT_TRUE(torch::allclose(amm->forward(z), mm));
+  amm->set_mode(nn::AmmMode::kExtreme);
+  torch::Tensor emin = t1({-3, 0}).view({1, 2, 1, 1}), emax = t1({5, 10}).view({1, 2, 1, 1});
+  EXPECT_TRUE(torch::allclose(amm->forward(z), 2 * (z - emin) / (emax - emin) - 1));
+  // evaluation never moves the estimates
+  EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 2);
+  EXPECT_TRUE(torch::equal(amm->extreme_max, t1({5, 10})));
+}
+
+TEST(Amm, OneDimensionalAndGuardAgainstEqualMinMax) {
+  nn::Amm amm(3);
+  amm->train();
+  // [N=3, C=3]; channel 2 is constant: max = min
+  torch::Tensor x = torch::tensor({0.f, 10.f, 7.f, 2.f, 20.f, 7.f, 4.f, 0.f, 7.f}).view({3, 3});
+  torch::Tensor y = amm->forward(x);
+  EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
+  EXPECT_TRUE(torch::allclose(y.select(1, 0), t1({-1, 0, 1})));
+  EXPECT_TRUE(torch::allclose(y.select(1, 1), t1({0, 1, -1})));
+  EXPECT_TRUE(torch::allclose(y.select(1, 2), t1({-1, -1, -1})));  // (x - min) = 0 over eps
+  EXPECT_TRUE(torch::equal(amm->running_min, t1({0, 0, 7})));
+  EXPECT_TRUE(torch::equal(amm->running_max, t1({4, 20, 7})));
+}
+
+TEST(Amm, GradientsFlowThroughMinAndMax) {
+  nn::Amm amm(2);
+  amm->train();
+  torch::manual_seed(3);
+  torch::Tensor x = torch::randn({4, 2, 3, 3}, torch::kFloat64);
+  torch::Tensor w = torch::randn({4, 2, 3, 3}, torch::kFloat64);
+  amm->to(torch::kFloat64);
+  auto f = [&](const torch::Tensor& in) { return (amm->forward(in) * w).sum(); };
+  torch::Tensor xg = x.clone().requires_grad_();
+  f(xg).backward();
+  // central differences (the running estimates move, the output does not depend on them in training)
+  torch::Tensor numeric = torch::zeros_like(x);
+  const double h = 1e-6;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    torch::Tensor a = x.clone(), b = x.clone();
+    a.view({-1})[i] += h;
+    b.view({-1})[i] -= h;
+    numeric.view({-1})[i] = (f(a).item<double>() - f(b).item<double>()) / (2 * h);
+  }
+  EXPECT_TRUE(torch::allclose(xg.grad(), numeric, 1e-5, 1e-6)) << (xg.grad() - numeric).abs().max();
+  // the extremes' elements get more than the direct term: min/max carry gradient
+  torch::Tensor direct = 2 * w / (x.amax({0, 2, 3}, true) - x.amin({0, 2, 3}, true));
+  EXPECT_GT((xg.grad() - direct).abs().max().item<double>(), 1e-3);
+}
+
+TEST(Amm, TiedExtremesShareTheirGradientLikeAmin) {
+  nn::Amm amm(1);
+  amm->train();
+  // one channel: min 0 attained 3 times, max 4 attained twice
+  torch::Tensor x = torch::tensor({0.f, 4.f, 0.f, 1.f, 4.f, 0.f}).view({6, 1}).requires_grad_();
+  torch::Tensor xr = x.detach().clone().requires_grad_();
+  (amm->forward(x) * torch::arange(6).view({6, 1})).sum().backward();
+  torch::Tensor mn = xr.amin({0}), mx = xr.amax({0});
+  ((2 * (xr - mn) / (mx - mn) - 1) * torch::arange(6).view({6, 1})).sum().backward();
+  EXPECT_TRUE(torch::allclose(x.grad(), xr.grad())) << x.grad() << xr.grad();
+}
+
+TEST(Amm, ParsesModes) {
+  EXPECT_EQ(nn::parse_amm_mode("amm"), nn::AmmMode::kAmm);
+  EXPECT_EQ(nn::parse_amm_mode("mm"), nn::AmmMode::kMm);
+  EXPECT_EQ(nn::parse_amm_mode("extreme"), nn::AmmMode::kExtreme);
+  EXPECT_THROW(nn::parse_amm_mode("minmax"), std::exception);
+  EXPECT_EQ(nn::amm_mode_name(nn::AmmMode::kMm), "mm");
+}
