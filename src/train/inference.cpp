@@ -16,13 +16,23 @@
 namespace sisyphus::train {
 namespace {
 
+// A CSV field, quoted when it holds a comma or a quote (RFC 4180):
+// activation specs such as poly:coeffs=... contain commas.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 void append_result(const EvalConfig& cfg, const EvalReport& r) {
   const bool fresh = !fs::file_exists(cfg.result_file);
   std::FILE* f = std::fopen(cfg.result_file.c_str(), "a");
   if (!f) SISYPHUS_FAIL(ErrorKind::kIo, "cannot append to result file '" + cfg.result_file + "'");
   if (fresh) std::fprintf(f, "label,checkpoint,activation,amm_mode,accuracy,nonfinite,samples\n");
-  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld\n", (cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
-               cfg.checkpoint.c_str(), r.activation.c_str(), r.has_amm ? cfg.amm_mode.c_str() : "-",
+  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld\n", csv_field(cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
+               csv_field(cfg.checkpoint).c_str(), csv_field(r.activation).c_str(),
+               r.has_amm ? cfg.amm_mode.c_str() : "-",
                r.result.accuracy(), static_cast<long long>(r.result.nonfinite),
                static_cast<long long>(r.result.samples));
   if (std::fclose(f) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write result file '" + cfg.result_file + "'");
