@@ -63,13 +63,13 @@ class ResNetCifar(nn.Module):
         return self.fc(x)
 
 
-def resnet20(num_classes=10):
-    return ResNetCifar([3, 3, 3], [16, 32, 64], num_classes)
+def resnet20(num_classes=10, in_channels=3):
+    return ResNetCifar([3, 3, 3], [16, 32, 64], num_classes, in_channels)
 
 
 def build(name, in_channels, image_size, num_classes):
     if name == "lenet":
         return lenet(in_channels, image_size, num_classes)
     if name == "resnet20":
-        return resnet20(num_classes)
+        return resnet20(num_classes, in_channels)
     raise SystemExit(f"reference_models: no Python definition of {name}")

@@ -11,6 +11,7 @@ PACKAGES=(
   googletest                   # unit tests
   zlib1g-dev libjpeg-dev       # gzip'd IDX files, TinyImageNet JPEGs
   dataset-fashion-mnist        # the real data set of the main job
+  gnuplot-nox                  # `sisyphus trace plot`
   python3-torch python3-torchvision python3-h5py python3-numpy  # benchmarks and interop checks
 )
 missing=()

@@ -5,13 +5,16 @@
 # and the poster's table. Every step resumes or reuses what an earlier
 # invocation finished, so re-running only prints the table again.
 #   launch/paper_pipeline.sh [NRANKS] [--net NAME] [--train-limit N] [--epochs E] [--prefix P]
+#                            [--mimic-epochs M] [--finetune-epochs F]   (default: configs/main_quail.ini)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NP=2
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then NP=$1; shift; fi
 NET=lenet; LIMIT=0; EPOCHS=5; PREFIX=main
+STAGES=()
 while (($#)); do
   case $1 in
+    --mimic-epochs|--finetune-epochs) STAGES+=("$1" "$2"); shift 2 ;;
     --net) NET=$2; shift 2 ;;
     --train-limit) LIMIT=$2; shift 2 ;;
     --epochs) EPOCHS=$2; shift 2 ;;
@@ -47,7 +50,7 @@ done
 quail() {  # RUN [quail flags]
   local run=$1; shift
   "${MPI[@]}" "$BIN" --config configs/main_quail.ini quail --teacher "$TEACHER" --run "$run" \
-    --train-limit "$LIMIT" --threads "$THREADS" --resume "$@"
+    --train-limit "$LIMIT" --threads "$THREADS" --resume ${STAGES[@]+"${STAGES[@]}"} "$@"
 }
 final() {  # RUN: the last stage's file, or nothing when the run escaped
   local f=$CK/$1/finetune-00.h5

@@ -18,6 +18,8 @@
 #include "train/baseline.h"
 #include "train/inference.h"
 #include "train/quail.h"
+#include "trace/reader.h"
+#include "trace/report.h"
 
 namespace sisyphus::app {
 namespace {
@@ -66,6 +68,8 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
   cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
   cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
+  cmd->add_option("--trace-every", c.trace_every,
+                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)");
 }
 
 void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
@@ -95,6 +99,8 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
   cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
   cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
   cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
+  cmd->add_option("--trace-every", c.trace_every,
+                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)");
   cmd->add_option("--escape-bound", c.escape_bound,
                   "Escape guard: stop a stage when the loss or a trained point's max |x| exceeds this "
                   "(NaN/Inf always stop it)");
@@ -138,14 +144,15 @@ int run_train(const train::TrainConfig& cfg) {
 
 int run_eval(const train::EvalConfig& cfg) {
   train::EvalReport rep = train::evaluate_checkpoint(cfg);
-  const train::EvalResult& r = rep.result;
-  char line[512];
-  std::snprintf(line, sizeof(line),
-                "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs",
-                cfg.checkpoint.c_str(), rep.activation.c_str(),
-                rep.has_amm ? (", " + cfg.amm_mode).c_str() : "", r.accuracy() * 100, r.mean_loss(),
-                static_cast<long long>(r.samples), static_cast<long long>(r.nonfinite));
-  log::info(line);
+  for (const auto& [mode, r] : rep.modes) {
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs",
+                  cfg.checkpoint.c_str(), rep.activation.c_str(), rep.has_amm ? (", " + mode).c_str() : "",
+                  r.accuracy() * 100, r.mean_loss(), static_cast<long long>(r.samples),
+                  static_cast<long long>(r.nonfinite));
+    log::info(line);
+  }
   return 0;
 }
 
@@ -208,7 +215,28 @@ int run_cli(int argc, char** argv) {
                        "extreme (running extremes)");
   eval_cmd->add_option("--backend", eval_cfg.backend, "Communication under mpirun: auto, local, mpi, nccl");
   eval_cmd->add_option("--result-file", eval_cfg.result_file, "Append a CSV row with the result to this file");
-  eval_cmd->add_option("--label", eval_cfg.label, "Label of the CSV row (default: the checkpoint path)");
+  eval_cmd->add_option("--label", eval_cfg.label,
+                       "Label of the CSV row and source name in the trace (default: the checkpoint path)");
+  eval_cmd->add_option("--save-logits", eval_cfg.save_logits,
+                       "Write the normalised inputs, labels and logits (test-set order) to this HDF5 file "
+                       "(one rank; use --test-limit for big sets)");
+  eval_cmd->add_option("--trace", eval_cfg.trace_file,
+                       "Append per-layer activation statistics to this trace file (HDF5); a network with "
+                       "AMM is evaluated and traced in each inference mode: amm, mm, extreme");
+
+  CLI::App* trace_cmd = app.add_subcommand("trace", "Analyse activation traces (trace.h5 files)");
+  trace_cmd->require_subcommand(1);
+  std::string trace_file, plot_out = "escaping.png", plot_title = "max |x| per layer";
+  std::vector<std::string> trace_files;
+  CLI::App* summary_cmd = trace_cmd->add_subcommand(
+      "summary", "Per layer max |x| (last evaluation, worst seen), growth, first NaN/Inf, escaping verdict");
+  summary_cmd->add_option("file", trace_file, "Trace file")->required();
+  CLI::App* compare_cmd = trace_cmd->add_subcommand("compare", "The per-layer max |x| of several runs side by side");
+  compare_cmd->add_option("files", trace_files, "Trace files")->required();
+  CLI::App* plot_cmd = trace_cmd->add_subcommand("plot", "PNG of log10(max |x|) per layer, one line per run and mode (gnuplot)");
+  plot_cmd->add_option("files", trace_files, "Trace files")->required();
+  plot_cmd->add_option("--out", plot_out, "PNG to write");
+  plot_cmd->add_option("--title", plot_title, "Figure title");
 
   train::QuailConfig quail_cfg;
   CLI::App* quail_cmd = app.add_subcommand(
@@ -241,6 +269,21 @@ int run_cli(int argc, char** argv) {
     if (*train_cmd) return run_train(train_cfg);
     if (*eval_cmd) return run_eval(eval_cfg);
     if (*quail_cmd) return quail_command(quail_cfg);
+    if (*summary_cmd) {
+      std::fputs(trace::summary(trace::read_trace(trace_file)).c_str(), stdout);
+      return 0;
+    }
+    if (*compare_cmd || *plot_cmd) {
+      std::vector<trace::TraceFile> files;
+      for (const auto& f : trace_files) files.push_back(trace::read_trace(f));
+      if (*compare_cmd) {
+        std::fputs(trace::compare(files).c_str(), stdout);
+      } else {
+        trace::plot(files, plot_out, plot_title);
+        log::info("wrote " + plot_out);
+      }
+      return 0;
+    }
     if (*pack_cmd) {
       data::PackStats s = data::pack_tiny_imagenet(tiny_src, tiny_out);
       log::info("packed " + std::to_string(s.train) + " train and " + std::to_string(s.val) +

@@ -318,8 +318,121 @@ void read_array(const Object& loc, const std::string& name, DType dtype, void* o
   }
 }
 
+// --- tables -----------------------------------------------------------------
+namespace {
+
+// A variable-length UTF-8 string type; the caller closes it.
+hid_t vlen_string_type(const std::string& file, const std::string& what) {
+  hid_t type = H5_CHECK(H5Tcopy(H5T_C_S1), "H5Tcopy", file, what);
+  if (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) {
+    H5Tclose(type);
+    h5_fail("H5Tset_size/H5Tset_cset", file, what, __FILE__, __LINE__);
+  }
+  return type;
+}
+
+void create_table_of(const Object& loc, const std::string& name, hid_t type,
+                     const std::vector<int64_t>& inner, int64_t chunk_rows) {
+  std::string path = child_path(loc, name);
+  std::vector<hsize_t> dims = {0}, maxdims = {H5S_UNLIMITED}, chunk = {static_cast<hsize_t>(std::max<int64_t>(1, chunk_rows))};
+  for (auto d : inner) {
+    dims.push_back(static_cast<hsize_t>(d));
+    maxdims.push_back(static_cast<hsize_t>(d));
+    chunk.push_back(static_cast<hsize_t>(std::max<int64_t>(1, d)));
+  }
+  hid_t space = H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()),
+                         "H5Screate_simple", loc.file(), path);
+  Guard space_guard{space, H5Sclose};
+  hid_t dcpl = H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", loc.file(), path);
+  Guard dcpl_guard{dcpl, H5Pclose};
+  H5_CHECK(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", loc.file(), path);
+  hid_t dset = H5_CHECK(H5Dcreate2(loc.id(), name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                        "H5Dcreate2", loc.file(), path);
+  H5Dclose(dset);
+}
+
+// Extends the table by `rows` rows and writes `data` (of memory type `mem`) there.
+void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const void* data, int64_t rows) {
+  std::string path = child_path(loc, name);
+  hid_t dset = H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  Guard dset_guard{dset, H5Dclose};
+  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
+  int rank = H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims", loc.file(), path);
+  H5Sclose(space);
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = dims[0];
+  count[0] = static_cast<hsize_t>(rows);
+  dims[0] += static_cast<hsize_t>(rows);
+  H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
+  hid_t file_space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
+  Guard file_space_guard{file_space, H5Sclose};
+  H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+           "H5Sselect_hyperslab", loc.file(), path);
+  hid_t mem_space = H5_CHECK(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple", loc.file(), path);
+  Guard mem_space_guard{mem_space, H5Sclose};
+  H5_CHECK(H5Dwrite(dset, mem, mem_space, file_space, H5P_DEFAULT, data), "H5Dwrite", loc.file(), path);
+}
+
+}  // namespace
+
+void create_table(const Object& loc, const std::string& name, DType dtype,
+                  const std::vector<int64_t>& inner, int64_t chunk_rows) {
+  create_table_of(loc, name, file_type(dtype), inner, chunk_rows);
+}
+
+void create_string_table(const Object& loc, const std::string& name, int64_t chunk_rows) {
+  hid_t type = vlen_string_type(loc.file(), child_path(loc, name));
+  Guard type_guard{type, H5Tclose};
+  create_table_of(loc, name, type, {}, chunk_rows);
+}
+
+void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data, int64_t rows) {
+  append_rows_of(loc, name, native_type(dtype), data, rows);
+}
+
+void append_strings(const Object& loc, const std::string& name, const std::vector<std::string>& values) {
+  hid_t type = vlen_string_type(loc.file(), child_path(loc, name));
+  Guard type_guard{type, H5Tclose};
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  append_rows_of(loc, name, type, ptrs.data(), static_cast<int64_t>(values.size()));
+}
+
+std::vector<std::string> read_strings(const Object& loc, const std::string& name) {
+  std::string path = child_path(loc, name);
+  if (!exists(loc, name)) SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
+  hid_t dset = H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  Guard dset_guard{dset, H5Dclose};
+  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
+  Guard space_guard{space, H5Sclose};
+  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", loc.file(), path);
+  hid_t type = vlen_string_type(loc.file(), path);
+  Guard type_guard{type, H5Tclose};
+  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  if (n > 0) H5_CHECK(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "H5Dread", loc.file(), path);
+  std::vector<std::string> out;
+  for (char* p : ptrs) {
+    out.emplace_back(p ? p : "");
+    if (p) H5free_memory(p);
+  }
+  return out;
+}
+
 // --- attributes -------------------------------------------------------------
 namespace {
+
+void write_attr_1d(const Object& obj, const std::string& name, hid_t type, hsize_t n, const void* data) {
+  std::string what = obj.path() + "@" + name;
+  if (H5Aexists(obj.id(), name.c_str()) > 0) H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
+  hid_t space = H5_CHECK(H5Screate_simple(1, &n, nullptr), "H5Screate_simple", obj.file(), what);
+  Guard space_guard{space, H5Sclose};
+  hid_t attr = H5_CHECK(H5Acreate2(obj.id(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                        "H5Acreate2", obj.file(), what);
+  Guard attr_guard{attr, H5Aclose};
+  if (n > 0) H5_CHECK(H5Awrite(attr, type, data), "H5Awrite", obj.file(), what);
+}
 
 void write_attr(const Object& obj, const std::string& name, hid_t type, const void* value) {
   std::string what = obj.path() + "@" + name;
@@ -345,10 +458,8 @@ hid_t open_attr(const Object& obj, const std::string& name) {
 }  // namespace
 
 void set_attr(const Object& obj, const std::string& name, const std::string& value) {
-  hid_t type = H5_CHECK(H5Tcopy(H5T_C_S1), "H5Tcopy", obj.file(), name);
+  hid_t type = vlen_string_type(obj.file(), obj.path() + "@" + name);
   Guard type_guard{type, H5Tclose};
-  H5_CHECK(H5Tset_size(type, H5T_VARIABLE), "H5Tset_size", obj.file(), name);
-  H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", obj.file(), name);
   const char* ptr = value.c_str();
   write_attr(obj, name, type, &ptr);
 }
@@ -359,6 +470,37 @@ void set_attr(const Object& obj, const std::string& name, int64_t value) {
 
 void set_attr(const Object& obj, const std::string& name, double value) {
   write_attr(obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+void set_attr(const Object& obj, const std::string& name, const std::vector<std::string>& values) {
+  hid_t type = vlen_string_type(obj.file(), obj.path() + "@" + name);
+  Guard type_guard{type, H5Tclose};
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_attr_1d(obj, name, type, ptrs.size(), ptrs.data());
+}
+
+void set_attr(const Object& obj, const std::string& name, const std::vector<double>& values) {
+  write_attr_1d(obj, name, H5T_NATIVE_DOUBLE, values.size(), values.data());
+}
+
+std::vector<std::string> attr_strings(const Object& obj, const std::string& name) {
+  std::string what = obj.path() + "@" + name;
+  hid_t attr = open_attr(obj, name);
+  Guard attr_guard{attr, H5Aclose};
+  hid_t space = H5_CHECK(H5Aget_space(attr), "H5Aget_space", obj.file(), what);
+  Guard space_guard{space, H5Sclose};
+  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", obj.file(), what);
+  hid_t type = vlen_string_type(obj.file(), what);
+  Guard type_guard{type, H5Tclose};
+  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  if (n > 0) H5_CHECK(H5Aread(attr, type, ptrs.data()), "H5Aread", obj.file(), what);
+  std::vector<std::string> out;
+  for (char* p : ptrs) {
+    out.emplace_back(p ? p : "");
+    if (p) H5free_memory(p);
+  }
+  return out;
 }
 
 bool has_attr(const Object& obj, const std::string& name) {

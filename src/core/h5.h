@@ -69,10 +69,25 @@ ArrayInfo array_info(const Object& loc, const std::string& name);
 // Reads the whole dataset, converted to `dtype`; `count` must equal its numel.
 void read_array(const Object& loc, const std::string& name, DType dtype, void* out, int64_t count);
 
+// --- tables: datasets that grow along dim 0 (chunked, unlimited) -------------
+// A table has shape [rows, inner...]; append_rows adds `rows` rows of
+// C-ordered data. String tables hold one variable-length UTF-8 string per
+// row (h5py reads them as bytes; .asstr() gives str).
+void create_table(const Object& loc, const std::string& name, DType dtype,
+                  const std::vector<int64_t>& inner, int64_t chunk_rows = 64);
+void create_string_table(const Object& loc, const std::string& name, int64_t chunk_rows = 64);
+void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data, int64_t rows);
+void append_strings(const Object& loc, const std::string& name, const std::vector<std::string>& values);
+std::vector<std::string> read_strings(const Object& loc, const std::string& name);
+
 // --- attributes (on a file, group or dataset) --------------------------------
 void set_attr(const Object& obj, const std::string& name, const std::string& value);
 void set_attr(const Object& obj, const std::string& name, int64_t value);
 void set_attr(const Object& obj, const std::string& name, double value);
+// 1-D attributes (h5py: an array of str / of float)
+void set_attr(const Object& obj, const std::string& name, const std::vector<std::string>& values);
+void set_attr(const Object& obj, const std::string& name, const std::vector<double>& values);
+std::vector<std::string> attr_strings(const Object& obj, const std::string& name);
 bool has_attr(const Object& obj, const std::string& name);
 std::string attr_string(const Object& obj, const std::string& name);
 int64_t attr_int(const Object& obj, const std::string& name);

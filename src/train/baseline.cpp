@@ -19,6 +19,7 @@
 #include "nn/registry.h"
 #include "train/job.h"
 #include "train/metrics.h"
+#include "train/tracing.h"
 #include "train/sgd.h"
 #include "train/step.h"
 
@@ -26,6 +27,7 @@ namespace sisyphus::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr double kBaselineTraceBound = 1e6;  // "above" count threshold of baseline traces
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -114,6 +116,9 @@ BaselineResult train_baseline(TrainConfig cfg) {
   }
   dist::broadcast_state(*comm, *net);  // every rank starts from rank 0's state
 
+  trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset, config_text, "", {}, kBaselineTraceBound};
+  for (const auto& p : net->points()) theader.layers.push_back(p.name);
+  RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every);
   std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
   if (rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
   BaselineResult result;
@@ -142,12 +147,19 @@ BaselineResult train_baseline(TrainConfig cfg) {
     for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
       // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
       data::Batch batch = next_batch(loader, spec, job);  // empty when this rank's shard ran out
+      const bool traced = trace.due(step + 1);
+      std::vector<torch::Tensor> outputs;
       StepResult sr = train_step(
           *net, sgd, batch, lr, reducer.get(),
-          data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1), sync_bn);
+          data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1), sync_bn,
+          traced ? &outputs : nullptr);
       // Synchronised BN already leaves identical statistics on every rank.
       if (world > 1 && !sync_bn) dist::average_buffers(*comm, *net, batch.size());
       ++step;
+      if (traced) {
+        trace.accumulator().add(outputs, batch.size());
+        trace.record(cfg.run, "baseline", "train", "batch", epoch + 1, step);
+      }
 
       if (batch.size() > 0 && !std::isfinite(sr.loss)) {
         SISYPHUS_FAIL(ErrorKind::kDiverged, "loss became " + std::to_string(sr.loss) +
@@ -184,7 +196,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
     if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *net, "epoch " + std::to_string(epoch + 1));
 
     // ------------------------------------------------------------ evaluate
-    EvalResult eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get());
+    EvalResult eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get(), &trace.accumulator());
+    trace.record(cfg.run, "baseline", "eval", "-", epoch + 1, step);
     result.eval = eval;
     ++result.epochs_run;
 

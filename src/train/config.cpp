@@ -27,7 +27,7 @@ void check_optim(const OptimConfig& o) {
 
 void check_job(int64_t batch_size, int64_t test_batch_size, int64_t train_limit, int64_t test_limit,
                int threads, double bucket_mb, const std::string& backend, int64_t log_every,
-               const std::string& run) {
+               int64_t trace_every, const std::string& run) {
   require(batch_size >= 1, "--batch-size", "must be at least 1");
   require(test_batch_size >= 1, "--test-batch-size", "must be at least 1");
   require(train_limit >= 0, "--train-limit", "must not be negative");
@@ -37,6 +37,7 @@ void check_job(int64_t batch_size, int64_t test_batch_size, int64_t train_limit,
   require(backend == "auto" || backend == "local" || backend == "mpi" || backend == "nccl",
           "--backend", "'" + backend + "' is not one of auto, local, mpi, nccl");
   require(log_every >= 0, "--log-every", "must not be negative");
+  require(trace_every >= 0, "--trace-every", "must not be negative");
   require(run.find('/') == std::string::npos && run != "." && run != "..", "--run",
           "must be a plain name, not a path");
 }
@@ -83,7 +84,7 @@ void resolve(TrainConfig& cfg) {
   require(cfg.epochs >= 1, "--epochs", "must be at least 1");
   check_optim(cfg.optim);
   check_job(cfg.batch_size, cfg.test_batch_size, cfg.train_limit, cfg.test_limit, cfg.threads,
-            cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.run);
+            cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
   require(!cfg.imagenet_stem || cfg.network == "resnet50", "--imagenet-stem",
           "applies to resnet50 only");
   if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
@@ -114,6 +115,7 @@ std::string to_config_text(const TrainConfig& c) {
   t.text("checkpoint-dir", c.checkpoint_dir);
   t.flag("resume", c.resume);
   t.integer("log-every", c.log_every);
+  t.integer("trace-every", c.trace_every);
   return t.str();
 }
 
@@ -130,7 +132,7 @@ void resolve(QuailConfig& cfg) {
           "mimic and fine-tune stages cannot both have 0 epochs");
   check_optim(cfg.optim);
   check_job(cfg.batch_size, cfg.test_batch_size, cfg.train_limit, cfg.test_limit, cfg.threads,
-            cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.run);
+            cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
   require(cfg.escape_bound > 0, "--escape-bound", "must be positive");
   require(cfg.stop_after_epochs >= 0, "--stop-after-epochs", "must not be negative");
 }
@@ -161,6 +163,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.flag("continue-on-escape", c.continue_on_escape);
   t.integer("stop-after-epochs", c.stop_after_epochs);
   t.flag("verify-ranks", c.verify_ranks);
+  t.integer("trace-every", c.trace_every);
   return t.str();
 }
 

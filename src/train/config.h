@@ -39,6 +39,7 @@ struct TrainConfig {
   std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
   bool resume = false;                    // continue from <run>/last.h5
   int64_t log_every = 50;                 // progress line every N steps (0: only per epoch)
+  int64_t trace_every = 50;               // activation trace record every N steps (0: evaluations only)
 };
 
 // Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
@@ -72,6 +73,7 @@ struct QuailConfig {
   int64_t stop_after_epochs = 0;   // end this invocation after N epochs (0: run to the end);
                                    // for time-sliced jobs that go on with --resume
   bool verify_ranks = true;
+  int64_t trace_every = 50;        // activation trace record every N steps (0: evaluations only)
 };
 
 void resolve(QuailConfig& cfg);  // data_dir and run need the teacher: filled by the driver

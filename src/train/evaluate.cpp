@@ -8,7 +8,7 @@
 namespace sisyphus::train {
 
 EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
-                    int64_t batch_size, dist::Communicator* comm) {
+                    int64_t batch_size, dist::Communicator* comm, trace::TraceAccumulator* trace) {
   torch::NoGradGuard no_grad;
   net.eval();
   data::LoaderOptions opts;
@@ -34,7 +34,14 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
       batch.images = batch.images.to(device);
       batch.labels = batch.labels.to(device);
     }
-    torch::Tensor logits = net.forward(batch.images);                       // [B, classes]
+    torch::Tensor logits;  // [B, classes]
+    if (trace) {
+      std::vector<torch::Tensor> outs = net.forward_points(batch.images);
+      trace->add(outs, batch.size());
+      logits = outs.back();
+    } else {
+      logits = net.forward(batch.images);
+    }
     torch::Tensor finite = torch::isfinite(logits).all(/*dim=*/1);          // [B]
     torch::Tensor losses = torch::nn::functional::cross_entropy(
         logits, batch.labels,

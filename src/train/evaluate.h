@@ -5,6 +5,7 @@
 #include "data/dataset.h"
 #include "dist/communicator.h"
 #include "nn/network.h"
+#include "trace/stats.h"
 
 namespace sisyphus::train {
 
@@ -21,7 +22,10 @@ struct EvalResult {
 
 // With a communicator, each rank evaluates its shard of the test set and the
 // counts are summed, so the accuracy equals a single-process evaluation.
+// With `trace`, the outputs at every imitation point are added to it (the
+// caller reduces and writes the record).
 EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
-                    int64_t batch_size, dist::Communicator* comm = nullptr);
+                    int64_t batch_size, dist::Communicator* comm = nullptr,
+                    trace::TraceAccumulator* trace = nullptr);
 
 }  // namespace sisyphus::train

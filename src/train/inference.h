@@ -5,6 +5,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "train/evaluate.h"
 
@@ -20,11 +22,16 @@ struct EvalConfig {
   int threads = 0;             // torch threads (0: the host's cores / local ranks)
   std::string backend = "auto";
   std::string result_file;     // append one CSV row per evaluation (rank 0)
-  std::string label;           // the row's label (default: the checkpoint path)
+  std::string label;           // the row's label and the trace's source (default: the checkpoint path)
+  std::string save_logits;     // write the (normalised) inputs, labels and logits to this HDF5 file (one rank)
+  std::string trace_file;      // record activation statistics here (appending); with AMM,
+                               // for each inference mode: amm, mm and extreme
 };
 
 struct EvalReport {
-  EvalResult result;
+  EvalResult result;       // with the chosen (or only) mode
+  std::vector<std::pair<std::string, EvalResult>> modes;  // every mode evaluated
+
   std::string activation;  // the spec that was evaluated
   bool has_amm = false;
 };

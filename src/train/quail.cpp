@@ -23,6 +23,7 @@
 #include "train/metrics.h"
 #include "train/quail_stage.h"
 #include "train/sgd.h"
+#include "train/tracing.h"
 
 namespace sisyphus::train {
 namespace {
@@ -148,6 +149,10 @@ QuailResult run_quail(QuailConfig cfg) {
   const int64_t global_batch = cfg.batch_size * world;
   const int64_t steps_per_epoch = (train_set.n + global_batch - 1) / global_batch;
 
+  trace::TraceHeader theader{cfg.run, tmeta.network, tmeta.dataset, config_text, "", {}, cfg.escape_bound};
+  for (const auto& p : student->points()) theader.layers.push_back(p.name);
+  RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every);
+  const std::string eval_mode = nn::has_amm(*student) ? "amm" : "-";
   std::unique_ptr<MetricsCsv> metrics;
   if (rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
   QuailResult result;
@@ -211,6 +216,10 @@ QuailResult run_quail(QuailConfig cfg) {
         // the escape guard: the trained region's outputs and the loss, over all ranks
         const size_t checked = stage.mimic ? stage.point + 1 : num_points;
         GuardReading g = check_escape(sr.outputs, checked, sr.loss, cfg.escape_bound, comm.get());
+        if (trace.due(step) || g.escaped) {  // an escape is always traced
+          trace.accumulator().add(sr.outputs, batch.size());
+          trace.record(cfg.run, stage.name, "train", "batch", epoch + 1, step);
+        }
         if (g.escaped) {
           std::string what = g.point < 0 ? "the loss is " + format_number("%g", g.value)
                                           : "the output of point " + student->points()[static_cast<size_t>(g.point)].name +
@@ -254,7 +263,8 @@ QuailResult run_quail(QuailConfig cfg) {
       const double epoch_seconds = seconds_since(epoch_start);
       const SyncTime sync_after = amm_sync_time();
       if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *student, stage.name + " epoch " + std::to_string(epoch + 1));
-      EvalResult eval = evaluate(*student, test_set, spec, cfg.test_batch_size, comm.get());
+      EvalResult eval = evaluate(*student, test_set, spec, cfg.test_batch_size, comm.get(), &trace.accumulator());
+      trace.record(cfg.run, stage.name, "eval", eval_mode, epoch + 1, step);
       result.eval = eval;
 
       io::Checkpoint ckpt;

@@ -5,7 +5,8 @@
 namespace sisyphus::train {
 
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
-                      dist::GradientReducer* reducer, int64_t global_count, bool empty_forward) {
+                      dist::GradientReducer* reducer, int64_t global_count, bool empty_forward,
+                      std::vector<torch::Tensor>* outputs) {
   sgd.zero_grad();
   StepResult r;
   if (reducer) reducer->begin_step(batch.size(), global_count);
@@ -17,7 +18,15 @@ StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, 
     }
     return r;
   }
-  torch::Tensor logits = net.forward(batch.images);                                // [B, classes]
+  torch::Tensor logits;  // [B, classes]
+  if (outputs) {
+    std::vector<torch::Tensor> outs = net.forward_points(batch.images);
+    logits = outs.back();
+    outputs->clear();
+    for (auto& o : outs) outputs->push_back(o.detach());
+  } else {
+    logits = net.forward(batch.images);
+  }
   torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch.labels);  // []
   loss.backward();
   if (reducer) reducer->finish_step();

@@ -20,8 +20,10 @@ struct StepResult {
 // this step passes an empty batch and still takes part in the reduction;
 // with empty_forward it also runs the network on its [0, C, H, W] images, so
 // that synchronised BatchNorm layers get their collectives from every rank.
+// With `outputs`, the network runs through forward_points and the (detached)
+// outputs at every imitation point are returned there (activation traces).
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
                       dist::GradientReducer* reducer = nullptr, int64_t global_count = 0,
-                      bool empty_forward = false);
+                      bool empty_forward = false, std::vector<torch::Tensor>* outputs = nullptr);
 
 }  // namespace sisyphus::train

@@ -10,6 +10,7 @@
 #include "dist/sync.h"
 #include "nn/amm.h"
 #include "nn/batchnorm.h"
+#include "trace/stats.h"
 
 using namespace sisyphus;
 
@@ -224,6 +225,37 @@ TEST(Amm, SynchronisedEqualsOneProcessOverTheCombinedBatch) {
       torch::Tensor want = xf.grad().narrow(0, offsets[r], counts[r]);
       EXPECT_TRUE(torch::allclose(mine, want, 1e-10, 1e-12)) << (mine - want).abs().max();
     }
+  }
+}
+
+// Trace statistics reduced over the ranks equal one process's over the
+// combined samples (exactly for extremes, counts and histograms).
+TEST(Trace, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
+  REQUIRE_RANKS();
+  const int r = g_comm->rank(), n = g_comm->size();
+  torch::manual_seed(11);
+  torch::Tensor full = torch::randn({4 * n, 3, 5, 5}) * 1000;
+  full.view({-1})[17] = NAN;
+  full.view({-1})[40] = -INFINITY;
+  torch::Tensor logits = torch::randn({4 * n, 10});
+  trace::TraceAccumulator one(2, 500.0), mine(2, 500.0);
+  one.add({full, logits}, 4 * n);
+  mine.add({full.narrow(0, 4 * r, 4), logits.narrow(0, 4 * r, 4)}, 4);
+  int64_t s1 = 0, s2 = 0;
+  auto a = one.reduce(nullptr, &s1);
+  auto b = mine.reduce(g_comm.get(), &s2);
+  EXPECT_EQ(s1, s2);
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(a[l].min, b[l].min);
+    EXPECT_EQ(a[l].max, b[l].max);
+    EXPECT_EQ(a[l].max_abs, b[l].max_abs);
+    EXPECT_EQ(a[l].count, b[l].count);
+    EXPECT_EQ(a[l].nan, b[l].nan);
+    EXPECT_EQ(a[l].inf, b[l].inf);
+    EXPECT_EQ(a[l].above, b[l].above);
+    EXPECT_EQ(a[l].hist, b[l].hist);
+    EXPECT_NEAR(a[l].mean, b[l].mean, 1e-9 * std::max(1.0, std::abs(a[l].mean)));
+    EXPECT_NEAR(a[l].std, b[l].std, 1e-9 * std::max(1.0, a[l].std));
   }
 }
 

@@ -1,0 +1,98 @@
+#include "trace/writer.h"
+
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+#ifndef SISYPHUS_VERSION
+#define SISYPHUS_VERSION "unknown"
+#endif
+
+namespace sisyphus::trace {
+namespace {
+
+constexpr const char* kFormat = "sisyphus-trace";
+constexpr int64_t kVersion = 1;
+
+// Per-layer numeric columns, [rows, layers].
+const char* const kF64Columns[] = {"min", "max", "max_abs", "mean", "std"};
+const char* const kI64Columns[] = {"count", "nan", "inf", "above"};
+const char* const kStringColumns[] = {"source", "stage", "phase", "mode"};
+const char* const kScalarColumns[] = {"epoch", "step", "samples"};
+
+}  // namespace
+
+std::string program_version() { return std::string("sisyphus ") + SISYPHUS_VERSION; }
+
+TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, bool append)
+    : path_(path), layers_(header.layers.size()) {
+  if (append && fs::file_exists(path)) {
+    file_ = h5::open_file(path, /*writable=*/true);
+    if (!h5::has_attr(file_, "format") || h5::attr_string(file_, "format") != kFormat)
+      SISYPHUS_FAIL(ErrorKind::kIo, "'" + path + "' exists and is not a sisyphus trace; move it away");
+    if (h5::attr_strings(file_, "layers") != header.layers)
+      SISYPHUS_FAIL(ErrorKind::kIo, "trace '" + path + "' holds other layers than this network's; use another file");
+    records_ = h5::open_group(file_, "records");
+    return;
+  }
+  file_ = h5::create_file(path);
+  h5::set_attr(file_, "format", std::string(kFormat));
+  h5::set_attr(file_, "version", kVersion);
+  h5::set_attr(file_, "program", program_version());
+  h5::set_attr(file_, "run", header.run);
+  h5::set_attr(file_, "network", header.network);
+  h5::set_attr(file_, "dataset", header.dataset);
+  h5::set_attr(file_, "config", header.config);
+  h5::set_attr(file_, "layers", header.layers);
+  h5::set_attr(file_, "bound", header.bound);
+  h5::set_attr(file_, "hist_unit", std::string("log10(|x|)"));
+  std::vector<double> edges = hist_edges();
+  h5::write_array(file_, "hist_edges", h5::DType::kF64, {static_cast<int64_t>(edges.size())}, edges.data());
+  records_ = h5::create_group(file_, "records");
+  const int64_t l = static_cast<int64_t>(layers_);
+  for (const char* c : kStringColumns) h5::create_string_table(records_, c);
+  for (const char* c : kScalarColumns) h5::create_table(records_, c, h5::DType::kI64, {});
+  for (const char* c : kF64Columns) h5::create_table(records_, c, h5::DType::kF64, {l});
+  for (const char* c : kI64Columns) h5::create_table(records_, c, h5::DType::kI64, {l});
+  h5::create_table(records_, "hist", h5::DType::kI64, {l, kHistBins}, 16);
+  h5::flush(file_);
+}
+
+void TraceWriter::write(const TraceRecord& r) {
+  SISYPHUS_CHECK(r.layers.size() == layers_, ErrorKind::kIo,
+                 "trace record with " + std::to_string(r.layers.size()) + " layers for a file of " +
+                     std::to_string(layers_));
+  h5::append_strings(records_, "source", {r.source});
+  h5::append_strings(records_, "stage", {r.stage});
+  h5::append_strings(records_, "phase", {r.phase});
+  h5::append_strings(records_, "mode", {r.mode});
+  h5::append_rows(records_, "epoch", h5::DType::kI64, &r.epoch, 1);
+  h5::append_rows(records_, "step", h5::DType::kI64, &r.step, 1);
+  h5::append_rows(records_, "samples", h5::DType::kI64, &r.samples, 1);
+  std::vector<double> f(layers_);
+  std::vector<int64_t> n(layers_);
+  auto put_f = [&](const char* name, double LayerStats::*field) {
+    for (size_t i = 0; i < layers_; ++i) f[i] = r.layers[i].*field;
+    h5::append_rows(records_, name, h5::DType::kF64, f.data(), 1);
+  };
+  auto put_i = [&](const char* name, int64_t LayerStats::*field) {
+    for (size_t i = 0; i < layers_; ++i) n[i] = r.layers[i].*field;
+    h5::append_rows(records_, name, h5::DType::kI64, n.data(), 1);
+  };
+  put_f("min", &LayerStats::min);
+  put_f("max", &LayerStats::max);
+  put_f("max_abs", &LayerStats::max_abs);
+  put_f("mean", &LayerStats::mean);
+  put_f("std", &LayerStats::std);
+  put_i("count", &LayerStats::count);
+  put_i("nan", &LayerStats::nan);
+  put_i("inf", &LayerStats::inf);
+  put_i("above", &LayerStats::above);
+  std::vector<int64_t> hist;
+  for (const auto& s : r.layers) hist.insert(hist.end(), s.hist.begin(), s.hist.end());
+  h5::append_rows(records_, "hist", h5::DType::kI64, hist.data(), 1);
+  h5::flush(file_);  // a killed run keeps every record written so far
+}
+
+}  // namespace sisyphus::trace

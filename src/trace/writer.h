@@ -1,0 +1,28 @@
+// Writes trace records into one HDF5 file per run (docs/trace-format.md):
+// every record is appended to chunked, extendable datasets under /records
+// and the file is flushed, so a killed run keeps what it traced. Only the
+// rank that writes (rank 0) creates a writer.
+#pragma once
+
+#include <string>
+
+#include "core/h5.h"
+#include "trace/record.h"
+
+namespace sisyphus::trace {
+
+class TraceWriter {
+ public:
+  // append: add to an existing trace (its layers must equal header.layers);
+  // otherwise (or when the file does not exist) start a new file.
+  TraceWriter(const std::string& path, const TraceHeader& header, bool append);
+  void write(const TraceRecord& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  size_t layers_ = 0;
+  h5::Object file_, records_;
+};
+
+}  // namespace sisyphus::trace

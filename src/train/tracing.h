@@ -1,0 +1,34 @@
+// A run's activation trace (<run>/trace.h5): statistics of every imitation
+// point's outputs, recorded every `every` training steps (one batch over all
+// ranks) and at every evaluation. Every rank accumulates and joins the
+// reduction; rank 0 writes.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "train/job.h"
+#include "trace/stats.h"
+#include "trace/writer.h"
+
+namespace sisyphus::train {
+
+class RunTrace {
+ public:
+  // every = 0: no training records (evaluations are still recorded).
+  RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header, bool append,
+           int64_t every);
+  bool due(int64_t step) const { return every_ > 0 && step % every_ == 0; }
+  trace::TraceAccumulator& accumulator() { return acc_; }
+  // Reduces what was accumulated (a collective), writes it (rank 0), resets.
+  void record(const std::string& source, const std::string& stage, const std::string& phase,
+              const std::string& mode, int64_t epoch, int64_t step);
+
+ private:
+  const Job& job_;
+  int64_t every_;
+  trace::TraceAccumulator acc_;
+  std::unique_ptr<trace::TraceWriter> writer_;
+};
+
+}  // namespace sisyphus::train

@@ -1,0 +1,172 @@
+// Trace statistics against direct computation, the file round trip, and the
+// escaping verdict on a constructed network whose activations square layer
+// over layer (and not on the same network with ReLU).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "nn/act_spec.h"
+#include "nn/network.h"
+#include "support/fixtures.h"
+#include "trace/reader.h"
+#include "trace/report.h"
+#include "trace/stats.h"
+#include "trace/writer.h"
+
+using namespace sisyphus;
+
+namespace {
+
+// k identity linear layers (4 -> 4), each followed by an activation slot,
+// then logits: with Quad and inputs of 10, point l holds 10^(2^(l+1)).
+class SquaringChain : public nn::NetworkImpl {
+ public:
+  explicit SquaringChain(int k) : nn::NetworkImpl("chain") {
+    for (int i = 0; i < k; ++i) {
+      auto lin = register_module("lin" + std::to_string(i), torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)));
+      torch::NoGradGuard no_grad;
+      lin->weight.copy_(torch::eye(4));
+      auto slot = register_module("act" + std::to_string(i), nn::ActivationSlot());
+      lins_.push_back(lin);
+      slots_.push_back(slot);
+      add_point("act" + std::to_string(i), {"lin" + std::to_string(i)}, slot);
+    }
+    fc_ = register_module("fc", torch::nn::Linear(4, 2));
+    add_point("fc", {"fc"}, nn::ActivationSlot(nullptr));
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    for (size_t i = 0; i < lins_.size(); ++i) x = slots_[i]->forward(lins_[i]->forward(x));
+    return fc_->forward(x);
+  }
+
+ private:
+  std::vector<torch::nn::Linear> lins_;
+  std::vector<nn::ActivationSlot> slots_;
+  torch::nn::Linear fc_{nullptr};
+};
+
+trace::TraceRecord record_of(nn::NetworkImpl& net, const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  trace::TraceAccumulator acc(net.points().size(), 1e6);
+  acc.add(net.forward_points(x), x.size(0));
+  trace::TraceRecord r;
+  r.source = net.arch();
+  r.stage = "test";
+  r.phase = "eval";
+  r.mode = "-";
+  r.layers = acc.reduce(nullptr, &r.samples);
+  return r;
+}
+
+}  // namespace
+
+TEST(TraceStats, EqualDirectComputation) {
+  torch::manual_seed(5);
+  torch::Tensor a = torch::randn({6, 3, 4, 4}) * 50;
+  a.view({-1})[3] = NAN;
+  a.view({-1})[7] = INFINITY;
+  a.view({-1})[11] = 0.0f;
+  torch::Tensor b = torch::randn({6, 10}) * 1e-3;
+  trace::TraceAccumulator acc(2, 100.0);
+  acc.add({a.narrow(0, 0, 2), b.narrow(0, 0, 2)}, 2);  // two batches
+  acc.add({a.narrow(0, 2, 4), b.narrow(0, 2, 4)}, 4);
+  int64_t samples = 0;
+  std::vector<trace::LayerStats> s = acc.reduce(nullptr, &samples);
+  EXPECT_EQ(samples, 6);
+  torch::Tensor valid = a.masked_select(torch::isnan(a).logical_not());
+  torch::Tensor finite = a.masked_select(torch::isfinite(a)).to(torch::kFloat64);
+  EXPECT_EQ(s[0].count, a.numel());
+  EXPECT_EQ(s[0].nan, 1);
+  EXPECT_EQ(s[0].inf, 1);
+  EXPECT_EQ(s[0].min, valid.min().item<float>());
+  EXPECT_TRUE(std::isinf(s[0].max) && std::isinf(s[0].max_abs));
+  EXPECT_NEAR(s[0].mean, finite.mean().item<double>(), 1e-9);
+  EXPECT_NEAR(s[0].std, finite.std(/*unbiased=*/false).item<double>(), 1e-6);
+  EXPECT_EQ(s[0].above, valid.abs().gt(100).sum().item<int64_t>());
+  int64_t in_hist = 0;
+  for (auto c : s[0].hist) in_hist += c;
+  EXPECT_EQ(in_hist, a.numel() - 1);                       // everything but the NaN
+  EXPECT_GE(s[0].hist[0], 1);                              // the zero
+  EXPECT_GE(s[0].hist[trace::kHistBins - 1], 1);           // the Inf
+  // layer 1: |x| ~ 1e-3: log10 in [-7, -1) mostly; exact bin counts against numpy-style floor
+  torch::Tensor lg = b.abs().to(torch::kFloat64).log10().floor() - trace::kHistLow;
+  for (int bin = 0; bin < trace::kHistBins; ++bin)
+    EXPECT_EQ(s[1].hist[static_cast<size_t>(bin)], lg.eq(bin).sum().item<int64_t>()) << "bin " << bin;
+  EXPECT_FLOAT_EQ(static_cast<float>(s[1].max_abs), b.abs().max().item<float>());
+  EXPECT_EQ(s[1].nan + s[1].inf + s[1].above, 0);
+}
+
+TEST(TraceFile, RoundTripAndAppend) {
+  fixtures::TempDir dir;
+  const std::string path = dir.file("trace.h5");
+  trace::TraceHeader h{"run", "chain", "none", "[train]\n", "", {"a", "b"}, 1e6};
+  trace::TraceRecord r;
+  r.source = "run";
+  r.stage = "mimic-01";
+  r.phase = "train";
+  r.mode = "batch";
+  r.epoch = 2;
+  r.step = 17;
+  r.samples = 64;
+  r.layers.resize(2);
+  r.layers[0].max_abs = 3.5;
+  r.layers[1].nan = 4;
+  r.layers[1].hist[7] = 11;
+  {
+    trace::TraceWriter w(path, h, /*append=*/false);
+    w.write(r);
+  }
+  r.phase = "eval";
+  r.mode = "mm";
+  {
+    trace::TraceWriter w(path, h, /*append=*/true);
+    w.write(r);
+  }
+  trace::TraceFile t = trace::read_trace(path);
+  ASSERT_EQ(t.records.size(), 2u);
+  EXPECT_EQ(t.header.layers, h.layers);
+  EXPECT_EQ(t.records[0].phase, "train");
+  EXPECT_EQ(t.records[1].mode, "mm");
+  EXPECT_EQ(t.records[1].step, 17);
+  EXPECT_EQ(t.records[1].layers[0].max_abs, 3.5);
+  EXPECT_EQ(t.records[1].layers[1].nan, 4);
+  EXPECT_EQ(t.records[1].layers[1].hist[7], 11);
+  trace::TraceHeader other = h;
+  other.layers = {"x"};
+  EXPECT_THROW(trace::TraceWriter(path, other, true), sisyphus::Error);
+  EXPECT_THROW(trace::read_trace(dir.file("missing.h5")), sisyphus::Error);
+}
+
+TEST(TraceReport, FlagsSquaringNetworkNotRelu) {
+  auto quad = std::make_shared<SquaringChain>(6);
+  auto relu = std::make_shared<SquaringChain>(6);
+  torch::Tensor x = torch::full({3, 4}, 10.0f);
+  nn::set_activations(*quad, "quad", x.narrow(0, 0, 1));
+  trace::TraceRecord rq = record_of(*quad, x), rr = record_of(*relu, x);
+  // 10^2, 10^4, 10^8, 10^16, 10^32, then overflow
+  EXPECT_NEAR(std::log10(rq.layers[0].max_abs), 2, 1e-5);
+  EXPECT_NEAR(std::log10(rq.layers[3].max_abs), 16, 1e-4);
+  EXPECT_GT(rq.layers[5].inf + rq.layers[5].nan, 0);
+  EXPECT_EQ(trace::escaping_layer(rq), 0);
+  EXPECT_EQ(trace::escaping_layer(rr), -1);
+
+  fixtures::TempDir dir;
+  trace::TraceHeader h{"chain", "chain", "none", "", "", {}, 1e6};
+  for (const auto& p : quad->points()) h.layers.push_back(p.name);
+  {
+    trace::TraceWriter w(dir.file("t.h5"), h, false);
+    w.write(rq);
+    rr.source = "relu";
+    w.write(rr);
+  }
+  trace::TraceFile t = trace::read_trace(dir.file("t.h5"));
+  std::string s = trace::summary(t);
+  EXPECT_NE(s.find("escaping from layer 0 (act0)"), std::string::npos) << s;
+  EXPECT_NE(s.find("bounded (no escaping)"), std::string::npos) << s;
+  EXPECT_NE(s.find("first NaN/Inf: layer 5 (act5)"), std::string::npos) << s;
+  std::string c = trace::compare({t});
+  EXPECT_NE(c.find("[1] chain: escaping"), std::string::npos) << c;
+  EXPECT_NE(c.find("[2] relu: bounded"), std::string::npos) << c;
+}

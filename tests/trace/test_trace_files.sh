@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Trace and checkpoint files with the real binary and Python's h5py/PyTorch.
+# Usage: test_trace_files.sh <path to sisyphus>
+#  - a run killed (SIGKILL) mid-way leaves a readable trace;
+#  - h5py reads trace and checkpoint; the values are consistent;
+#  - h5dump -H shows the documented structure;
+#  - our checkpoints loaded into Python PyTorch (LeNet, ResNet-20) give our
+#    logits on the same inputs within 1e-5;
+#  - eval --trace traces each AMM inference mode; summary/compare/plot work;
+#  - bad input: one error line.
+set -u
+BIN=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+PY=/usr/bin/python3
+failures=0; passes=0
+pass() { passes=$((passes + 1)); echo "ok   $1"; }
+fail() { failures=$((failures + 1)); echo "FAIL $1"; }
+one_error() {
+  local rc=$1 name=$2 pattern=$3
+  if [[ $rc -ne 0 && $rc -lt 124 && $(grep -c . "$WORK/err") -eq 1 ]] && grep -qE -- "$pattern" "$WORK/err"; then
+    pass "$name"
+  else fail "$name (rc $rc)"; cat "$WORK/err"; fi
+}
+
+$PY "$HERE/../support/make_idx_dataset.py" "$WORK/fm" 500 100 --noise
+D=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1)
+
+# --- killed mid-way: what was traced stays readable
+"$BIN" train --net lenet --epochs 50 --trace-every 1 --run killed "${D[@]}" > "$WORK/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  sleep 0.2
+  n=$($PY -c "import h5py,sys; print(len(h5py.File(sys.argv[1],'r')['records/step']))" "$WORK/ck/killed/trace.h5" 2>/dev/null || echo 0)
+  [[ $n -ge 12 ]] && break
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+if $PY - "$WORK/ck/killed/trace.h5" <<'PY' && "$BIN" trace summary "$WORK/ck/killed/trace.h5" > "$WORK/out" 2>&1
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+n = [len(f["records"][k]) for k in f["records"]]
+assert min(n) >= 10, n
+print(f"  {min(n)} records readable after SIGKILL")
+PY
+then pass "a run killed with SIGKILL leaves a readable trace"
+else fail "trace after kill"; cat "$WORK/out"; fi
+
+# --- a finished run: trace and checkpoint through h5py
+"$BIN" train --net lenet --epochs 2 --trace-every 2 --run t "${D[@]}" > "$WORK/out" 2>&1
+if $PY - "$WORK/ck/t/trace.h5" "$WORK/ck/t/last.h5" <<'PY'
+import sys, h5py, numpy as np
+t, c = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert t.attrs["format"] == "sisyphus-trace" and t.attrs["version"] == 1
+assert list(t.attrs["layers"]) == ["features.2", "features.6", "classifier.3", "classifier.6", "classifier.7"]
+assert t.attrs["network"] == c.attrs["network"] == "lenet"
+assert t.attrs["program"].startswith("sisyphus ")
+assert len(t["hist_edges"]) == 50 and t["hist_edges"][0] == -9
+r = t["records"]
+phase = [p.decode() for p in r["phase"][()]]
+assert phase.count("eval") == 2 and phase.count("train") == 4, phase   # 8 steps, every 2nd; 2 epochs
+L = len(t.attrs["layers"])
+for k in ("min", "max", "max_abs", "mean", "std", "count", "nan", "inf", "above"):
+    assert r[k].shape == (len(phase), L), (k, r[k].shape)
+assert r["hist"].shape == (len(phase), L, 49)
+assert (r["hist"][()].sum(axis=2) == r["count"][()] - r["nan"][()]).all()
+assert np.allclose(r["max_abs"][()], np.maximum(np.abs(r["min"][()]), np.abs(r["max"][()])))
+assert (r["min"][()] <= r["mean"][()]).all() and (r["mean"][()] <= r["max"][()]).all()
+ev = [i for i, p in enumerate(phase) if p == "eval"]
+assert (r["samples"][()][ev] == 100).all() and (r["count"][()][ev][:, -1] == 100 * 10).all()
+assert r["epoch"][()][ev[-1]] == c.attrs["epoch"] == 2 and r["step"][()][ev[-1]] == c.attrs["step"]
+assert c["model"]["features.0.weight"].shape == (6, 1, 5, 5) and 0 <= c.attrs["test_acc"] <= 1
+PY
+then pass "h5py reads trace and checkpoint; records are consistent (histograms, extremes, epochs, steps)"
+else fail "h5py interop"; fi
+
+if h5dump -H "$WORK/ck/t/trace.h5" > "$WORK/h" 2>&1 && grep -q 'GROUP "records"' "$WORK/h" \
+   && grep -q 'DATASET "max_abs"' "$WORK/h" && grep -q 'DATASET "hist"' "$WORK/h" \
+   && grep -q 'ATTRIBUTE "layers"' "$WORK/h" && grep -q 'H5S_UNLIMITED' "$WORK/h"; then
+  pass "h5dump -H shows /records with extendable datasets and the layer attribute"
+else fail "h5dump -H"; head -20 "$WORK/h"; fi
+
+# --- our logits == Python PyTorch's on the same inputs (LeNet, ResNet-20)
+"$BIN" train --net resnet20 --epochs 1 --train-limit 128 --run r20 "${D[@]}" > "$WORK/out" 2>&1
+ok=1
+for pair in "lenet:t" "resnet20:r20"; do
+  net=${pair%%:*}; run=${pair#*:}
+  "$BIN" eval --checkpoint "$WORK/ck/$run/last.h5" --data-dir "$WORK/fm" --test-limit 40 --threads 1 \
+    --save-logits "$WORK/$net-logits.h5" > "$WORK/out" 2>&1 || ok=0
+  $PY - "$HERE/../../bench" "$net" "$WORK/ck/$run/last.h5" "$WORK/$net-logits.h5" <<'PY' || ok=0
+import sys, h5py, torch
+sys.path.insert(0, sys.argv[1])
+import reference_models
+net = reference_models.build(sys.argv[2], 1, 28, 10)
+with h5py.File(sys.argv[3], "r") as f:
+    net.load_state_dict({k: torch.as_tensor(v[()]) for k, v in f["model"].items()})
+net.eval()
+with h5py.File(sys.argv[4], "r") as f:
+    x, ours = torch.from_numpy(f["inputs"][()]), torch.from_numpy(f["logits"][()])
+with torch.no_grad():
+    theirs = net(x)
+err = ((theirs - ours).abs() / ours.abs().clamp(min=1)).max().item()
+print(f"  {sys.argv[2]}: {len(x)} inputs, max relative logit difference vs PyTorch {err:.2g}")
+sys.exit(0 if err < 1e-5 else 1)
+PY
+done
+[[ $ok -eq 1 ]] && pass "checkpoints in Python PyTorch reproduce our logits (LeNet, ResNet-20)" || fail "PyTorch logits"
+
+# --- eval --trace: ReLU teacher and a QuaIL+AMM student in each inference mode, in one file
+"$BIN" quail --teacher "$WORK/ck/t/last.h5" --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 \
+  --threads 1 --amm --mimic-epochs 1 --finetune-epochs 0 --lr 0.01 --run s > "$WORK/out" 2>&1
+E=$WORK/eval-trace.h5
+"$BIN" eval --checkpoint "$WORK/ck/t/last.h5" --data-dir "$WORK/fm" --threads 1 --trace "$E" --label relu > "$WORK/out" 2>&1
+"$BIN" eval --checkpoint "$WORK/ck/s/mimic-04.h5" --data-dir "$WORK/fm" --threads 1 --trace "$E" --label quail+amm > "$WORK/out2" 2>&1
+if [[ $(grep -c "test accuracy" "$WORK/out2") -eq 3 ]] && $PY - "$E" <<'PY'
+import sys, h5py
+r = h5py.File(sys.argv[1], "r")["records"]
+got = [(s.decode(), m.decode()) for s, m in zip(r["source"][()], r["mode"][()])]
+assert got == [("relu", "-"), ("quail+amm", "amm"), ("quail+amm", "mm"), ("quail+amm", "extreme")], got
+PY
+then pass "eval --trace records the ReLU network and each AMM inference mode (amm, mm, extreme)"
+else fail "eval --trace"; cat "$WORK/out2"; fi
+"$BIN" trace summary "$E" > "$WORK/out" 2>&1 && [[ $(grep -c "verdict:" "$WORK/out") -eq 4 ]] \
+  && pass "trace summary: a verdict per series" || { fail "trace summary"; cat "$WORK/out"; }
+"$BIN" trace compare "$E" "$WORK/ck/t/trace.h5" > "$WORK/out" 2>&1 && grep -q "\[5\] t: " "$WORK/out" \
+  && pass "trace compare: several files side by side" || { fail "trace compare"; cat "$WORK/out"; }
+"$BIN" trace plot "$E" --out "$WORK/fig.png" > "$WORK/out" 2>&1 && [[ "$(head -c 4 "$WORK/fig.png" | tail -c 3)" == "PNG" ]] \
+  && pass "trace plot writes a PNG (gnuplot)" || { fail "trace plot"; cat "$WORK/out"; }
+
+# --- bad input
+"$BIN" trace summary "$WORK/ck/t/last.h5" > "$WORK/out" 2> "$WORK/err"
+one_error $? "a checkpoint is not a trace" "not a sisyphus trace"
+"$BIN" trace summary "$WORK/none.h5" > "$WORK/out" 2> "$WORK/err"
+one_error $? "missing trace file" "does not exist"
+echo "garbage" > "$WORK/bad.h5"
+"$BIN" trace plot "$WORK/bad.h5" > "$WORK/out" 2> "$WORK/err"
+one_error $? "a corrupt trace file" "not an HDF5 file"
+"$BIN" eval --checkpoint "$WORK/ck/t/last.h5" --data-dir "$WORK/fm" --trace "$WORK/ck/r20/trace.h5" > "$WORK/out" 2> "$WORK/err"
+one_error $? "appending to a trace of another network" "other layers"
+
+echo "trace tests: $passes passed, $failures failed"
+[[ $failures -eq 0 ]]
