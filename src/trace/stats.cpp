@@ -33,32 +33,45 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
   for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
     torch::Tensor x = outputs[l].detach().reshape({-1});
     if (x.numel() == 0) continue;
-    torch::Tensor is_nan = torch::isnan(x);
-    const double nan = static_cast<double>(is_nan.sum().item<int64_t>());
-    torch::Tensor valid = nan > 0 ? x.masked_select(is_nan.logical_not()) : x;  // non-NaN
-    torch::Tensor is_inf = torch::isinf(valid);
-    const double inf = static_cast<double>(is_inf.sum().item<int64_t>());
-    torch::Tensor finite = inf > 0 ? valid.masked_select(is_inf.logical_not()) : valid;
-    torch::Tensor abs = valid.abs();
-    torch::Tensor row = sums_[static_cast<int64_t>(l)];
+    // Few passes, one host transfer: the fast path has no NaN/Inf.
+    torch::Tensor valid = x, finite = x;  // non-NaN values; finite values
+    double nan = 0, inf = 0;
+    if (!torch::isfinite(x).all().item<bool>()) {
+      torch::Tensor is_nan = torch::isnan(x);
+      nan = static_cast<double>(is_nan.sum().item<int64_t>());
+      valid = nan > 0 ? x.masked_select(is_nan.logical_not()) : x;
+      torch::Tensor is_inf = torch::isinf(valid);
+      inf = static_cast<double>(is_inf.sum().item<int64_t>());
+      finite = valid.masked_select(is_inf.logical_not());
+    }
+    const int64_t i = static_cast<int64_t>(l);
+    torch::Tensor row = sums_[i];
     row[0] += static_cast<double>(x.numel());
     row[1] += static_cast<double>(finite.numel());
-    if (finite.numel() > 0) {
-      torch::Tensor fd = finite.to(torch::kFloat64);
-      row[2] += fd.sum().item<double>();
-      row[3] += (fd * fd).sum().item<double>();
-    }
     row[4] += nan;
     row[5] += inf;
-    row[6] += static_cast<double>(abs.gt(bound_).sum().item<int64_t>());
-    if (valid.numel() > 0) {
-      torch::Tensor lg = abs.to(torch::kFloat64).log10().clamp(kHistLow, kHistLow + kHistBins - 1e-9);
-      row.narrow(0, kSumCols, kHistBins) += torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins);
-      torch::Tensor e = extreme_[static_cast<int64_t>(l)];
-      e[0] = std::max(e[0].item<double>(), -valid.min().item<double>());
-      e[1] = std::max(e[1].item<double>(), valid.max().item<double>());
-      e[2] = std::max(e[2].item<double>(), abs.max().item<double>());
-    }
+    if (valid.numel() == 0) continue;
+    torch::Tensor abs = valid.abs();
+    torch::Tensor above = abs.gt(bound_).sum().to(torch::kFloat64);
+    torch::Tensor lg = abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);  // in place: abs is ours
+    torch::Tensor hist = torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
+    auto [mn, mx] = torch::aminmax(valid);
+    torch::Tensor sum = finite.numel() ? torch::sum(finite, torch::kFloat64) : torch::zeros({}, torch::kFloat64);
+    torch::Tensor norm = finite.numel() ? torch::linalg_vector_norm(finite, 2, c10::nullopt, false, torch::kFloat64)
+                                        : torch::zeros({}, torch::kFloat64);
+    torch::Tensor host = torch::cat({torch::stack({sum, norm * norm, above, -mn.to(torch::kFloat64),
+                                                   mx.to(torch::kFloat64)}),
+                                     hist})
+                             .to(torch::kCPU);
+    auto h = host.accessor<double, 1>();
+    row[2] += h[0];
+    row[3] += h[1];
+    row[6] += h[2];
+    row.narrow(0, kSumCols, kHistBins) += host.narrow(0, 5, kHistBins);
+    torch::Tensor e = extreme_[i];
+    e[0] = std::max(e[0].item<double>(), h[3]);
+    e[1] = std::max(e[1].item<double>(), h[4]);
+    e[2] = std::max({e[2].item<double>(), h[3], h[4]});  // max |x| = max(-min, max)
   }
 }
 
