@@ -109,6 +109,9 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
                 "configuration (default: exit 1)");
   cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
                 "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
+  cmd->add_flag("--amm-sync,!--no-amm-sync", c.amm_sync,
+                "AMM batch min/max over all ranks (default: on; off only to measure what it costs, with "
+                "--no-verify-ranks: ranks' AMM statistics then differ)");
   cmd->add_option("--stop-after-epochs", c.stop_after_epochs,
                   "End this invocation after N epochs (its checkpoint written); go on later with --resume "
                   "(0: run all stages)");

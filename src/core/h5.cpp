@@ -331,6 +331,16 @@ hid_t vlen_string_type(const std::string& file, const std::string& what) {
   return type;
 }
 
+// Copies strings HDF5 allocated for a variable-length read, and frees them.
+std::vector<std::string> take_strings(const std::vector<char*>& ptrs) {
+  std::vector<std::string> out;
+  for (char* p : ptrs) {
+    out.emplace_back(p ? p : "");
+    if (p) H5free_memory(p);
+  }
+  return out;
+}
+
 void create_table_of(const Object& loc, const std::string& name, hid_t type,
                      const std::vector<int64_t>& inner, int64_t chunk_rows) {
   std::string path = child_path(loc, name);
@@ -412,12 +422,7 @@ std::vector<std::string> read_strings(const Object& loc, const std::string& name
   Guard type_guard{type, H5Tclose};
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
   if (n > 0) H5_CHECK(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "H5Dread", loc.file(), path);
-  std::vector<std::string> out;
-  for (char* p : ptrs) {
-    out.emplace_back(p ? p : "");
-    if (p) H5free_memory(p);
-  }
-  return out;
+  return take_strings(ptrs);
 }
 
 // --- attributes -------------------------------------------------------------
@@ -495,12 +500,7 @@ std::vector<std::string> attr_strings(const Object& obj, const std::string& name
   Guard type_guard{type, H5Tclose};
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
   if (n > 0) H5_CHECK(H5Aread(attr, type, ptrs.data()), "H5Aread", obj.file(), what);
-  std::vector<std::string> out;
-  for (char* p : ptrs) {
-    out.emplace_back(p ? p : "");
-    if (p) H5free_memory(p);
-  }
-  return out;
+  return take_strings(ptrs);
 }
 
 bool has_attr(const Object& obj, const std::string& name) {

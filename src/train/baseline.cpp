@@ -52,20 +52,10 @@ BaselineResult train_baseline(TrainConfig cfg) {
 
   // ---------------------------------------------------------------- run folder
   const std::string run_dir = cfg.checkpoint_dir + "/" + cfg.run;
-  const std::string last_path = run_dir + "/last.h5";
-  if (rank == 0) fs::make_dirs(run_dir);
-  if (!cfg.resume && fs::file_exists(last_path)) {
-    SISYPHUS_FAIL(ErrorKind::kConfig, "run '" + cfg.run + "' already has a checkpoint (" +
-                                          last_path +
-                                          "); pass --resume to continue it or --run to start "
-                                          "another run");
-  }
+  const std::string last_path = prepare_run_dir(job, cfg.checkpoint_dir, cfg.run, cfg.resume);
 
   // ---------------------------------------------------------------- data
-  data::ImageSet train_set = data::load_split(spec, cfg.data_dir, /*train=*/true);
-  data::ImageSet test_set = data::load_split(spec, cfg.data_dir, /*train=*/false);
-  train_set.truncate(cfg.train_limit);
-  test_set.truncate(cfg.test_limit);
+  auto [train_set, test_set] = load_splits(spec, cfg.data_dir, cfg.train_limit, cfg.test_limit);
   log::info("data: " + spec.name + " train " + std::to_string(train_set.n) + " test " +
             std::to_string(test_set.n) + " images of " + std::to_string(spec.channels) + "x" +
             std::to_string(spec.size) + "x" + std::to_string(spec.size) + ", augmentation " +

@@ -57,6 +57,14 @@ class ConfigText {
     auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
     out_ += std::string(key) + "=" + std::string(buf, end) + "\n";
   }
+  // The batch and data settings every training command has.
+  void batches(int64_t batch, int64_t test_batch, int64_t train_limit, int64_t test_limit, bool augment) {
+    integer("batch-size", batch);
+    integer("test-batch-size", test_batch);
+    integer("train-limit", train_limit);
+    integer("test-limit", test_limit);
+    flag("augment", augment);
+  }
   void optim(const OptimConfig& o) {
     number("lr", o.lr);
     number("momentum", o.momentum);
@@ -99,11 +107,7 @@ std::string to_config_text(const TrainConfig& c) {
   t.flag("imagenet-stem", c.imagenet_stem);
   t.flag("batchnorm", c.batchnorm);
   t.integer("epochs", c.epochs);
-  t.integer("batch-size", c.batch_size);
-  t.integer("test-batch-size", c.test_batch_size);
-  t.integer("train-limit", c.train_limit);
-  t.integer("test-limit", c.test_limit);
-  t.flag("augment", c.augment);
+  t.batches(c.batch_size, c.test_batch_size, c.train_limit, c.test_limit, c.augment);
   t.optim(c.optim);
   t.unsigned_integer("seed", c.seed);
   t.integer("threads", c.threads);
@@ -135,6 +139,8 @@ void resolve(QuailConfig& cfg) {
             cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
   require(cfg.escape_bound > 0, "--escape-bound", "must be positive");
   require(cfg.stop_after_epochs >= 0, "--stop-after-epochs", "must not be negative");
+  require(cfg.amm_sync || !cfg.verify_ranks, "--no-amm-sync",
+          "leaves the ranks with different AMM statistics; add --no-verify-ranks (for measurements only)");
 }
 
 std::string to_config_text(const QuailConfig& c) {
@@ -144,11 +150,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.flag("amm", c.amm);
   t.integer("mimic-epochs", c.mimic_epochs);
   t.integer("finetune-epochs", c.finetune_epochs);
-  t.integer("batch-size", c.batch_size);
-  t.integer("test-batch-size", c.test_batch_size);
-  t.integer("train-limit", c.train_limit);
-  t.integer("test-limit", c.test_limit);
-  t.flag("augment", c.augment);
+  t.batches(c.batch_size, c.test_batch_size, c.train_limit, c.test_limit, c.augment);
   t.optim(c.optim);
   t.unsigned_integer("seed", c.seed);
   t.integer("threads", c.threads);
@@ -164,6 +166,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.integer("stop-after-epochs", c.stop_after_epochs);
   t.flag("verify-ranks", c.verify_ranks);
   t.integer("trace-every", c.trace_every);
+  t.flag("amm-sync", c.amm_sync);
   return t.str();
 }
 

@@ -91,7 +91,8 @@ QuailResult run_quail(QuailConfig cfg) {
   nn::set_activations(*student, student_act, probe_input(spec));
   teacher->to(job.device);
   student->to(job.device);
-  install_amm_sync(job);
+  if (cfg.amm_sync) install_amm_sync(job);
+  else nn::set_amm_sync({});  // measurement mode: per-rank statistics
   const size_t num_points = student->points().size();
   const std::vector<Stage> stages = plan_stages(num_points, cfg.mimic_epochs, cfg.finetune_epochs);
   log::info("quail: teacher " + cfg.teacher + " (" + tmeta.network + " on " + tmeta.dataset + ", test acc " +
@@ -102,12 +103,7 @@ QuailResult run_quail(QuailConfig cfg) {
 
   // ---------------------------------------------------------------- run folder, resume
   const std::string run_dir = cfg.checkpoint_dir + "/" + cfg.run;
-  const std::string last_path = run_dir + "/last.h5";
-  if (rank == 0) fs::make_dirs(run_dir);
-  if (!cfg.resume && fs::file_exists(last_path)) {
-    SISYPHUS_FAIL(ErrorKind::kConfig, "run '" + cfg.run + "' already has a checkpoint (" + last_path +
-                                          "); pass --resume to continue it or --run to start another run");
-  }
+  const std::string last_path = prepare_run_dir(job, cfg.checkpoint_dir, cfg.run, cfg.resume);
   Position start;
   int64_t step = 0;
   io::TensorList resume_momentum;
@@ -140,12 +136,18 @@ QuailResult run_quail(QuailConfig cfg) {
     log::info("resume: no checkpoint at " + last_path + " yet, starting from the teacher");
   }
   dist::broadcast_state(*comm, *student);
+  if (nn::has_amm(*student) && cfg.mimic_epochs == 0) {
+    // Fine-tune stages keep the earlier points frozen, AMM in inference
+    // mode: those layers need estimates, which only a mimic stage gives them.
+    for (const auto& item : student->named_buffers())
+      if (item.key().find(".amm.num_batches_tracked") != std::string::npos && item.value().item<int64_t>() == 0)
+        SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --mimic-epochs: 0 leaves AMM layer " + item.key() +
+                                              " without running estimates for the frozen fine-tune stages; "
+                                              "use --mimic-epochs 1 or more");
+  }
 
   // ---------------------------------------------------------------- data
-  data::ImageSet train_set = data::load_split(spec, cfg.data_dir, /*train=*/true);
-  data::ImageSet test_set = data::load_split(spec, cfg.data_dir, /*train=*/false);
-  train_set.truncate(cfg.train_limit);
-  test_set.truncate(cfg.test_limit);
+  auto [train_set, test_set] = load_splits(spec, cfg.data_dir, cfg.train_limit, cfg.test_limit);
   const int64_t global_batch = cfg.batch_size * world;
   const int64_t steps_per_epoch = (train_set.n + global_batch - 1) / global_batch;
 
@@ -181,7 +183,7 @@ QuailResult run_quail(QuailConfig cfg) {
     std::vector<std::string> trainable_names = student->trainable_tensor_names();
     std::set<std::string> averaged;
     for (const auto& n : trainable_names)
-      if (n.find(".amm.") == std::string::npos) averaged.insert(n);
+      if (n.find(".amm.") == std::string::npos || !cfg.amm_sync) averaged.insert(n);
     auto include = [&averaged](const std::string& name) { return averaged.count(name) > 0; };
     int64_t trainable_count = 0;
     for (const auto& p : params) trainable_count += p.second.numel();

@@ -19,16 +19,7 @@ trap 'rm -rf "$WORK"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(timeout 300 mpirun --oversubscribe --bind-to none)
 PY=/usr/bin/python3
-failures=0; passes=0
-pass() { passes=$((passes + 1)); echo "ok   $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL $1"; }
-# one_error NAME PATTERN: last command's exit in (0, 124), one stderr line matching
-one_error() {
-  local rc=$1 name=$2 pattern=$3
-  if [[ $rc -ne 0 && $rc -lt 124 && $(grep -c . "$WORK/err") -eq 1 ]] && grep -qE -- "$pattern" "$WORK/err"; then
-    pass "$name"
-  else fail "$name (rc $rc)"; cat "$WORK/err"; fi
-}
+source "$(dirname "$0")/../support/testlib.sh"
 
 $PY "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 500 100
 D=(--data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1)
@@ -177,5 +168,9 @@ one_error $? "unknown AMM mode" "unknown AMM inference mode 'minmax'"
 "$BIN" quail "${Q[@]}" --mimic-epochs 0 --finetune-epochs 0 > "$WORK/out" 2> "$WORK/err"
 one_error $? "no stages" "cannot both have 0 epochs"
 
-echo "quail tests: $passes passed, $failures failed"
-[[ $failures -eq 0 ]]
+"$BIN" quail "${Q[@]}" --amm --mimic-epochs 0 --finetune-epochs 1 --run E > "$WORK/out" 2> "$WORK/err"
+one_error $? "AMM fine-tuning without mimic stages (no estimates)" "without running estimates"
+"$BIN" quail "${Q[@]}" --amm --no-amm-sync --run E > "$WORK/out" 2> "$WORK/err"
+one_error $? "--no-amm-sync needs --no-verify-ranks" "add --no-verify-ranks"
+
+finish "quail tests"

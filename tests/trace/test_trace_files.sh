@@ -14,15 +14,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 PY=/usr/bin/python3
-failures=0; passes=0
-pass() { passes=$((passes + 1)); echo "ok   $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL $1"; }
-one_error() {
-  local rc=$1 name=$2 pattern=$3
-  if [[ $rc -ne 0 && $rc -lt 124 && $(grep -c . "$WORK/err") -eq 1 ]] && grep -qE -- "$pattern" "$WORK/err"; then
-    pass "$name"
-  else fail "$name (rc $rc)"; cat "$WORK/err"; fi
-}
+source "$(dirname "$0")/../support/testlib.sh"
 
 $PY "$HERE/../support/make_idx_dataset.py" "$WORK/fm" 500 100 --noise
 D=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1)
@@ -138,5 +130,4 @@ one_error $? "a corrupt trace file" "not an HDF5 file"
 "$BIN" eval --checkpoint "$WORK/ck/t/last.h5" --data-dir "$WORK/fm" --trace "$WORK/ck/r20/trace.h5" > "$WORK/out" 2> "$WORK/err"
 one_error $? "appending to a trace of another network" "other layers"
 
-echo "trace tests: $passes passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish "trace tests"
