@@ -17,9 +17,9 @@
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "data/loader.h"
 #include "data/sampler.h"
@@ -70,10 +70,7 @@ int main(int argc, char** argv) {
     train::Sgd sgd(params, ocfg);
     std::unique_ptr<dist::GradientReducer> reducer;
     if (world > 1 || mode == "reduce") {
-      dist::ReducerOptions ropts;
-      ropts.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
-      ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
-      reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
+      reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(bucket_mb));
     }
 
     const int64_t global_batch = batch_size * world;
@@ -83,7 +80,7 @@ int main(int argc, char** argv) {
     double wait_before = 0;
     torch::Tensor raw;
     comm->barrier();
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = Clock::now();
     for (int64_t epoch = 0; done < warmup + timed; ++epoch) {
       data::LoaderOptions opts;
       opts.batch_size = batch_size;
@@ -96,7 +93,7 @@ int main(int argc, char** argv) {
         if (!loader.next(&batch)) batch = data::Batch{};
         if (done == warmup) {
           comm->barrier();
-          t0 = std::chrono::steady_clock::now();
+          t0 = Clock::now();
           wait_before = reducer ? reducer->stats().exposed_wait_s : 0;
         }
         int64_t count = data::global_batch_count(set.n, world, batch_size, k);
@@ -127,7 +124,7 @@ int main(int argc, char** argv) {
       }
     }
     comm->barrier();
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double seconds = seconds_since(t0);
     if (rank == 0) {
       double wait = reducer ? reducer->stats().exposed_wait_s - wait_before : 0;
       std::printf("sisyphus mode=%s net=%s dataset=%s ranks=%d batch=%lld threads=%d images=%lld "

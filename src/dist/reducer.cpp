@@ -2,11 +2,19 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
+#include <algorithm>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace sisyphus::dist {
+
+ReducerOptions reducer_options(double bucket_mb) {
+  ReducerOptions o;
+  o.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
+  o.first_bucket_bytes = std::min<int64_t>(o.bucket_bytes, 1 << 20);
+  return o;
+}
 
 GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
                                  std::vector<std::pair<std::string, torch::Tensor>> params,
@@ -93,12 +101,11 @@ void GradientReducer::launch_ready_buckets() {
     Bucket& b = buckets_[next_launch_++];
     if (scale_ != 1.0) b.flat.mul_(scale_);
     if (last) {  // nothing left to overlap with: exposed time
-      auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = Clock::now();
       for (auto& earlier : buckets_)
         if (earlier.work) earlier.work->wait();  // keep the order of collectives
       comm_->all_reduce(b.flat, ReduceOp::kSum);
-      stats_.exposed_wait_s +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      stats_.exposed_wait_s += seconds_since(t0);
     } else {
       b.work = comm_->all_reduce_async(b.flat, ReduceOp::kSum);
     }
@@ -120,10 +127,10 @@ void GradientReducer::finish_step() {
     b.pending--;
   }
   launch_ready_buckets();
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   for (auto& b : buckets_)
     if (b.work) b.work->wait();
-  stats_.exposed_wait_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats_.exposed_wait_s += seconds_since(t0);
   for (size_t k = 0; k < params_.size(); ++k) params_[k].mutable_grad() = slots_[k].view;
   in_step_ = false;
   stats_.steps++;

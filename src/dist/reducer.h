@@ -30,6 +30,8 @@ struct ReducerOptions {
   int64_t bucket_bytes = 25 << 20;      // 25 MiB, as DDP
   int64_t first_bucket_bytes = 1 << 20;  // small first bucket: starts communicating early
 };
+// Buckets of `bucket_mb` MiB (--bucket-mb), the first at most 1 MiB.
+ReducerOptions reducer_options(double bucket_mb);
 
 struct ReducerStats {
   int64_t steps = 0;

@@ -1,12 +1,9 @@
 #include "io/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <map>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/h5.h"
 
 namespace sisyphus::io {
@@ -61,14 +58,6 @@ TensorList read_list(const h5::Object& group) {
   TensorList list;
   for (const auto& name : h5::list(group)) list.emplace_back(name, read_tensor(group, name));
   return list;
-}
-
-void fsync_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot reopen '" + path + "' to sync it");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) SISYPHUS_FAIL(ErrorKind::kIo, "fsync of '" + path + "' failed (disk full?)");
 }
 
 void check_format(const h5::Object& file, const std::string& path) {
@@ -144,10 +133,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     if (ckpt.rng_state.defined()) write_tensor(rng, "torch_cpu", ckpt.rng_state);
     file.close();
   }
-  fsync_file(tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    SISYPHUS_FAIL(ErrorKind::kIo, "cannot rename '" + tmp + "' to '" + path + "'");
-  }
+  fs::sync_file(tmp);
+  fs::rename_over(tmp, path);
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {

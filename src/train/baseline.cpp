@@ -2,12 +2,9 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
-#include <thread>
-
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "data/loader.h"
 #include "data/sampler.h"
@@ -17,6 +14,7 @@
 #include "io/checkpoint.h"
 #include "nn/batchnorm.h"
 #include "nn/registry.h"
+#include "train/epoch.h"
 #include "train/job.h"
 #include "train/metrics.h"
 #include "train/tracing.h"
@@ -26,12 +24,7 @@
 namespace sisyphus::train {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr double kBaselineTraceBound = 1e6;  // "above" count threshold of baseline traces
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 }  // namespace
 
@@ -70,10 +63,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   Sgd sgd(params, cfg.optim);
   std::unique_ptr<dist::GradientReducer> reducer;
   if (world > 1) {
-    dist::ReducerOptions ropts;
-    ropts.bucket_bytes = static_cast<int64_t>(cfg.bucket_mb * (1 << 20));
-    ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
-    reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
+    reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(cfg.bucket_mb));
   }
   const bool sync_bn = world > 1 && cfg.sync_bn;
   nn::set_batchnorm_sync(sync_bn ? nn::AllReduceSum([comm](torch::Tensor& t) {
@@ -122,21 +112,14 @@ BaselineResult train_baseline(TrainConfig cfg) {
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
     // ------------------------------------------------------------ one epoch
     const double lr = cosine_lr(cfg.optim, epoch, cfg.epochs);
-    data::LoaderOptions opts;
-    opts.batch_size = cfg.batch_size;
-    opts.augment = cfg.augment ? spec.train_augment : data::Augment::kNone;
-    opts.seed = cfg.seed;
-    opts.epoch = epoch;
-    std::vector<int64_t> order = data::epoch_order(train_set.n, cfg.seed, epoch, /*shuffle=*/true);
-    data::BatchLoader loader(train_set, spec,
-                             data::shard_batches(order, rank, world, cfg.batch_size), opts);
+    std::unique_ptr<data::BatchLoader> loader =
+        epoch_loader(train_set, spec, job, cfg.batch_size, cfg.augment, cfg.seed, epoch);
     net->train();
     const auto epoch_start = Clock::now();
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
+    EpochSums sums;
     for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
       // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
-      data::Batch batch = next_batch(loader, spec, job);  // empty when this rank's shard ran out
+      data::Batch batch = next_batch(*loader, spec, job);  // empty when this rank's shard ran out
       const bool traced = trace.due(step + 1);
       std::vector<torch::Tensor> outputs;
       StepResult sr = train_step(
@@ -157,31 +140,20 @@ BaselineResult train_baseline(TrainConfig cfg) {
                                                 " at step " + std::to_string(step) +
                                                 "; the last good checkpoint is " + last_path);
       }
-      loss_sum += sr.loss * static_cast<double>(batch.size());
-      correct += sr.correct;
-      seen += batch.size();
+      sums.add(sr.loss, sr.correct, batch.size());
       if (cfg.log_every > 0 && epoch_step % cfg.log_every == 0) {
         double elapsed = seconds_since(epoch_start);
-        double rate = static_cast<double>(seen * world) / elapsed;  // rank 0's view of the job
+        double rate = static_cast<double>(sums.seen * world) / elapsed;  // rank 0's view of the job
         double remaining =
-            static_cast<double>((cfg.epochs - epoch) * train_set.n - seen * world) / rate;
+            static_cast<double>((cfg.epochs - epoch) * train_set.n - sums.seen * world) / rate;
         log::info(progress_line("baseline", epoch + 1, cfg.epochs, epoch_step, steps_per_epoch,
-                                loss_sum / std::max<int64_t>(seen, 1),
-                                static_cast<double>(correct) / std::max<int64_t>(seen, 1), lr,
-                                rate, remaining));
+                                sums.mean_loss(), sums.accuracy(), lr, rate, remaining));
       }
     }
-    if (world > 1) {  // epoch figures over all ranks
-      torch::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct),
-                                          static_cast<double>(seen)}, torch::kFloat64);
-      comm->all_reduce(sums, dist::ReduceOp::kSum);
-      loss_sum = sums[0].item<double>();
-      correct = static_cast<int64_t>(sums[1].item<double>());
-      seen = static_cast<int64_t>(sums[2].item<double>());
-    }
+    sum_over_ranks(job, &sums);  // epoch figures over all ranks
     const double epoch_seconds = seconds_since(epoch_start);
     train_seconds += epoch_seconds;
-    images_seen += seen;
+    images_seen += sums.seen;
 
     if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *net, "epoch " + std::to_string(epoch + 1));
 
@@ -193,28 +165,21 @@ BaselineResult train_baseline(TrainConfig cfg) {
 
     // ------------------------------------------------------------ checkpoint
     io::Checkpoint ckpt;
-    ckpt.meta.network = cfg.network;
-    ckpt.meta.dataset = cfg.dataset;
+    ckpt.meta = run_meta(cfg.network, cfg.dataset, spec, cfg.imagenet_stem, cfg.batchnorm, config_text);
     ckpt.meta.stage = "baseline";
     ckpt.meta.epoch = epoch + 1;
     ckpt.meta.step = step;
-    ckpt.meta.config = config_text;
-    ckpt.meta.config_hash = config_hash(config_text);
     ckpt.meta.test_acc = eval.accuracy();
     ckpt.meta.test_loss = eval.mean_loss();
-    ckpt.meta.num_classes = spec.num_classes;
-    ckpt.meta.in_channels = spec.channels;
-    ckpt.meta.image_size = spec.size;
-    ckpt.meta.imagenet_stem = cfg.imagenet_stem;
-    ckpt.meta.batchnorm = cfg.batchnorm;
     ckpt.model = io::module_state(*net);
     ckpt.optimizer.emplace_back("momentum", sgd.state());
     ckpt.rng_state = rng_state();
     if (rank == 0) io::save_checkpoint(last_path, ckpt);
 
-    EpochRow row{"baseline", epoch + 1, step, lr, loss_sum / seen,
-                 static_cast<double>(correct) / seen, eval.mean_loss(), eval.accuracy(),
-                 seen / epoch_seconds, seconds_since(run_start)};
+    EpochRow row{"baseline",       epoch + 1,       step,
+                 lr,               sums.mean_loss(), sums.accuracy(),
+                 eval.mean_loss(), eval.accuracy(),  sums.seen / epoch_seconds,
+                 seconds_since(run_start)};
     if (metrics) metrics->write(row);
     char line[256];
     std::snprintf(line, sizeof(line),

@@ -2,11 +2,11 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
@@ -86,10 +86,10 @@ namespace {
 SyncTime g_amm_time;
 
 void timed_all_reduce(dist::Communicator& comm, torch::Tensor& t, dist::ReduceOp op) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   comm.all_reduce(t, op);
   g_amm_time.calls += 1;
-  g_amm_time.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  g_amm_time.seconds += seconds_since(t0);
 }
 }  // namespace
 

@@ -2,11 +2,11 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <set>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -18,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "nn/act_spec.h"
 #include "nn/registry.h"
+#include "train/epoch.h"
 #include "train/escape_guard.h"
 #include "train/job.h"
 #include "train/metrics.h"
@@ -27,12 +28,6 @@
 
 namespace sisyphus::train {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 std::string format_number(const char* fmt, double v) {
   char buf[64];
@@ -173,10 +168,7 @@ QuailResult run_quail(QuailConfig cfg) {
     if (s == start.stage && !resume_momentum.empty()) sgd.load_state(resume_momentum, last_path);
     std::unique_ptr<dist::GradientReducer> reducer;
     if (world > 1) {
-      dist::ReducerOptions ropts;
-      ropts.bucket_bytes = static_cast<int64_t>(cfg.bucket_mb * (1 << 20));
-      ropts.first_bucket_bytes = std::min<int64_t>(ropts.bucket_bytes, 1 << 20);
-      reducer = std::make_unique<dist::GradientReducer>(comm, params, ropts);
+      reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(cfg.bucket_mb));
     }
     // BN statistics of the trainable points are averaged over the ranks;
     // frozen points' buffers and AMM's (already global) estimates are not touched.
@@ -196,20 +188,14 @@ QuailResult run_quail(QuailConfig cfg) {
 
     for (int64_t epoch = first_epoch; epoch < stage.epochs; ++epoch) {
       const double lr = cosine_lr(cfg.optim, epoch, stage.epochs);
-      data::LoaderOptions opts;
-      opts.batch_size = cfg.batch_size;
-      opts.augment = cfg.augment ? spec.train_augment : data::Augment::kNone;
-      opts.seed = stage_seed;
-      opts.epoch = epoch;
-      std::vector<int64_t> order = data::epoch_order(train_set.n, stage_seed, epoch, /*shuffle=*/true);
-      data::BatchLoader loader(train_set, spec, data::shard_batches(order, rank, world, cfg.batch_size), opts);
+      std::unique_ptr<data::BatchLoader> loader =
+          epoch_loader(train_set, spec, job, cfg.batch_size, cfg.augment, stage_seed, epoch);
       student->train();
       const auto epoch_start = Clock::now();
       const SyncTime sync_before = amm_sync_time();
-      double loss_sum = 0;
-      int64_t correct = 0, seen = 0;
+      EpochSums sums;
       for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
-        data::Batch batch = next_batch(loader, spec, job);
+        data::Batch batch = next_batch(*loader, spec, job);
         StageStepResult sr = stage_step(
             stage, *student, *teacher, sgd, batch, lr, reducer.get(),
             data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1));
@@ -242,26 +228,15 @@ QuailResult run_quail(QuailConfig cfg) {
           }
           return result;
         }
-        loss_sum += sr.loss * static_cast<double>(batch.size());
-        correct += sr.correct;
-        seen += batch.size();
+        sums.add(sr.loss, sr.correct, batch.size());
         if (cfg.log_every > 0 && epoch_step % cfg.log_every == 0) {
-          double rate = static_cast<double>(seen * world) / seconds_since(epoch_start);
-          double remaining = static_cast<double>((stage.epochs - epoch) * train_set.n - seen * world) / rate;
+          double rate = static_cast<double>(sums.seen * world) / seconds_since(epoch_start);
+          double remaining = static_cast<double>((stage.epochs - epoch) * train_set.n - sums.seen * world) / rate;
           log::info(progress_line(stage.name, epoch + 1, stage.epochs, epoch_step, steps_per_epoch,
-                                  loss_sum / std::max<int64_t>(seen, 1),
-                                  static_cast<double>(correct) / std::max<int64_t>(seen, 1), lr, rate,
-                                  remaining));
+                                  sums.mean_loss(), sums.accuracy(), lr, rate, remaining));
         }
       }
-      if (world > 1) {
-        torch::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)},
-                                           torch::kFloat64);
-        comm->all_reduce(sums, dist::ReduceOp::kSum);
-        loss_sum = sums[0].item<double>();
-        correct = static_cast<int64_t>(sums[1].item<double>());
-        seen = static_cast<int64_t>(sums[2].item<double>());
-      }
+      sum_over_ranks(job, &sums);
       const double epoch_seconds = seconds_since(epoch_start);
       const SyncTime sync_after = amm_sync_time();
       if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *student, stage.name + " epoch " + std::to_string(epoch + 1));
@@ -270,24 +245,16 @@ QuailResult run_quail(QuailConfig cfg) {
       result.eval = eval;
 
       io::Checkpoint ckpt;
-      ckpt.meta.network = tmeta.network;
-      ckpt.meta.dataset = tmeta.dataset;
+      ckpt.meta = run_meta(tmeta.network, tmeta.dataset, spec, tmeta.imagenet_stem, tmeta.batchnorm, config_text);
       ckpt.meta.stage = stage.name;
       ckpt.meta.point = static_cast<int64_t>(stage.point);
       ckpt.meta.epoch = epoch + 1;
       ckpt.meta.stage_epochs = stage.epochs;
       ckpt.meta.step = step;
-      ckpt.meta.config = config_text;
-      ckpt.meta.config_hash = config_hash(config_text);
       ckpt.meta.test_acc = eval.accuracy();
       ckpt.meta.test_loss = eval.mean_loss();
       ckpt.meta.test_nonfinite = eval.nonfinite;
-      ckpt.meta.train_loss = loss_sum / std::max<int64_t>(seen, 1);
-      ckpt.meta.num_classes = tmeta.num_classes;
-      ckpt.meta.in_channels = tmeta.in_channels;
-      ckpt.meta.image_size = tmeta.image_size;
-      ckpt.meta.imagenet_stem = tmeta.imagenet_stem;
-      ckpt.meta.batchnorm = tmeta.batchnorm;
+      ckpt.meta.train_loss = sums.mean_loss();
       ckpt.meta.activation = nn::activation_spec(*student);
       ckpt.meta.teacher = cfg.teacher;
       ckpt.model = io::module_state(*student);
@@ -297,13 +264,14 @@ QuailResult run_quail(QuailConfig cfg) {
       const std::string stage_path = run_dir + "/" + stage.name + ".h5";
       if (rank == 0) {
         io::save_checkpoint(last_path, ckpt);
-        if (stage_done) io::save_checkpoint(stage_path, ckpt);
+        if (stage_done) fs::copy_file_atomic(last_path, stage_path);  // the stage's result, kept
       }
       last_good = stage_done ? stage_path : last_path;
 
-      EpochRow row{stage.name, epoch + 1, step, lr, ckpt.meta.train_loss,
-                   static_cast<double>(correct) / std::max<int64_t>(seen, 1), eval.mean_loss(),
-                   eval.accuracy(), seen / epoch_seconds, seconds_since(run_start)};
+      EpochRow row{stage.name,       epoch + 1,       step,
+                   lr,               sums.mean_loss(), sums.accuracy(),
+                   eval.mean_loss(), eval.accuracy(),  sums.seen / epoch_seconds,
+                   seconds_since(run_start)};
       if (metrics) metrics->write(row);
       const double sync_ms_per_step = 1000.0 * (sync_after.seconds - sync_before.seconds) /
                                       static_cast<double>(steps_per_epoch);
