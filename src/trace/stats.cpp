@@ -27,52 +27,59 @@ void TraceAccumulator::reset() {
   samples_ = 0;
 }
 
+namespace {
+
+// One point's batch as a row of kSumCols + kHistBins + 3 values, computed on
+// the output's device without a host round trip: count, finite, sum,
+// sumsq, nan, inf, above, histogram, -min, max, max|x| (NaN excluded from
+// everything but `count` and `nan`).
+torch::Tensor point_row(const torch::Tensor& x, double bound) {
+  const auto f64 = torch::kFloat64;
+  torch::Tensor is_nan = torch::isnan(x);
+  torch::Tensor is_finite = torch::isfinite(x);
+  torch::Tensor finite_or_0 = torch::where(is_finite, x, torch::zeros({}, x.options()));
+  torch::Tensor abs = x.abs();  // NaN stays NaN: compares false, lands in the dropped bin below
+  torch::Tensor sums = torch::stack({
+      torch::full({}, static_cast<double>(x.numel()), x.options().dtype(f64)),
+      is_finite.sum().to(f64),
+      finite_or_0.sum(f64),
+      torch::linalg_vector_norm(finite_or_0, 2, c10::nullopt, false, f64).square(),
+      is_nan.sum().to(f64),
+      torch::isinf(x).sum().to(f64),
+      abs.gt(bound).sum().to(f64),
+  });
+  // bin = floor(log10|x|) - kHistLow, clamped to the first/last bin; NaN -> an extra bin, dropped
+  torch::Tensor bin = abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3).sub_(kHistLow).floor_();
+  torch::Tensor index = torch::where(is_nan, torch::full({}, static_cast<double>(kHistBins), bin.options()), bin)
+                            .to(torch::kInt64);
+  torch::Tensor hist = torch::zeros({kHistBins + 1}, x.options().dtype(f64))
+                           .scatter_add_(0, index, torch::ones({x.numel()}, x.options().dtype(f64)))
+                           .narrow(0, 0, kHistBins);
+  const torch::Tensor pos_inf = torch::full({}, kInf, x.options()), neg_inf = torch::full({}, -kInf, x.options());
+  torch::Tensor neg_min = torch::where(is_nan, pos_inf, x).amin().neg().to(f64);  // +Inf when all NaN -> -Inf
+  torch::Tensor max = torch::where(is_nan, neg_inf, x).amax().to(f64);
+  torch::Tensor extreme = torch::stack({neg_min, max, torch::maximum(neg_min, max)});
+  return torch::cat({sums, hist, extreme});
+}
+
+}  // namespace
+
 void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t samples) {
   torch::NoGradGuard no_grad;
   samples_ += samples;
+  std::vector<torch::Tensor> rows;
+  std::vector<int64_t> index;
   for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
     torch::Tensor x = outputs[l].detach().reshape({-1});
     if (x.numel() == 0) continue;
-    // Few passes, one host transfer: the fast path has no NaN/Inf.
-    torch::Tensor valid = x, finite = x;  // non-NaN values; finite values
-    double nan = 0, inf = 0;
-    if (!torch::isfinite(x).all().item<bool>()) {
-      torch::Tensor is_nan = torch::isnan(x);
-      nan = static_cast<double>(is_nan.sum().item<int64_t>());
-      valid = nan > 0 ? x.masked_select(is_nan.logical_not()) : x;
-      torch::Tensor is_inf = torch::isinf(valid);
-      inf = static_cast<double>(is_inf.sum().item<int64_t>());
-      finite = valid.masked_select(is_inf.logical_not());
-    }
-    const int64_t i = static_cast<int64_t>(l);
-    torch::Tensor row = sums_[i];
-    row[0] += static_cast<double>(x.numel());
-    row[1] += static_cast<double>(finite.numel());
-    row[4] += nan;
-    row[5] += inf;
-    if (valid.numel() == 0) continue;
-    torch::Tensor abs = valid.abs();
-    torch::Tensor above = abs.gt(bound_).sum().to(torch::kFloat64);
-    torch::Tensor lg = abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);  // in place: abs is ours
-    torch::Tensor hist = torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
-    auto [mn, mx] = torch::aminmax(valid);
-    torch::Tensor sum = finite.numel() ? torch::sum(finite, torch::kFloat64) : torch::zeros({}, torch::kFloat64);
-    torch::Tensor norm = finite.numel() ? torch::linalg_vector_norm(finite, 2, c10::nullopt, false, torch::kFloat64)
-                                        : torch::zeros({}, torch::kFloat64);
-    torch::Tensor host = torch::cat({torch::stack({sum, norm * norm, above, -mn.to(torch::kFloat64),
-                                                   mx.to(torch::kFloat64)}),
-                                     hist})
-                             .to(torch::kCPU);
-    auto h = host.accessor<double, 1>();
-    row[2] += h[0];
-    row[3] += h[1];
-    row[6] += h[2];
-    row.narrow(0, kSumCols, kHistBins) += host.narrow(0, 5, kHistBins);
-    torch::Tensor e = extreme_[i];
-    e[0] = std::max(e[0].item<double>(), h[3]);
-    e[1] = std::max(e[1].item<double>(), h[4]);
-    e[2] = std::max({e[2].item<double>(), h[3], h[4]});  // max |x| = max(-min, max)
+    rows.push_back(point_row(x, bound_));
+    index.push_back(static_cast<int64_t>(l));
   }
+  if (rows.empty()) return;
+  torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // one transfer: [points, kSumCols + kHistBins + 3]
+  torch::Tensor idx = torch::tensor(index, torch::kInt64);
+  sums_.index_add_(0, idx, block.narrow(1, 0, kSumCols + kHistBins));
+  extreme_.index_copy_(0, idx, torch::maximum(extreme_.index_select(0, idx), block.narrow(1, kSumCols + kHistBins, 3)));
 }
 
 std::vector<LayerStats> TraceAccumulator::reduce(dist::Communicator* comm, int64_t* samples) const {
