@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <map>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -105,13 +106,14 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
     }
     if (nn::has_amm(*net)) {  // keep the trained AMM statistics, swap what follows them
       torch::NoGradGuard no_grad;
-      io::TensorList amm_state;
+      std::map<std::string, torch::Tensor> amm_state;
       for (const auto& item : net->named_buffers())
-        if (item.key().find(".amm.") != std::string::npos) amm_state.emplace_back(item.key(), item.value().clone());
+        if (item.key().find(".amm.") != std::string::npos) amm_state[item.key()] = item.value().clone();
       nn::set_activations(*net, cfg.act, probe_input(spec));
-      for (auto& item : net->named_buffers())
-        for (const auto& [name, t] : amm_state)
-          if (name == item.key()) item.value().copy_(t);
+      for (auto& item : net->named_buffers()) {
+        auto kept = amm_state.find(item.key());
+        if (kept != amm_state.end()) item.value().copy_(kept->second);
+      }
     } else {
       nn::set_activations(*net, cfg.act, probe_input(spec));
     }
