@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "data/loader.h"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const std::string malloc_setting = tune_malloc();  // as `sisyphus train` does
     auto comm = dist::make_communicator(dist::Backend::kAuto);
     const int rank = comm->rank(), world = comm->size();
     train::set_torch_threads(threads);
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
                   seconds, images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,
                   static_cast<long long>(param_bytes), param_bytes * timed / seconds / 1e6,
                   1000 * wait / timed);
+      std::fprintf(stderr, "%s\n", malloc_setting.c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sisyphus_bench_train: %s\n", e.what());

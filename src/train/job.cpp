@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -50,6 +51,7 @@ Job start_job(const std::string& backend, int threads) {
   job.rank = job.comm->rank();
   job.world = job.comm->size();
   log::set_rank(job.rank, job.world);
+  log::info(tune_malloc());
   set_torch_threads(threads);
   if (job.comm->device() >= 0) job.device = torch::Device(torch::kCUDA, static_cast<int8_t>(job.comm->device()));
   return job;
