@@ -29,37 +29,37 @@ void TraceAccumulator::reset() {
 
 namespace {
 
-// One point's batch as a row of kSumCols + kHistBins + 3 values, computed on
-// the output's device without a host round trip: count, finite, sum,
-// sumsq, nan, inf, above, histogram, -min, max, max|x| (NaN excluded from
-// everything but `count` and `nan`).
-torch::Tensor point_row(const torch::Tensor& x, double bound) {
-  const auto f64 = torch::kFloat64;
-  torch::Tensor is_nan = torch::isnan(x);
-  torch::Tensor is_finite = torch::isfinite(x);
-  torch::Tensor finite_or_0 = torch::where(is_finite, x, torch::zeros({}, x.options()));
-  torch::Tensor abs = x.abs();  // NaN stays NaN: compares false, lands in the dropped bin below
+// One point's batch as a row of kSumCols + kHistBins + 3 values on the
+// output's device: count, finite, sum, sumsq, nan, inf, above, histogram,
+// -min, max, max|x|. NaN is left out of everything but `count` and `nan`;
+// Inf counts in the histogram's last bin and in min/max. `all_finite` takes
+// the fast path (no masking), which nearly every batch of a healthy run has.
+torch::Tensor point_row(const torch::Tensor& x, bool all_finite, double bound) {
+  const auto f64 = x.options().dtype(torch::kFloat64);
+  torch::Tensor valid = x, finite = x;  // non-NaN values; finite values
+  if (!all_finite) {
+    valid = x.masked_select(torch::isnan(x).logical_not());
+    finite = valid.masked_select(torch::isfinite(valid));
+  }
+  const auto count = static_cast<double>(x.numel());
+  const auto n_valid = static_cast<double>(valid.numel()), n_finite = static_cast<double>(finite.numel());
+  torch::Tensor abs = valid.abs();
   torch::Tensor sums = torch::stack({
-      torch::full({}, static_cast<double>(x.numel()), x.options().dtype(f64)),
-      is_finite.sum().to(f64),
-      finite_or_0.sum(f64),
-      torch::linalg_vector_norm(finite_or_0, 2, c10::nullopt, false, f64).square(),
-      is_nan.sum().to(f64),
-      torch::isinf(x).sum().to(f64),
-      abs.gt(bound).sum().to(f64),
+      torch::full({}, count, f64),
+      torch::full({}, n_finite, f64),
+      torch::sum(finite, torch::kFloat64),
+      torch::linalg_vector_norm(finite, 2, c10::nullopt, false, torch::kFloat64).square(),
+      torch::full({}, count - n_valid, f64),     // NaN
+      torch::full({}, n_valid - n_finite, f64),  // +-Inf
+      abs.gt(bound).sum().to(torch::kFloat64),
   });
-  // bin = floor(log10|x|) - kHistLow, clamped to the first/last bin; NaN -> an extra bin, dropped
-  torch::Tensor bin = abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3).sub_(kHistLow).floor_();
-  torch::Tensor index = torch::where(is_nan, torch::full({}, static_cast<double>(kHistBins), bin.options()), bin)
-                            .to(torch::kInt64);
-  torch::Tensor hist = torch::zeros({kHistBins + 1}, x.options().dtype(f64))
-                           .scatter_add_(0, index, torch::ones({x.numel()}, x.options().dtype(f64)))
-                           .narrow(0, 0, kHistBins);
-  const torch::Tensor pos_inf = torch::full({}, kInf, x.options()), neg_inf = torch::full({}, -kInf, x.options());
-  torch::Tensor neg_min = torch::where(is_nan, pos_inf, x).amin().neg().to(f64);  // +Inf when all NaN -> -Inf
-  torch::Tensor max = torch::where(is_nan, neg_inf, x).amax().to(f64);
-  torch::Tensor extreme = torch::stack({neg_min, max, torch::maximum(neg_min, max)});
-  return torch::cat({sums, hist, extreme});
+  if (valid.numel() == 0)  // all NaN: no histogram, extremes untouched
+    return torch::cat({sums, torch::zeros({kHistBins}, f64), torch::full({3}, -kInf, f64)});
+  torch::Tensor lg = abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);  // in place: abs is ours
+  torch::Tensor hist = torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
+  auto [mn, mx] = torch::aminmax(valid);
+  torch::Tensor neg_min = mn.neg().to(torch::kFloat64), max = mx.to(torch::kFloat64);
+  return torch::cat({sums, hist, torch::stack({neg_min, max, torch::maximum(neg_min, max)})});
 }
 
 }  // namespace
@@ -67,16 +67,23 @@ torch::Tensor point_row(const torch::Tensor& x, double bound) {
 void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t samples) {
   torch::NoGradGuard no_grad;
   samples_ += samples;
-  std::vector<torch::Tensor> rows;
+  std::vector<torch::Tensor> xs, finite_flags;
   std::vector<int64_t> index;
   for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
     torch::Tensor x = outputs[l].detach().reshape({-1});
     if (x.numel() == 0) continue;
-    rows.push_back(point_row(x, bound_));
+    xs.push_back(x);
+    finite_flags.push_back(torch::isfinite(x).all());
     index.push_back(static_cast<int64_t>(l));
   }
-  if (rows.empty()) return;
-  torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // one transfer: [points, kSumCols + kHistBins + 3]
+  if (xs.empty()) return;
+  // Two host transfers per batch whatever the number of points: the
+  // all-finite flags, then every point's row.
+  torch::Tensor flags = torch::stack(finite_flags).to(torch::kCPU);
+  std::vector<torch::Tensor> rows;
+  for (size_t k = 0; k < xs.size(); ++k)
+    rows.push_back(point_row(xs[k], flags[static_cast<int64_t>(k)].item<bool>(), bound_));
+  torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
   torch::Tensor idx = torch::tensor(index, torch::kInt64);
   sums_.index_add_(0, idx, block.narrow(1, 0, kSumCols + kHistBins));
   extreme_.index_copy_(0, idx, torch::maximum(extreme_.index_select(0, idx), block.narrow(1, kSumCols + kHistBins, 3)));
