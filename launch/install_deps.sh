@@ -13,6 +13,7 @@ PACKAGES=(
   dataset-fashion-mnist        # the real data set of the main job
   gnuplot-nox                  # `sisyphus trace plot`
   python3-torch python3-torchvision python3-h5py python3-numpy  # benchmarks and interop checks
+  slurmctld slurmd slurm-client munge  # the Slurm batch-job test (tests/slurm)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
