@@ -17,6 +17,17 @@ std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
+
+// The copy fails with Error(kIo) whose message names `needle`.
+void expect_io_error(const std::string& src, const std::string& dst, const std::string& needle) {
+  try {
+    fs::copy_file_atomic(src, dst);
+    ADD_FAILURE() << "no error copying " << src << " to " << dst;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kIo);
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
 }  // namespace
 
 TEST(Fs, CopyIsExactAndReplacesTheTarget) {
@@ -37,20 +48,8 @@ TEST(Fs, CopyIsExactAndReplacesTheTarget) {
 TEST(Fs, CopyErrorsNameTheFileAndKeepTheTarget) {
   fixtures::TempDir dir;
   { std::ofstream(dir.file("dst.bin"), std::ios::binary) << "kept"; }
-  try {
-    fs::copy_file_atomic(dir.file("missing.bin"), dir.file("dst.bin"));
-    FAIL() << "no error for a missing source";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kIo);
-    EXPECT_NE(std::string(e.what()).find("missing.bin"), std::string::npos) << e.what();
-  }
+  expect_io_error(dir.file("missing.bin"), dir.file("dst.bin"), "missing.bin");
   EXPECT_EQ(read_all(dir.file("dst.bin")), "kept");
   { std::ofstream(dir.file("src.bin"), std::ios::binary) << "x"; }
-  try {
-    fs::copy_file_atomic(dir.file("src.bin"), dir.file("no/such/folder/dst.bin"));
-    FAIL() << "no error for an impossible target";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kIo);
-    EXPECT_NE(std::string(e.what()).find("no/such/folder/dst.bin.tmp"), std::string::npos) << e.what();
-  }
+  expect_io_error(dir.file("src.bin"), dir.file("no/such/folder/dst.bin"), "no/such/folder/dst.bin.tmp");
 }
