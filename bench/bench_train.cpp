@@ -28,6 +28,7 @@
 #include "dist/reducer.h"
 #include "dist/sync.h"
 #include "nn/registry.h"
+#include "train/epoch.h"
 #include "train/job.h"
 #include "train/sgd.h"
 #include "train/step.h"
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
     const std::string malloc_setting = tune_malloc();  // as `sisyphus train` does
     auto comm = dist::make_communicator(dist::Backend::kAuto);
     const int rank = comm->rank(), world = comm->size();
+    const train::Job job{comm, rank, world};
     train::set_torch_threads(threads);
     const data::DatasetSpec& spec = data::dataset_spec(dataset);
     data::ImageSet set = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, true);
@@ -84,15 +86,11 @@ int main(int argc, char** argv) {
     comm->barrier();
     auto t0 = Clock::now();
     for (int64_t epoch = 0; done < warmup + timed; ++epoch) {
-      data::LoaderOptions opts;
-      opts.batch_size = batch_size;
-      opts.augment = augment ? spec.train_augment : data::Augment::kNone;
-      opts.epoch = epoch;
-      std::vector<int64_t> order = data::epoch_order(set.n, 42, epoch, true);
-      data::BatchLoader loader(set, spec, data::shard_batches(order, rank, world, batch_size), opts);
+      std::unique_ptr<data::BatchLoader> loader =
+          train::epoch_loader(set, spec, job, batch_size, augment, /*seed=*/42, epoch);
       for (int64_t k = 0; k < per_epoch && done < warmup + timed; ++k) {
         data::Batch batch;
-        if (!loader.next(&batch)) batch = data::Batch{};
+        if (!loader->next(&batch)) batch = data::Batch{};
         if (done == warmup) {
           comm->barrier();
           t0 = Clock::now();
