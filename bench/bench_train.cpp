@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
         if (mode == "train") {
           train::train_step(*net, sgd, batch, 0.1, reducer.get(), count);
           if (world > 1) dist::average_buffers(*comm, *net, batch.size());
-        } else {
+        } else if (mode != "load") {  // mode load: fetching the batch is the work
           // The same trivial backward in both modes; then either the reducer's
           // buckets or one raw MPI_Allreduce of all gradients, flattened.
           sgd.zero_grad();
