@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-parallel CPU training: sisyphus (MPI backend, 2 ranks, one torch thread
-# each) against PyTorch DDP with gloo (Debian's python3-torch) on the same
+# each) against PyTorch DDP with gloo (the torch of launch/requirements.txt, the one sisyphus links) on the same
 # model, batch per rank and data, in one run; scaling vs one rank; the
 # reducer's all-reduce bandwidth vs a raw MPI_Allreduce of the same bytes;
 # the share of communication hidden behind the backward pass; two
@@ -13,7 +13,8 @@ NET=${3:-lenet}
 STEPS=${4:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH="$BUILD/bench/sisyphus_bench_train"
-PY=/usr/bin/python3
+source "$(dirname "$0")/../launch/env.sh"
+PY=$SISYPHUS_PYTHON
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 WORK=$(mktemp -d)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training throughput of sisyphus against the same training in Python PyTorch
-# (Debian's python3-torch), in one run, plus data loading measured alone.
+# (the torch of launch/requirements.txt, the one sisyphus links), in one run, plus data loading measured alone.
 #
 # Usage: bench/run_train_bench.sh [BUILD_DIR] [REPEATS]
 #   BUILD_DIR defaults to build/, REPEATS (default 3) alternates C++ and Python
@@ -14,7 +14,8 @@ BUILD=${1:-build}
 REPEATS=${2:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH="$BUILD/bench/sisyphus_bench_train"
-PY=/usr/bin/python3
+source "$(dirname "$0")/../launch/env.sh"
+PY=$SISYPHUS_PYTHON
 FM=/usr/share/datasets/fashion-mnist
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Configures and builds sisyphus (Release) into ${BUILD_DIR:-build}.
-# Torch: Debian's libtorch-dev by default; set TORCH_PREFIX to a CMake prefix
-# of another LibTorch, e.g. a CUDA PyTorch install:
+# Torch: the LibTorch of the project's Python environment (launch/env.sh);
+# TORCH_PREFIX overrides it with any LibTorch's CMake prefix, e.g. a GPU
+# machine's own PyTorch:
 #   TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') launch/build.sh
+# CMake prints "Torch <version> CUDA <on|off> NCCL <on|off>".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source launch/env.sh
 BUILD_DIR=${BUILD_DIR:-build}
-args=(-DCMAKE_BUILD_TYPE=Release)
-if [[ -n "${TORCH_PREFIX:-}" ]]; then args+=("-DCMAKE_PREFIX_PATH=$TORCH_PREFIX"); fi
-cmake -S . -B "$BUILD_DIR" "${args[@]}" >/dev/null
+if [[ -z "${TORCH_PREFIX:-}" ]]; then
+  TORCH_PREFIX=$("$SISYPHUS_PYTHON" -c 'import torch;print(torch.utils.cmake_prefix_path)')
+fi
+mkdir -p "$BUILD_DIR"
+if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$TORCH_PREFIX" \
+    "-DSISYPHUS_PYTHON=$SISYPHUS_PYTHON" ${CMAKE_ARGS:-} >"$BUILD_DIR/configure.log" 2>&1; then
+  cat "$BUILD_DIR/configure.log" >&2
+  echo "build.sh: configuring failed (log above, also in $BUILD_DIR/configure.log)" >&2
+  exit 1
+fi
+grep -E "^-- sisyphus:" "$BUILD_DIR/configure.log"
 cmake --build "$BUILD_DIR" -j"$(nproc)"

@@ -18,7 +18,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(timeout 300 mpirun --oversubscribe --bind-to none)
-PY=/usr/bin/python3
+PY=${SISYPHUS_PYTHON:-python3}  # the Python of the torch we link (CMake passes it)
 source "$(dirname "$0")/../support/testlib.sh"
 
 $PY "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 500 100

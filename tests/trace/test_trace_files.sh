@@ -13,7 +13,7 @@ BIN=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
-PY=/usr/bin/python3
+PY=${SISYPHUS_PYTHON:-python3}  # the Python of the torch we link (CMake passes it)
 source "$(dirname "$0")/../support/testlib.sh"
 
 $PY "$HERE/../support/make_idx_dataset.py" "$WORK/fm" 500 100 --noise
