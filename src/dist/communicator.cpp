@@ -22,41 +22,90 @@ Backend parse_backend(const std::string& name) {
                 "unknown backend '" + name + "' for --backend (known: auto, local, mpi, nccl)");
 }
 
+DeviceKind parse_device(const std::string& name) {
+  if (name == "auto") return DeviceKind::kAuto;
+  if (name == "cpu") return DeviceKind::kCpu;
+  if (name == "cuda") return DeviceKind::kCuda;
+  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown device '" + name + "' for --device (known: auto, cpu, cuda)");
+}
+
 bool launched_by_mpi() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
     if (std::getenv(v)) return true;
   return false;
 }
 
-std::shared_ptr<Communicator> make_communicator(Backend backend) {
-  switch (backend) {
-    case Backend::kLocal: {
-      const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
-      if (size && std::atoi(size) > 1) {
-        SISYPHUS_FAIL(ErrorKind::kConfig, "--backend local cannot run under mpirun with " +
-                                              std::string(size) + " ranks (HINT: --backend mpi)");
-      }
-      return std::make_shared<LocalCommunicator>();
-    }
-    case Backend::kMpi:
-      return std::make_shared<MpiCommunicator>();
-    case Backend::kNccl:
+int visible_gpus() { return static_cast<int>(torch::cuda::device_count()); }
+
+namespace {
+
+constexpr bool kHaveNccl =
 #ifdef SISYPHUS_WITH_NCCL
-      return std::make_shared<NcclCommunicator>(std::make_shared<MpiCommunicator>());
+    true;
 #else
-      SISYPHUS_FAIL(ErrorKind::kNccl,
-                    "this build has no NCCL support (HINT: configure with the CUDA toolkit and "
-                    "NCCL installed, e.g. under /usr/local/cuda)");
+    false;
 #endif
-    case Backend::kAuto:
+
+std::shared_ptr<Communicator> make_nccl(std::shared_ptr<MpiCommunicator> mpi, int device, double timeout_s) {
 #ifdef SISYPHUS_WITH_NCCL
-      if (torch::cuda::is_available() && nccl_gpu_count() > 0)
-        return std::make_shared<NcclCommunicator>(std::make_shared<MpiCommunicator>());
+  return std::make_shared<NcclCommunicator>(std::move(mpi), NcclOptions{device, timeout_s});
+#else
+  (void)mpi, (void)device, (void)timeout_s;
+  SISYPHUS_FAIL(ErrorKind::kNccl,
+                "this build has no NCCL support (HINT: build against a CUDA build of torch; "
+                "launch/build.sh uses PyPI's)");
 #endif
-      if (launched_by_mpi()) return std::make_shared<MpiCommunicator>();
-      return std::make_shared<LocalCommunicator>();
+}
+
+}  // namespace
+
+Connection connect(const ConnectOptions& o) {
+  const int gpus = visible_gpus();
+  SISYPHUS_CHECK(o.device != DeviceKind::kCuda || gpus > 0, ErrorKind::kCuda,
+                 "--device cuda: no GPU is visible to this process (HINT: --device cpu, or check "
+                 "CUDA_VISIBLE_DEVICES and the driver)");
+  SISYPHUS_CHECK(!(o.backend == Backend::kNccl && o.device == DeviceKind::kCpu), ErrorKind::kConfig,
+                 "--backend nccl needs --device cuda (or auto); for CPU tensors use --backend mpi");
+  const bool cuda = o.device == DeviceKind::kCuda || (o.device == DeviceKind::kAuto && gpus > 0);
+  Connection c;
+  if (o.backend == Backend::kNccl) SISYPHUS_CHECK(gpus > 0, ErrorKind::kCuda,
+                                                  "--backend nccl: no GPU is visible to this process "
+                                                  "(HINT: --backend mpi on CPU machines)");
+
+  if (o.backend == Backend::kLocal || (o.backend == Backend::kAuto && !launched_by_mpi())) {
+    const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+    if (size && std::atoi(size) > 1) {
+      SISYPHUS_FAIL(ErrorKind::kConfig, "--backend local cannot run under mpirun with " + std::string(size) +
+                                            " ranks (HINT: --backend mpi)");
+    }
+    c.comm = std::make_shared<LocalCommunicator>();
+    c.cuda_device = cuda ? 0 : -1;
+    c.why = o.backend == Backend::kLocal ? "--backend local" : "one process (not under mpirun)";
+    return c;
   }
-  return std::make_shared<LocalCommunicator>();
+
+  auto mpi = std::make_shared<MpiCommunicator>();
+  if (cuda) c.cuda_device = mpi->local_rank() % gpus;
+  const bool shared_gpu = cuda && mpi->local_size() > gpus;
+  if (o.backend == Backend::kNccl) {
+    SISYPHUS_CHECK(!shared_gpu, ErrorKind::kNccl,
+                   "--backend nccl: " + std::to_string(mpi->local_size()) + " ranks on this host share " +
+                       std::to_string(gpus) + " GPU(s), and NCCL refuses two ranks on one GPU "
+                       "(HINT: one rank per GPU, or --backend mpi)");
+    c.comm = make_nccl(std::move(mpi), c.cuda_device, o.nccl_timeout_s);
+    c.why = "--backend nccl";
+  } else if (o.backend == Backend::kAuto && cuda && kHaveNccl && !shared_gpu) {
+    c.comm = make_nccl(std::move(mpi), c.cuda_device, o.nccl_timeout_s);
+    c.why = "auto: one GPU per rank";
+  } else {
+    c.why = o.backend == Backend::kMpi ? "--backend mpi"
+            : !cuda                    ? "auto: CPU tensors under mpirun"
+            : shared_gpu               ? "auto: " + std::to_string(mpi->local_size()) + " ranks share " +
+                                 std::to_string(gpus) + " GPU(s), which NCCL refuses: MPI via pinned memory"
+                                       : "auto: this build has no NCCL: MPI via pinned memory";
+    c.comm = std::move(mpi);
+  }
+  return c;
 }
 
 }  // namespace sisyphus::dist

@@ -1,10 +1,10 @@
 // Collective communication between the ranks of a data-parallel job.
 //
-// One interface, one implementation per backend (STYLE.md: horovod's
-// operation interface): "local" for a single process started without
-// mpirun, "mpi" for CPU tensors (non-blocking MPI collectives), "nccl" for
-// CUDA tensors where the build has NCCL. All ranks must issue the same
-// collectives in the same order.
+// One interface, one implementation per backend (horovod's operation
+// interface): "local" for a single process started without mpirun, "mpi"
+// (non-blocking MPI collectives; CUDA tensors staged through pinned host
+// memory), "nccl" for CUDA tensors, one GPU per rank, where the build has
+// NCCL. All ranks must issue the same collectives in the same order.
 #pragma once
 
 #include <torch/types.h>
@@ -50,12 +50,33 @@ class Communicator {
 enum class Backend { kAuto, kLocal, kMpi, kNccl };
 Backend parse_backend(const std::string& name);  // Error(kConfig) for unknown names
 
+enum class DeviceKind { kAuto, kCpu, kCuda };
+DeviceKind parse_device(const std::string& name);  // auto, cpu, cuda; Error(kConfig) otherwise
+
 // True when this process was started by mpirun/srun (Open MPI or PMIx env).
 bool launched_by_mpi();
 
-// auto: NCCL when this build has it and a GPU is visible, MPI under mpirun,
-// local otherwise. Throws Error(kNccl) when nccl is asked for but this build
-// has no NCCL support or the machine has no GPU.
-std::shared_ptr<Communicator> make_communicator(Backend backend);
+// Visible CUDA devices (0 without a GPU, a driver, or a CUDA build of torch).
+int visible_gpus();
+
+// How a job connects its ranks and where its tensors live.
+struct ConnectOptions {
+  Backend backend = Backend::kAuto;
+  DeviceKind device = DeviceKind::kAuto;
+  double nccl_timeout_s = 600;  // a NCCL collective in flight longer than this ends the job
+};
+struct Connection {
+  std::shared_ptr<Communicator> comm;
+  int cuda_device = -1;  // this rank's GPU (local rank modulo the visible GPUs), -1: CPU
+  std::string why;       // how the backend and device were chosen (for the log)
+};
+
+// device auto: CUDA when a GPU is visible, else the CPU.
+// backend auto: on CUDA, NCCL when this build has it and no two ranks of a
+// host share a GPU, else MPI (CUDA tensors staged through pinned host memory);
+// on the CPU, MPI under mpirun, else local. Explicit choices that cannot work
+// (nccl without a GPU or NCCL, or with ranks sharing a GPU; cuda without a
+// GPU; local under mpirun) throw Error(kConfig/kCuda/kNccl) with a HINT.
+Connection connect(const ConnectOptions& options);
 
 }  // namespace sisyphus::dist

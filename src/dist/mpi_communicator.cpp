@@ -77,14 +77,30 @@ MPI_Op mpi_op(ReduceOp op) {
 }
 
 void check_tensor(const torch::Tensor& t) {
-  SISYPHUS_CHECK(t.device().is_cpu(), ErrorKind::kMpi,
-                 "the MPI backend reduces CPU tensors only (HINT: --backend nccl for GPUs)");
+  SISYPHUS_CHECK(t.device().is_cpu() || t.is_cuda(), ErrorKind::kMpi,
+                 "the MPI backend takes CPU and CUDA tensors, not " + t.device().str());
   SISYPHUS_CHECK(t.is_contiguous(), ErrorKind::kMpi, "collective on a non-contiguous tensor");
+}
+
+// The host tensor MPI works on: `t` itself, or for a staged tensor a copy in
+// pinned memory (plain memory where there is no GPU: the tests' CPU path).
+torch::Tensor host_side(const torch::Tensor& t, bool stage) {
+  if (!stage) return t;
+  torch::Tensor host = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(t.is_cuda()));
+  host.copy_(t);  // device -> host: waits for the kernels that produced t
+  return host;
+}
+
+// Back into the staged tensor. From pinned memory the copy is asynchronous on
+// the current stream; torch's host allocator keeps the block until it is done.
+void copy_back(torch::Tensor& t, const torch::Tensor& host) {
+  if (!host.is_same(t)) t.copy_(host, /*non_blocking=*/t.is_cuda());
 }
 
 class MpiWork : public Work {
  public:
-  MpiWork(torch::Tensor t, bool average, int size) : tensor_(std::move(t)), average_(average), size_(size) {}
+  MpiWork(torch::Tensor t, torch::Tensor host, bool average, int size)
+      : tensor_(std::move(t)), host_(std::move(host)), average_(average), size_(size) {}
   ~MpiWork() override {
     if (!done_) {
       // Never leave a request dangling: a destroyed handle still completes.
@@ -108,9 +124,11 @@ class MpiWork : public Work {
  private:
   void finish() {
     done_ = true;
-    if (average_) tensor_.div_(size_);
+    if (average_) host_.div_(size_);
+    copy_back(tensor_, host_);
   }
   torch::Tensor tensor_;
+  torch::Tensor host_;  // what MPI reduces: tensor_ or its staged copy
   bool average_;
   int size_;
   bool done_ = false;
@@ -124,52 +142,59 @@ int env_int(const char* name, int fallback) {
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator() {
+MpiCommunicator::MpiCommunicator(bool stage_all) : stage_all_(stage_all) {
   ensure_mpi();
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   // Local rank: from the launcher, else by grouping ranks on the same host.
   int local = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("SLURM_LOCALID", -1));
-  if (local < 0) {
+  int local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", -1);
+  if (local < 0 || local_size < 0) {
     MPI_Comm node;
     MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
     MPI_CHECK(MPI_Comm_rank(node, &local));
+    MPI_CHECK(MPI_Comm_size(node, &local_size));
     MPI_CHECK(MPI_Comm_free(&node));
   }
   local_rank_ = local;
+  local_size_ = local_size;
 }
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
-  MPI_Op mop = mpi_op(op);
-  auto work = std::make_unique<MpiWork>(t, op == ReduceOp::kAvg, size_);
-  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t),
-                           mop, MPI_COMM_WORLD, work->request()));
+  torch::Tensor host = host_side(t, stage_all_ || t.is_cuda());
+  auto work = std::make_unique<MpiWork>(t, host, op == ReduceOp::kAvg, size_);
+  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host),
+                           mpi_op(op), MPI_COMM_WORLD, work->request()));
   return work;
 }
 
 void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
-  MPI_Op mop = mpi_op(op);
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), mop,
-                          MPI_COMM_WORLD));
-  if (op == ReduceOp::kAvg) t.div_(size_);
+  torch::Tensor host = host_side(t, stage_all_ || t.is_cuda());
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host),
+                          mpi_op(op), MPI_COMM_WORLD));
+  if (op == ReduceOp::kAvg) host.div_(size_);
+  copy_back(t, host);
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& t, int root) {
   check_tensor(t);
-  MPI_CHECK(MPI_Bcast(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), root, MPI_COMM_WORLD));
+  torch::Tensor host = host_side(t, stage_all_ || t.is_cuda());
+  MPI_CHECK(MPI_Bcast(host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host), root, MPI_COMM_WORLD));
+  copy_back(t, host);
 }
 
 torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& t) {
   torch::Tensor in = t.contiguous();
   check_tensor(in);
+  torch::Tensor host_in = host_side(in, stage_all_ || in.is_cuda());
   std::vector<int64_t> shape = {size_};
   for (auto d : in.sizes()) shape.push_back(d);
-  torch::Tensor out = torch::empty(shape, in.options());
-  MPI_CHECK(MPI_Allgather(in.data_ptr(), static_cast<int>(in.numel()), mpi_type(in), out.data_ptr(),
-                          static_cast<int>(in.numel()), mpi_type(in), MPI_COMM_WORLD));
-  return out;
+  torch::Tensor out = torch::empty(shape, host_in.options());
+  MPI_CHECK(MPI_Allgather(host_in.data_ptr(), static_cast<int>(host_in.numel()), mpi_type(host_in),
+                          out.data_ptr(), static_cast<int>(host_in.numel()), mpi_type(host_in), MPI_COMM_WORLD));
+  return in.is_cuda() ? out.to(in.device()) : out;
 }
 
 void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }

@@ -1,43 +1,57 @@
 #include "dist/nccl_communicator.h"
 
-#include <cuda_runtime.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <nccl.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/error.h"
+#include "dist/watchdog.h"
 
 namespace sisyphus::dist {
 
-struct NcclState {
+struct NcclCommunicator::State {
   ncclComm_t comm = nullptr;
-  cudaStream_t stream = nullptr;
-  int device = -1;
-  bool aborted = false;
+  std::atomic<bool> aborted{false};
+  std::optional<c10::cuda::CUDAStream> stream;  // NCCL's stream (torch's pool)
+  std::unique_ptr<Watchdog> watchdog;
+  int rank = 0;
+
+  // Aborts the communicator once (an errored NCCL communicator must be
+  // aborted, not destroyed); safe from the watchdog thread.
+  void abort_comm() {
+    bool expected = false;
+    if (comm && aborted.compare_exchange_strong(expected, true)) ncclCommAbort(comm);
+  }
+  // A failed NCCL call: abort, then throw naming the call and its site.
+  [[noreturn]] void fail(const char* call, ncclResult_t r, const char* file, int line) {
+    std::string detail = ncclGetErrorString(r);
+    if (comm) {
+      const char* last = ncclGetLastError(comm);
+      if (last && *last) detail += std::string(" (") + last + ")";
+    }
+    abort_comm();
+    ::sisyphus::fail(ErrorKind::kNccl,
+                     std::string(call) + " failed on rank " + std::to_string(rank) + ": " + detail +
+                         " (HINT: NCCL_DEBUG=WARN shows NCCL's own account)",
+                     file, line);
+  }
 };
 
 namespace {
 
-NcclState* g_state_for_abort = nullptr;
-
-[[noreturn]] void nccl_fail(const std::string& call, const std::string& what, int rank) {
-  // An NCCL communicator in an error state must be aborted, not destroyed.
-  if (g_state_for_abort && g_state_for_abort->comm && !g_state_for_abort->aborted) {
-    ncclCommAbort(g_state_for_abort->comm);
-    g_state_for_abort->aborted = true;
-  }
-  SISYPHUS_FAIL(ErrorKind::kNccl, call + " failed on rank " + std::to_string(rank) + ": " + what);
-}
-
-#define CUDA_CHECK(call, rank)                                                   \
-  do {                                                                           \
-    cudaError_t _e = (call);                                                     \
-    if (_e != cudaSuccess) nccl_fail(#call, cudaGetErrorString(_e), (rank));     \
-  } while (0)
-
-#define NCCL_CHECK(call, rank)                                                   \
-  do {                                                                           \
-    ncclResult_t _r = (call);                                                    \
-    if (_r != ncclSuccess) nccl_fail(#call, ncclGetErrorString(_r), (rank));     \
+// Checks an NCCL return code at its own call site.
+#define NCCL_CHECK(state, call)                                            \
+  do {                                                                     \
+    ncclResult_t _r = (call);                                              \
+    if (_r != ncclSuccess) (state).fail(#call, _r, __FILE__, __LINE__);    \
   } while (0)
 
 ncclDataType_t nccl_type(const torch::Tensor& t) {
@@ -45,132 +59,175 @@ ncclDataType_t nccl_type(const torch::Tensor& t) {
     case torch::kFloat32: return ncclFloat32;
     case torch::kFloat64: return ncclFloat64;
     case torch::kFloat16: return ncclFloat16;
+    case torch::kBFloat16: return ncclBfloat16;
     case torch::kInt64: return ncclInt64;
     case torch::kInt32: return ncclInt32;
     case torch::kUInt8: return ncclUint8;
+    case torch::kInt8: return ncclInt8;
     default:
       SISYPHUS_FAIL(ErrorKind::kNccl, std::string("no NCCL type for dtype ") +
                                           c10::toString(t.scalar_type()));
   }
 }
 
+ncclRedOp_t nccl_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kMin: return ncclMin;
+    case ReduceOp::kMax: return ncclMax;
+    case ReduceOp::kAvg: return ncclAvg;
+    case ReduceOp::kSum: return ncclSum;
+  }
+  return ncclSum;
+}
+
+// Later kernels on the current stream wait for the collective; the host does not.
 class NcclWork : public Work {
  public:
-  NcclWork(NcclState* s, cudaEvent_t done, int rank) : s_(s), done_(done), rank_(rank) {}
-  ~NcclWork() override {
-    if (done_) {
-      cudaEventSynchronize(done_);
-      cudaEventDestroy(done_);
-    }
-  }
-  void wait() override {
-    // Later kernels on the default stream wait for the collective.
-    CUDA_CHECK(cudaStreamWaitEvent(cudaStreamLegacy, done_, 0), rank_);
-  }
-  bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
+  NcclWork(std::shared_ptr<at::cuda::CUDAEvent> done, int device) : done_(std::move(done)), device_(device) {}
+  void wait() override { done_->block(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_))); }
+  bool test() override { return done_->query(); }
 
  private:
-  NcclState* s_;
-  cudaEvent_t done_;
-  int rank_;
+  std::shared_ptr<at::cuda::CUDAEvent> done_;
+  int device_;
 };
 
 }  // namespace
 
-int nccl_gpu_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no device" error
-    return 0;
-  }
-  return n;
-}
+int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
 
-NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi)
-    : mpi_(std::move(mpi)), state_(std::make_unique<NcclState>()) {
-  const int rank = mpi_->rank();
-  int gpus = nccl_gpu_count();
-  if (gpus == 0) {
-    SISYPHUS_FAIL(ErrorKind::kNccl, "--backend nccl: rank " + std::to_string(rank) +
-                                        " sees no GPU (HINT: --backend mpi on CPU machines)");
-  }
-  state_->device = mpi_->local_rank() % gpus;
-  CUDA_CHECK(cudaSetDevice(state_->device), rank);
-  CUDA_CHECK(cudaStreamCreateWithFlags(&state_->stream, cudaStreamNonBlocking), rank);
+NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi, NcclOptions options)
+    : mpi_(std::move(mpi)), options_(options), state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.rank = mpi_->rank();
+  const int gpus = cuda_device_count();
+  SISYPHUS_CHECK(gpus > 0, ErrorKind::kCuda,
+                 "--backend nccl: rank " + std::to_string(s.rank) +
+                     " sees no GPU (HINT: --backend mpi --device cpu on CPU machines)");
+  SISYPHUS_CHECK(options_.device >= 0 && options_.device < gpus, ErrorKind::kCuda,
+                 "--backend nccl: rank " + std::to_string(s.rank) + " was given cuda:" +
+                     std::to_string(options_.device) + " but sees " + std::to_string(gpus) + " GPU(s)");
+  SISYPHUS_CHECK(options_.timeout_s > 0, ErrorKind::kConfig, "--nccl-timeout must be positive");
+  const auto dev = static_cast<c10::DeviceIndex>(options_.device);
+  c10::cuda::CUDAGuard guard(dev);
+  s.stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, dev);
   ncclUniqueId id;
-  if (rank == 0) NCCL_CHECK(ncclGetUniqueId(&id), rank);
+  if (s.rank == 0) NCCL_CHECK(s, ncclGetUniqueId(&id));
   torch::Tensor id_bytes = torch::from_blob(&id, {static_cast<int64_t>(sizeof(id))}, torch::kUInt8);
   mpi_->broadcast(id_bytes, 0);
-  g_state_for_abort = state_.get();
-  NCCL_CHECK(ncclCommInitRank(&state_->comm, mpi_->size(), id, rank), rank);
+  NCCL_CHECK(s, ncclCommInitRank(&s.comm, mpi_->size(), id, s.rank));
+  State* raw = &s;
+  s.watchdog = std::make_unique<Watchdog>(
+      options_.timeout_s, /*interval_s=*/0.05,
+      [raw](const std::string& what) {
+        // No exception can reach main from here: abort, say so once, exit.
+        raw->abort_comm();
+        std::fprintf(stderr, "sisyphus: [rank %d] NCCL failure: %s; communicator aborted, exiting\n",
+                     raw->rank, what.c_str());
+        std::fflush(stderr);
+        std::_Exit(1);
+      },
+      [raw]() {
+        ncclResult_t async = ncclSuccess;
+        if (raw->aborted) return PollResult::pending();
+        if (ncclCommGetAsyncError(raw->comm, &async) != ncclSuccess || async == ncclSuccess ||
+            async == ncclInProgress)
+          return PollResult::pending();
+        return PollResult::failed(std::string("asynchronous NCCL error: ") + ncclGetErrorString(async));
+      });
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (state_->comm && !state_->aborted) ncclCommDestroy(state_->comm);
-  if (state_->stream) cudaStreamDestroy(state_->stream);
-  if (g_state_for_abort == state_.get()) g_state_for_abort = nullptr;
+  State& s = *state_;
+  s.watchdog.reset();  // stops its thread; nothing watches after this
+  if (s.comm && !s.aborted) ncclCommDestroy(s.comm);
 }
 
-int NcclCommunicator::device() const { return state_->device; }
+namespace {
+
+void check_on_device(const torch::Tensor& t, int device, const char* what) {
+  SISYPHUS_CHECK(t.is_cuda() && t.device().index() == device, ErrorKind::kNccl,
+                 std::string(what) + " on a tensor on " + t.device().str() + ", but this rank's NCCL "
+                 "communicator is on cuda:" + std::to_string(device) +
+                     " (HINT: move the tensor to the job's device)");
+  SISYPHUS_CHECK(t.is_contiguous(), ErrorKind::kNccl, std::string(what) + " on a non-contiguous tensor");
+}
+
+// Runs `launch` on the NCCL stream after the current stream's queued work;
+// returns the event that marks its end, watched until done.
+template <typename Launch>
+std::shared_ptr<at::cuda::CUDAEvent> enqueue(NcclCommunicator::State& s, int device, const std::string& what,
+                                             std::vector<torch::Tensor> touched, Launch launch) {
+  const auto dev = static_cast<c10::DeviceIndex>(device);
+  c10::cuda::CUDAGuard guard(dev);
+  c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(dev);
+  at::cuda::CUDAEvent ready;
+  ready.record(current);
+  ready.block(*s.stream);
+  // The caching allocator must not reuse these blocks before NCCL is done.
+  for (auto& t : touched) c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), *s.stream);
+  launch(s.stream->stream());
+  auto done = std::make_shared<at::cuda::CUDAEvent>();
+  done->record(*s.stream);
+  s.watchdog->watch(what, [done, touched]() {  // `touched` lives until the collective is done
+    try {
+      return done->query() ? PollResult::done() : PollResult::pending();
+    } catch (const std::exception& e) {
+      return PollResult::failed(e.what());
+    }
+  });
+  return done;
+}
+
+std::string describe(const char* call, const torch::Tensor& t) {
+  return std::string(call) + "(" + std::to_string(t.numel()) + " x " + c10::toString(t.scalar_type()) + ")";
+}
+
+}  // namespace
 
 std::unique_ptr<Work> NcclCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
-  if (!t.is_cuda()) return mpi_->all_reduce_async(t, op);
-  const int rank = mpi_->rank();
-  SISYPHUS_CHECK(t.is_cuda() && t.is_contiguous(), ErrorKind::kNccl,
-                 "the NCCL backend reduces contiguous CUDA tensors only");
-  ncclRedOp_t nop = op == ReduceOp::kMin   ? ncclMin
-                    : op == ReduceOp::kMax ? ncclMax
-                    : op == ReduceOp::kAvg ? ncclAvg
-                                           : ncclSum;
-  cudaEvent_t ready, done;
-  CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), rank);
-  CUDA_CHECK(cudaEventRecord(ready, cudaStreamLegacy), rank);
-  CUDA_CHECK(cudaStreamWaitEvent(state_->stream, ready, 0), rank);
-  CUDA_CHECK(cudaEventDestroy(ready), rank);
-  NCCL_CHECK(ncclAllReduce(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t),
-                           nop, state_->comm, state_->stream),
-             rank);
-  CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), rank);
-  CUDA_CHECK(cudaEventRecord(done, state_->stream), rank);
-  return std::make_unique<NcclWork>(state_.get(), done, rank);
+  if (t.device().is_cpu()) return mpi_->all_reduce_async(t, op);
+  check_on_device(t, options_.device, "all-reduce");
+  State& s = *state_;
+  auto done = enqueue(s, options_.device, describe("ncclAllReduce", t), {t}, [&](cudaStream_t stream) {
+    NCCL_CHECK(s, ncclAllReduce(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t),
+                                nccl_op(op), s.comm, stream));
+  });
+  return std::make_unique<NcclWork>(std::move(done), options_.device);
 }
 
 void NcclCommunicator::broadcast(torch::Tensor& t, int root) {
-  if (!t.is_cuda()) return mpi_->broadcast(t, root);
-  const int rank = mpi_->rank();
-  SISYPHUS_CHECK(t.is_cuda() && t.is_contiguous(), ErrorKind::kNccl,
-                 "the NCCL backend broadcasts contiguous CUDA tensors only");
-  CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy), rank);
-  NCCL_CHECK(ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t),
-                           root, state_->comm, state_->stream),
-             rank);
-  CUDA_CHECK(cudaStreamSynchronize(state_->stream), rank);
+  if (t.device().is_cpu()) return mpi_->broadcast(t, root);
+  check_on_device(t, options_.device, "broadcast");
+  State& s = *state_;
+  auto done = enqueue(s, options_.device, describe("ncclBroadcast", t), {t}, [&](cudaStream_t stream) {
+    NCCL_CHECK(s, ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t),
+                                root, s.comm, stream));
+  });
+  NcclWork(std::move(done), options_.device).wait();
 }
 
 torch::Tensor NcclCommunicator::all_gather(const torch::Tensor& t) {
-  if (!t.is_cuda()) return mpi_->all_gather(t);
-  const int rank = mpi_->rank();
+  if (t.device().is_cpu()) return mpi_->all_gather(t);
   torch::Tensor in = t.contiguous();
+  check_on_device(in, options_.device, "all-gather");
   std::vector<int64_t> shape = {size()};
   for (auto d : in.sizes()) shape.push_back(d);
   torch::Tensor out = torch::empty(shape, in.options());
-  CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy), rank);
-  NCCL_CHECK(ncclAllGather(in.data_ptr(), out.data_ptr(), static_cast<size_t>(in.numel()),
-                           nccl_type(in), state_->comm, state_->stream),
-             rank);
-  CUDA_CHECK(cudaStreamSynchronize(state_->stream), rank);
+  State& s = *state_;
+  auto done = enqueue(s, options_.device, describe("ncclAllGather", in), {in, out}, [&](cudaStream_t stream) {
+    NCCL_CHECK(s, ncclAllGather(in.data_ptr(), out.data_ptr(), static_cast<size_t>(in.numel()),
+                                nccl_type(in), s.comm, stream));
+  });
+  NcclWork(std::move(done), options_.device).wait();
   return out;
 }
 
 void NcclCommunicator::barrier() { mpi_->barrier(); }
 
 void NcclCommunicator::abort(int code) {
-  if (state_->comm && !state_->aborted) {
-    ncclCommAbort(state_->comm);
-    state_->aborted = true;
-  }
+  state_->abort_comm();
   mpi_->abort(code);
-  std::abort();  // not reached
 }
 
 }  // namespace sisyphus::dist

@@ -68,7 +68,8 @@ void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weig
     // [weighted buffers..., weight] in one all-reduce
     std::vector<torch::Tensor> flat_parts;
     for (auto& b : floats) flat_parts.push_back(b.reshape({-1}).to(torch::kFloat64) * static_cast<double>(weight));
-    flat_parts.push_back(torch::tensor({static_cast<double>(weight)}, torch::kFloat64));
+    // On the buffers' device: torch::cat refuses a CPU tensor among CUDA ones.
+    flat_parts.push_back(torch::full({1}, static_cast<double>(weight), floats.front().options().dtype(torch::kFloat64)));
     torch::Tensor flat = torch::cat(flat_parts);
     comm.all_reduce(flat, ReduceOp::kSum);
     flat = flat.narrow(0, 0, flat.numel() - 1) / flat[flat.numel() - 1];
