@@ -11,6 +11,9 @@
 //   every parameter) whose gradients the reducer all-reduces in buckets;
 // mode raw: the same backward, then one blocking MPI_Allreduce of all the
 //   gradients flattened: the same bytes the simplest possible way.
+// --synthetic: a random in-memory data set of the data set's shape (GPU
+//   machines carry no data; the loader, pinned copies and the step are real);
+// --device/--precision/--channels-last as for `sisyphus train` (docs/gpu.md).
 // Prints one line: "sisyphus mode=... images=... seconds=... images_per_s=...".
 #define OMPI_SKIP_MPICXX 1
 #include <mpi.h>
@@ -52,18 +55,41 @@ int main(int argc, char** argv) {
   app.add_flag("--augment", augment, "Use the data set's training augmentation");
   double bucket_mb = 25;
   app.add_option("--bucket-mb", bucket_mb, "Reducer bucket size in MiB");
+  int64_t synthetic = 0;
+  app.add_option("--synthetic", synthetic, "Random in-memory training set of N images (0: the real data)");
+  bool imagenet_stem = false;
+  app.add_flag("--imagenet-stem", imagenet_stem, "resnet50: the ImageNet stem (as torchvision's)");
+  train::DeviceConfig dev;
+  dev.device = "cpu";
+  app.add_option("--device", dev.device, "cpu, cuda, auto");
+  app.add_option("--precision", dev.precision, "fp32, bf16");
+  app.add_flag("--channels-last", dev.channels_last, "NHWC images and conv weights");
   CLI11_PARSE(app, argc, argv);
 
   try {
     const std::string malloc_setting = tune_malloc();  // as `sisyphus train` does
-    auto comm = dist::make_communicator(dist::Backend::kAuto);
-    const int rank = comm->rank(), world = comm->size();
-    const train::Job job{comm, rank, world};
-    train::set_torch_threads(threads);
+    train::check_device(dev);
+    // mode raw calls MPI directly: it needs the MPI backend even on a GPU
+    const train::Job job = train::start_job(mode == "raw" ? "mpi" : "auto", threads, dev);
+    auto comm = job.comm;
+    const int rank = job.rank, world = job.world;
     const data::DatasetSpec& spec = data::dataset_spec(dataset);
-    data::ImageSet set = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, true);
+    data::ImageSet set;
+    if (synthetic > 0) {
+      set.n = synthetic;
+      set.channels = spec.channels;
+      set.height = set.width = spec.size;
+      set.num_classes = spec.num_classes;
+      torch::Tensor px = torch::randint(0, 256, {synthetic * set.image_bytes()}, torch::kUInt8);
+      set.pixels.assign(px.data_ptr<uint8_t>(), px.data_ptr<uint8_t>() + px.numel());
+      for (int64_t i = 0; i < synthetic; ++i) set.labels.push_back(i % spec.num_classes);
+      set.source = "synthetic";
+    } else {
+      set = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, true);
+    }
     torch::manual_seed(42);
-    nn::Network net = nn::make_network(net_name, {spec.channels, spec.size, spec.num_classes});
+    nn::Network net = nn::make_network(net_name, {spec.channels, spec.size, spec.num_classes}, imagenet_stem);
+    train::place_module(*net, job.place);
     std::vector<std::pair<std::string, torch::Tensor>> params;
     int64_t param_bytes = 0;
     for (const auto& item : net->named_parameters()) {
@@ -88,17 +114,18 @@ int main(int argc, char** argv) {
     for (int64_t epoch = 0; done < warmup + timed; ++epoch) {
       std::unique_ptr<data::BatchLoader> loader =
           train::epoch_loader(set, spec, job, batch_size, augment, /*seed=*/42, epoch);
+      train::DeviceFeed feed(*loader, spec, job.place);
       for (int64_t k = 0; k < per_epoch && done < warmup + timed; ++k) {
-        data::Batch batch;
-        if (!loader->next(&batch)) batch = data::Batch{};
+        data::Batch batch = feed.next();
         if (done == warmup) {
+          if (job.place.cuda()) torch::cuda::synchronize();
           comm->barrier();
           t0 = Clock::now();
           wait_before = reducer ? reducer->stats().exposed_wait_s : 0;
         }
         int64_t count = data::global_batch_count(set.n, world, batch_size, k);
         if (mode == "train") {
-          train::train_step(*net, sgd, batch, 0.1, reducer.get(), count);
+          train::train_step(*net, sgd, batch, job.place, 0.1, reducer.get(), count);
           if (world > 1) dist::average_buffers(*comm, *net, batch.size());
         } else if (mode != "load") {  // mode load: fetching the batch is the work
           // The same trivial backward in both modes; then either the reducer's
@@ -123,14 +150,16 @@ int main(int argc, char** argv) {
         ++done;
       }
     }
+    if (job.place.cuda()) torch::cuda::synchronize();
     comm->barrier();
     double seconds = seconds_since(t0);
     if (rank == 0) {
       double wait = reducer ? reducer->stats().exposed_wait_s - wait_before : 0;
-      std::printf("sisyphus mode=%s net=%s dataset=%s ranks=%d batch=%lld threads=%d images=%lld "
+      std::printf("sisyphus mode=%s net=%s dataset=%s device=%s precision=%s channels_last=%d ranks=%d batch=%lld threads=%d images=%lld "
                   "seconds=%.3f images_per_s=%.1f steps=%lld step_ms=%.3f bytes_per_step=%lld "
                   "MBps=%.1f exposed_wait_ms=%.3f\n",
-                  mode.c_str(), net_name.c_str(), dataset.c_str(), world,
+                  mode.c_str(), net_name.c_str(), dataset.c_str(), job.place.device.str().c_str(),
+                  dev.precision.c_str(), dev.channels_last ? 1 : 0, world,
                   static_cast<long long>(batch_size), threads, static_cast<long long>(images),
                   seconds, images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,
                   static_cast<long long>(param_bytes), param_bytes * timed / seconds / 1e6,

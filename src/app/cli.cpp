@@ -30,6 +30,18 @@ std::string joined(const std::vector<std::string>& names) {
   return s;
 }
 
+void bind_device(CLI::App* cmd, train::DeviceConfig& d) {
+  cmd->add_option("--device", d.device, "Where tensors live: auto (a GPU when one is visible), cpu, cuda");
+  cmd->add_option("--precision", d.precision,
+                  "fp32, or bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32)");
+  cmd->add_flag("--channels-last,!--no-channels-last", d.channels_last,
+                "NHWC memory format for images and conv weights (default: off)");
+  cmd->add_flag("--cudnn-benchmark,!--no-cudnn-benchmark", d.cudnn_benchmark,
+                "cuDNN autotuning on GPUs (default: on)");
+  cmd->add_option("--nccl-timeout", d.nccl_timeout,
+                  "Seconds a NCCL collective may take before the communicator is aborted and the job ends");
+}
+
 void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--net", c.network, "Network: " + joined(nn::network_names()));
   cmd->add_option("--dataset", c.dataset, "Data set: " + joined(data::dataset_names()));
@@ -57,6 +69,7 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--threads", c.threads, "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
   cmd->add_option("--backend", c.backend,
                   "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
+  bind_device(cmd, c.dev);
   cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
                 "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks x B "
                 "train exactly like 1 rank x R*B (default: off, per-rank statistics)");
@@ -93,6 +106,7 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
   cmd->add_option("--seed", c.seed, "Random seed (data order and augmentation of every stage)");
   cmd->add_option("--threads", c.threads, "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
   cmd->add_option("--backend", c.backend, "Communication: auto, local, mpi, nccl");
+  bind_device(cmd, c.dev);
   cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
   cmd->add_option("--data-dir", c.data_dir, "Data folder; empty: the teacher's data set's default location");
   cmd->add_option("--run", c.run, "Run name (default <net>-<dataset>-quail-<act>[-amm])");
@@ -217,6 +231,7 @@ int run_cli(int argc, char** argv) {
                        "AMM inference statistics: amm (running estimates), mm (true batch min/max), "
                        "extreme (running extremes)");
   eval_cmd->add_option("--backend", eval_cfg.backend, "Communication under mpirun: auto, local, mpi, nccl");
+  bind_device(eval_cmd, eval_cfg.dev);
   eval_cmd->add_option("--result-file", eval_cfg.result_file, "Append a CSV row with the result to this file");
   eval_cmd->add_option("--label", eval_cfg.label,
                        "Label of the CSV row and source name in the trace (default: the checkpoint path)");

@@ -34,8 +34,9 @@ Batch BatchLoader::make_batch(int64_t b) const {
   int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(indices_.size()));
   int64_t count = end - begin;
   Batch batch;
-  batch.images = torch::empty({count, set_.channels, set_.height, set_.width}, torch::kFloat32);
-  batch.labels = torch::empty({count}, torch::kInt64);
+  const auto pinned = torch::TensorOptions().pinned_memory(options_.pin_memory);
+  batch.images = torch::empty({count, set_.channels, set_.height, set_.width}, pinned.dtype(torch::kFloat32));
+  batch.labels = torch::empty({count}, pinned.dtype(torch::kInt64));
   float* img = batch.images.data_ptr<float>();
   int64_t* lab = batch.labels.data_ptr<int64_t>();
   const int64_t stride = set_.image_bytes();

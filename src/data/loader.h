@@ -32,6 +32,7 @@ struct LoaderOptions {
   uint64_t seed = 42;                // run seed
   int64_t epoch = 0;                 // with seed, fixes every augmentation draw
   int prefetch = 4;                  // batches prepared ahead
+  bool pin_memory = false;           // page-locked batches (GPU jobs: asynchronous copies)
 };
 
 class BatchLoader {

@@ -4,6 +4,11 @@
 
 namespace sisyphus::nn {
 
+torch::Tensor as_fp32(const torch::Tensor& x) {
+  const auto t = x.scalar_type();
+  return t == torch::kBFloat16 || t == torch::kHalf ? x.to(torch::kFloat32) : x;
+}
+
 torch::Tensor Relu::forward(const torch::Tensor& x) { return torch::relu(x); }
 
 ActivationSlotImpl::ActivationSlotImpl() : fn_(std::make_shared<Relu>()) {

@@ -14,6 +14,11 @@
 
 namespace sisyphus::nn {
 
+// `x` widened to float32 when it is bf16/fp16 (itself otherwise, float64
+// included): polynomial activations and AMM compute in at least fp32, also
+// under bf16 autocast (squaring in bf16 escapes sooner).
+torch::Tensor as_fp32(const torch::Tensor& x);
+
 // An elementwise (or per-channel) activation that can fill a slot.
 class Activation : public torch::nn::Module {
  public:

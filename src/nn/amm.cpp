@@ -103,33 +103,41 @@ torch::Tensor AmmImpl::batch_min_max(const torch::Tensor& x) {
   return BatchMinMax::apply(x, static_cast<double>(x.size(0)));
 }
 
+// Entirely on the device (no host synchronisation per layer on a GPU): the
+// first batch and a batch that is empty on every rank (min > max) are
+// selected with masks instead of branches.
 void AmmImpl::update_running(const torch::Tensor& mn, const torch::Tensor& mx) {
   torch::NoGradGuard no_grad;
-  if (num_batches_tracked.item<int64_t>() == 0) {
-    running_min.copy_(mn);
-    running_max.copy_(mx);
-    extreme_min.copy_(mn);
-    extreme_max.copy_(mx);
-  } else {
-    running_min.mul_(1 - momentum_).add_(mn, momentum_);
-    running_max.mul_(1 - momentum_).add_(mx, momentum_);
-    extreme_min.copy_(torch::minimum(extreme_min, mn));
-    extreme_max.copy_(torch::maximum(extreme_max, mx));
-  }
-  num_batches_tracked += 1;
+  const torch::Tensor first = num_batches_tracked.eq(0);  // [] bool
+  const torch::Tensor valid = mn.le(mx).all();             // [] bool: some rank had samples
+  auto follow = [&](torch::Tensor& running, const torch::Tensor& batch) {
+    torch::Tensor moved = running * (1 - momentum_);
+    moved.add_(batch, momentum_);
+    running.copy_(torch::where(valid, torch::where(first, batch, moved), running));
+  };
+  auto extend = [&](torch::Tensor& extreme, const torch::Tensor& batch, bool lower) {
+    torch::Tensor ext = lower ? torch::minimum(extreme, batch) : torch::maximum(extreme, batch);
+    extreme.copy_(torch::where(valid, torch::where(first, batch, ext), extreme));
+  };
+  follow(running_min, mn);
+  follow(running_max, mx);
+  extend(extreme_min, mn, /*lower=*/true);
+  extend(extreme_max, mx, /*lower=*/false);
+  num_batches_tracked.add_(valid.to(torch::kInt64));
 }
 
-torch::Tensor AmmImpl::forward(const torch::Tensor& x) {
-  SISYPHUS_CHECK(x.dim() >= 2 && x.size(1) == channels_, ErrorKind::kModel,
+torch::Tensor AmmImpl::forward(const torch::Tensor& input) {
+  SISYPHUS_CHECK(input.dim() >= 2 && input.size(1) == channels_, ErrorKind::kModel,
                  "AMM for " + std::to_string(channels_) + " channels got an input of shape " +
-                     c10::str(x.sizes()));
+                     c10::str(input.sizes()));
+  const torch::Tensor x = as_fp32(input);  // min/max and the division in fp32, also under bf16 autocast
   torch::Tensor mn, mx;
   if (is_training() || mode_ == AmmMode::kMm) {
-    torch::Tensor both = batch_min_max(x);
+    torch::Tensor both = batch_min_max(x);  // joins the collective even without samples here
     mn = both.narrow(0, 0, channels_);
     mx = both.narrow(0, channels_, channels_);
-    // no samples on any rank: nothing to normalise, nothing to learn from
-    if (mn.gt(mx).all().item<bool>()) return x;
+    // No early return for a rank without samples: its (empty) output must
+    // still depend on the min/max, so that backward's all-reduce runs on it.
     if (is_training()) update_running(mn.detach(), mx.detach());
   } else if (mode_ == AmmMode::kAmm) {
     mn = running_min;

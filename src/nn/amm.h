@@ -55,7 +55,7 @@ bool amm_sync_enabled();
 class AmmImpl : public torch::nn::Module {
  public:
   explicit AmmImpl(int64_t channels, double eps = 1e-5, double momentum = 0.1);
-  torch::Tensor forward(const torch::Tensor& x);  // [N, C] or [N, C, H, W]
+  torch::Tensor forward(const torch::Tensor& input);  // [N, C] or [N, C, H, W]; output fp32
 
   void set_mode(AmmMode mode) { mode_ = mode; }
   AmmMode mode() const { return mode_; }

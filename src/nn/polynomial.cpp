@@ -8,7 +8,12 @@
 
 namespace sisyphus::nn {
 
-torch::Tensor Quad::forward(const torch::Tensor& x) { return x * x; }
+// Squaring in bf16 escapes sooner: polynomial activations always compute in
+// fp32, also under bf16 autocast (the next conv casts back).
+torch::Tensor Quad::forward(const torch::Tensor& input) {
+  const torch::Tensor x = as_fp32(input);
+  return x * x;
+}
 
 Polynomial::Polynomial(std::vector<double> coeffs, std::string spec)
     : coeffs_(std::move(coeffs)), spec_(std::move(spec)) {
@@ -23,7 +28,8 @@ Polynomial::Polynomial(std::vector<double> coeffs, std::string spec)
   }
 }
 
-torch::Tensor Polynomial::forward(const torch::Tensor& x) {
+torch::Tensor Polynomial::forward(const torch::Tensor& input) {
+  const torch::Tensor x = as_fp32(input);
   const size_t n = coeffs_.size();
   if (n == 1) return torch::full_like(x, coeffs_[0]);
   torch::Tensor y = x * coeffs_[n - 1] + coeffs_[n - 2];

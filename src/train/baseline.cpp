@@ -32,7 +32,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   resolve(cfg);
 
   // ---------------------------------------------------------------- ranks
-  Job job = start_job(cfg.backend, cfg.threads);
+  Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   std::shared_ptr<dist::Communicator> comm = job.comm;
   const int rank = job.rank, world = job.world;
   const std::string config_text = to_config_text(cfg);
@@ -57,7 +57,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // ---------------------------------------------------------------- model + optimizer
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
   nn::Network net = nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
-  net->to(job.device);  // a GPU per rank with the NCCL backend
+  place_module(*net, job.place);  // the job's device (a GPU per rank), NHWC with --channels-last
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
   Sgd sgd(params, cfg.optim);
@@ -114,16 +114,17 @@ BaselineResult train_baseline(TrainConfig cfg) {
     const double lr = cosine_lr(cfg.optim, epoch, cfg.epochs);
     std::unique_ptr<data::BatchLoader> loader =
         epoch_loader(train_set, spec, job, cfg.batch_size, cfg.augment, cfg.seed, epoch);
+    DeviceFeed feed(*loader, spec, job.place);  // next batch copied while this one computes
     net->train();
     const auto epoch_start = Clock::now();
     EpochSums sums;
     for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
       // fetch -> forward -> loss -> backward -> all-reduce -> update -> sync buffers
-      data::Batch batch = next_batch(*loader, spec, job);  // empty when this rank's shard ran out
+      data::Batch batch = feed.next();  // empty when this rank's shard ran out
       const bool traced = trace.due(step + 1);
       std::vector<torch::Tensor> outputs;
       StepResult sr = train_step(
-          *net, sgd, batch, lr, reducer.get(),
+          *net, sgd, batch, job.place, lr, reducer.get(),
           data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1), sync_bn,
           traced ? &outputs : nullptr);
       // Synchronised BN already leaves identical statistics on every rank.
@@ -158,7 +159,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
     if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *net, "epoch " + std::to_string(epoch + 1));
 
     // ------------------------------------------------------------ evaluate
-    EvalResult eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get(), &trace.accumulator());
+    EvalResult eval = evaluate(*net, test_set, spec, job.place, cfg.test_batch_size, comm.get(), &trace.accumulator());
     trace.record(cfg.run, "baseline", "eval", "-", epoch + 1, step);
     result.eval = eval;
     ++result.epochs_run;
@@ -192,7 +193,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   }
   if (result.epochs_run == 0) {
     // Already finished: report the checkpoint's model on the test set.
-    result.eval = evaluate(*net, test_set, spec, cfg.test_batch_size, comm.get());
+    result.eval = evaluate(*net, test_set, spec, job.place, cfg.test_batch_size, comm.get());
     log::info("run '" + cfg.run + "' had already finished " + std::to_string(cfg.epochs) + " epochs");
   }
   result.images_per_s = train_seconds > 0 ? images_seen / train_seconds : 0;

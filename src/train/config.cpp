@@ -42,6 +42,18 @@ void check_job(int64_t batch_size, int64_t test_batch_size, int64_t train_limit,
           "must be a plain name, not a path");
 }
 
+}  // namespace
+
+void check_device(const DeviceConfig& d) {
+  require(d.device == "auto" || d.device == "cpu" || d.device == "cuda", "--device",
+          "'" + d.device + "' is not one of auto, cpu, cuda");
+  require(d.precision == "fp32" || d.precision == "bf16", "--precision",
+          "'" + d.precision + "' is not one of fp32, bf16");
+  require(std::isfinite(d.nccl_timeout) && d.nccl_timeout > 0, "--nccl-timeout", "must be positive (seconds)");
+}
+
+namespace {
+
 // Config-file text: one "key=value" line per setting.
 class ConfigText {
  public:
@@ -72,6 +84,13 @@ class ConfigText {
     number("weight-decay", o.weight_decay);
     number("lr-min", o.lr_min);
   }
+  void device(const DeviceConfig& d) {
+    text("device", d.device);
+    text("precision", d.precision);
+    flag("channels-last", d.channels_last);
+    flag("cudnn-benchmark", d.cudnn_benchmark);
+    number("nccl-timeout", d.nccl_timeout);
+  }
   const std::string& str() const { return out_; }
 
  private:
@@ -93,6 +112,7 @@ void resolve(TrainConfig& cfg) {
   check_optim(cfg.optim);
   check_job(cfg.batch_size, cfg.test_batch_size, cfg.train_limit, cfg.test_limit, cfg.threads,
             cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
+  check_device(cfg.dev);
   require(!cfg.imagenet_stem || cfg.network == "resnet50", "--imagenet-stem",
           "applies to resnet50 only");
   if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
@@ -114,6 +134,7 @@ std::string to_config_text(const TrainConfig& c) {
   t.flag("sync-bn", c.sync_bn);
   t.flag("verify-ranks", c.verify_ranks);
   t.text("backend", c.backend);
+  t.device(c.dev);
   t.number("bucket-mb", c.bucket_mb);
   t.text("run", c.run);
   t.text("checkpoint-dir", c.checkpoint_dir);
@@ -137,6 +158,7 @@ void resolve(QuailConfig& cfg) {
   check_optim(cfg.optim);
   check_job(cfg.batch_size, cfg.test_batch_size, cfg.train_limit, cfg.test_limit, cfg.threads,
             cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
+  check_device(cfg.dev);
   require(cfg.escape_bound > 0, "--escape-bound", "must be positive");
   require(cfg.stop_after_epochs >= 0, "--stop-after-epochs", "must not be negative");
   require(cfg.amm_sync || !cfg.verify_ranks, "--no-amm-sync",
@@ -155,6 +177,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.unsigned_integer("seed", c.seed);
   t.integer("threads", c.threads);
   t.text("backend", c.backend);
+  t.device(c.dev);
   t.number("bucket-mb", c.bucket_mb);
   t.text("data-dir", c.data_dir);
   t.text("run", c.run);

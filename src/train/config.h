@@ -16,12 +16,23 @@ struct OptimConfig {
   double lr_min = 0.0;         // cosine schedule floor (QuaIL stages use 1e-3)
 };
 
+// Where a job's tensors live and how it computes (docs/gpu.md). Shared by
+// train, quail and eval.
+struct DeviceConfig {
+  std::string device = "auto";     // auto (a GPU when one is visible), cpu, cuda
+  std::string precision = "fp32";  // fp32, bf16 (autocast; polynomial activations and AMM stay fp32)
+  bool channels_last = false;      // NHWC memory format for images and conv weights
+  bool cudnn_benchmark = true;     // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
+  double nccl_timeout = 600;       // seconds a NCCL collective may take before the job is ended
+};
+void check_device(const DeviceConfig& d);  // Error(kConfig) naming the flag
+
 struct TrainConfig {
   std::string network = "lenet";          // see `sisyphus train --help` for the list
   std::string dataset = "fashion-mnist";  // fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet
   std::string data_dir;                   // empty: the data set's default location
-  bool imagenet_stem = false;
-  bool batchnorm = true;                  // false: drop the BN layers (plain stacks; exactness tests)             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
+  bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
+  bool batchnorm = true;                  // false: drop the BN layers (plain stacks; exactness tests)
   int64_t epochs = 5;                     // total epochs (a resumed run continues to this)
   int64_t batch_size = 128;               // training batch per rank (R ranks: global batch R*B)
   int64_t test_batch_size = 100;          // evaluation batch
@@ -34,6 +45,7 @@ struct TrainConfig {
   bool sync_bn = false;                   // SyncBatchNorm: BN statistics over all ranks' batches
   bool verify_ranks = true;               // compare parameter checksums across ranks every epoch
   std::string backend = "auto";           // auto, local, mpi, nccl
+  DeviceConfig dev;                       // device, precision, memory format
   double bucket_mb = 25;                  // gradient bucket size in MiB (the first is 1 MiB at most)
   std::string run;                        // run name (empty: <network>-<dataset>)
   std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
@@ -62,6 +74,7 @@ struct QuailConfig {
   uint64_t seed = 42;              // data order and augmentation (per stage: derived)
   int threads = 0;
   std::string backend = "auto";
+  DeviceConfig dev;                // device, precision, memory format
   double bucket_mb = 25;
   std::string data_dir;            // empty: the data set's default location
   std::string run;                 // empty: <network>-<dataset>-quail-<act>[-amm]

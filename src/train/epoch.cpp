@@ -17,6 +17,7 @@ std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set, const
   opts.augment = augment ? spec.train_augment : data::Augment::kNone;
   opts.seed = seed;
   opts.epoch = epoch;
+  opts.pin_memory = job.place.cuda();  // asynchronous host->device copies (DeviceFeed)
   std::vector<int64_t> order = data::epoch_order(set.n, seed, epoch, /*shuffle=*/true);
   return std::make_unique<data::BatchLoader>(set, spec, data::shard_batches(order, job.rank, job.world, batch_size),
                                              opts);

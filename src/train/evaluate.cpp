@@ -8,50 +8,56 @@
 namespace sisyphus::train {
 
 EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
-                    int64_t batch_size, dist::Communicator* comm, trace::TraceAccumulator* trace) {
+                    const Placement& place, int64_t batch_size, dist::Communicator* comm,
+                    trace::TraceAccumulator* trace) {
   torch::NoGradGuard no_grad;
   net.eval();
   data::LoaderOptions opts;
   opts.batch_size = batch_size;
+  opts.pin_memory = place.cuda();
   std::vector<int64_t> order = data::epoch_order(set.n, 0, 0, /*shuffle=*/false);
   if (comm) order = data::shard(order, comm->rank(), comm->size());
   data::BatchLoader loader(set, spec, order, opts);
-  EvalResult r;
-  const torch::Device device = net.parameters().front().device();
+  DeviceFeed feed(loader, spec, place);
   // Every rank runs as many batches as the largest shard (rank 0's) needs,
   // the others finishing with empty ones: layers that synchronise in
   // forward (AMM's `mm` mode) then issue the same collectives everywhere.
   const int world = comm ? comm->size() : 1;
   const int64_t largest_shard = (set.n + world - 1) / world;
   const int64_t steps = (largest_shard + batch_size - 1) / batch_size;
+  const auto on_device = torch::TensorOptions().device(place.device);
+  torch::Tensor counts = torch::zeros({3}, on_device.dtype(torch::kInt64));  // samples, correct, non-finite
+  torch::Tensor loss_sum = torch::zeros({}, on_device.dtype(torch::kFloat64));
   for (int64_t s = 0; s < steps; ++s) {
-    data::Batch batch;
-    if (!loader.next(&batch)) {
-      batch.images = torch::zeros({0, spec.channels, spec.size, spec.size});
-      batch.labels = torch::zeros({0}, torch::kInt64);
-    }
-    if (!device.is_cpu()) {
-      batch.images = batch.images.to(device);
-      batch.labels = batch.labels.to(device);
-    }
+    data::Batch batch = feed.next();
     torch::Tensor logits;  // [B, classes]
-    if (trace) {
-      std::vector<torch::Tensor> outs = net.forward_points(batch.images);
-      trace->add(outs, batch.size());
-      logits = outs.back();
-    } else {
-      logits = net.forward(batch.images);
+    {
+      AutocastScope autocast(place);
+      if (trace) {
+        std::vector<torch::Tensor> outs = net.forward_points(batch.images);
+        trace->add(outs, batch.size());
+        logits = outs.back();
+      } else {
+        logits = net.forward(batch.images);
+      }
     }
+    logits = logits.to(torch::kFloat32);
     torch::Tensor finite = torch::isfinite(logits).all(/*dim=*/1);          // [B]
     torch::Tensor losses = torch::nn::functional::cross_entropy(
         logits, batch.labels,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B]
     torch::Tensor hit = logits.argmax(1).eq(batch.labels).logical_and(finite);
-    r.samples += batch.size();
-    r.correct += hit.sum().item<int64_t>();
-    r.nonfinite += batch.size() - finite.sum().item<int64_t>();
-    r.loss_sum += losses.masked_select(finite).sum().item<double>();
+    counts[0] += batch.size();
+    counts[1] += hit.sum();
+    counts[2] += batch.size() - finite.sum();
+    loss_sum += losses.masked_select(finite).sum().to(torch::kFloat64);
   }
+  counts = counts.to(torch::kCPU);
+  EvalResult r;
+  r.samples = counts[0].item<int64_t>();
+  r.correct = counts[1].item<int64_t>();
+  r.nonfinite = counts[2].item<int64_t>();
+  r.loss_sum = loss_sum.item<double>();
   if (comm && comm->size() > 1) {
     torch::Tensor counts = torch::tensor({r.samples, r.correct, r.nonfinite}, torch::kInt64);
     torch::Tensor loss = torch::tensor({r.loss_sum}, torch::kFloat64);

@@ -6,6 +6,7 @@
 #include "dist/communicator.h"
 #include "nn/network.h"
 #include "trace/stats.h"
+#include "train/device.h"
 
 namespace sisyphus::train {
 
@@ -23,9 +24,11 @@ struct EvalResult {
 // With a communicator, each rank evaluates its shard of the test set and the
 // counts are summed, so the accuracy equals a single-process evaluation.
 // With `trace`, the outputs at every imitation point are added to it (the
-// caller reduces and writes the record).
+// caller reduces and writes the record). The network must already be on
+// `place`'s device; counts stay on the device until the end (no host
+// synchronisation per batch).
 EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
-                    int64_t batch_size, dist::Communicator* comm = nullptr,
+                    const Placement& place, int64_t batch_size, dist::Communicator* comm = nullptr,
                     trace::TraceAccumulator* trace = nullptr);
 
 }  // namespace sisyphus::train

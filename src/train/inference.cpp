@@ -78,7 +78,8 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
   SISYPHUS_CHECK(cfg.batch_size >= 1, ErrorKind::kConfig, "bad value for --batch-size: must be at least 1");
   nn::parse_amm_mode(cfg.amm_mode);  // an unknown mode fails before any work
   if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
-  Job job = start_job(cfg.backend, cfg.threads);
+  check_device(cfg.dev);
+  Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   SISYPHUS_CHECK(cfg.save_logits.empty() || job.world == 1, ErrorKind::kConfig,
                  "--save-logits needs a single rank (run eval without mpirun)");
   io::Checkpoint ckpt = io::load_checkpoint(cfg.checkpoint);
@@ -120,7 +121,7 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
   }
   report.activation = nn::activation_spec(*net);
   report.has_amm = nn::has_amm(*net);
-  net->to(job.device);
+  place_module(*net, job.place);
   install_amm_sync(job);
 
   data::ImageSet test_set =
@@ -141,7 +142,7 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
               ") with activation " + report.activation + (report.has_amm ? ", AMM inference mode " + mode : "") +
               " on " + std::to_string(test_set.n) + " test images, " + std::to_string(job.world) + " rank(s)" +
               (trace ? ", tracing to " + cfg.trace_file : ""));
-    EvalResult r = evaluate(*net, test_set, spec, cfg.batch_size, job.comm.get(), trace ? &trace->accumulator() : nullptr);
+    EvalResult r = evaluate(*net, test_set, spec, job.place, cfg.batch_size, job.comm.get(), trace ? &trace->accumulator() : nullptr);
     if (trace) trace->record(source, ckpt.meta.stage, "eval", mode, ckpt.meta.epoch, ckpt.meta.step);
     if (!cfg.result_file.empty() && job.rank == 0) append_result(cfg, report, mode, r);
     report.modes.emplace_back(mode, r);

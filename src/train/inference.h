@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "train/config.h"
 #include "train/evaluate.h"
 
 namespace sisyphus::train {
@@ -21,6 +22,7 @@ struct EvalConfig {
   int64_t test_limit = 0;      // first N test images only (0: all)
   int threads = 0;             // torch threads (0: the host's cores / local ranks)
   std::string backend = "auto";
+  DeviceConfig dev;            // device, precision, memory format
   std::string result_file;     // append one CSV row per evaluation (rank 0)
   std::string label;           // the row's label and the trace's source (default: the checkpoint path)
   std::string save_logits;     // write the (normalised) inputs, labels and logits to this HDF5 file (one rank)

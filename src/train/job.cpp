@@ -44,16 +44,22 @@ void set_torch_threads(int threads) {
   }
 }
 
-Job start_job(const std::string& backend, int threads) {
+Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) {
   Job job;
-  job.comm = dist::make_communicator(dist::parse_backend(backend));
+  dist::Connection c = dist::connect({dist::parse_backend(backend), dist::parse_device(dev.device), dev.nccl_timeout});
+  job.comm = c.comm;
   dist::set_active(job.comm);
   job.rank = job.comm->rank();
   job.world = job.comm->size();
   log::set_rank(job.rank, job.world);
   log::info(tune_malloc());
   set_torch_threads(threads);
-  if (job.comm->device() >= 0) job.device = torch::Device(torch::kCUDA, static_cast<int8_t>(job.comm->device()));
+  if (c.cuda_device >= 0) job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
+  job.place.precision = parse_precision(dev.precision);
+  job.place.channels_last = dev.channels_last;
+  use_device(job.place, dev.cudnn_benchmark);
+  log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" + c.why + "), " +
+            dev.precision + (dev.channels_last ? ", channels-last" : ""));
   return job;
 }
 
@@ -137,17 +143,5 @@ torch::Tensor probe_input(const data::DatasetSpec& spec) {
   return torch::zeros({1, spec.channels, spec.size, spec.size});
 }
 
-data::Batch next_batch(data::BatchLoader& loader, const data::DatasetSpec& spec, const Job& job) {
-  data::Batch batch;
-  if (!loader.next(&batch)) {
-    batch.images = torch::zeros({0, spec.channels, spec.size, spec.size});
-    batch.labels = torch::zeros({0}, torch::kInt64);
-  }
-  if (!job.device.is_cpu()) {
-    batch.images = batch.images.to(job.device, /*non_blocking=*/true);
-    batch.labels = batch.labels.to(job.device, /*non_blocking=*/true);
-  }
-  return batch;
-}
 
 }  // namespace sisyphus::train

@@ -12,18 +12,21 @@
 #include "data/loader.h"
 #include "dist/communicator.h"
 #include "nn/sequential_net.h"
+#include "train/config.h"
+#include "train/device.h"
 
 namespace sisyphus::train {
 
 struct Job {
   std::shared_ptr<dist::Communicator> comm;
   int rank = 0, world = 1;
-  torch::Device device = torch::kCPU;  // a GPU per rank with the NCCL backend
+  Placement place;  // device (a GPU per rank, or the CPU), precision, memory format
 };
 
-// Connects the ranks (backend name as for --backend), registers the
-// communicator for error aborts, sets the log prefix and torch's threads.
-Job start_job(const std::string& backend, int threads);
+// Connects the ranks (backend name as for --backend) on the device of `dev`,
+// registers the communicator for error aborts, sets the log prefix, torch's
+// threads and the current GPU; logs the backend and device and why.
+Job start_job(const std::string& backend, int threads, const DeviceConfig& dev);
 
 // Sets torch's intra-op threads (0: the host's cores shared among the local
 // ranks) and one inter-op thread.

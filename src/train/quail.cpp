@@ -61,7 +61,7 @@ struct Position {
 
 QuailResult run_quail(QuailConfig cfg) {
   resolve(cfg);
-  Job job = start_job(cfg.backend, cfg.threads);
+  Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   std::shared_ptr<dist::Communicator> comm = job.comm;
   const int rank = job.rank, world = job.world;
 
@@ -84,8 +84,8 @@ QuailResult run_quail(QuailConfig cfg) {
   nn::Network student = nn::make_network(tmeta.network, shape_of(spec, tmeta.batchnorm), tmeta.imagenet_stem);
   io::load_module_state(*student, teacher_ckpt.model, cfg.teacher);  // the student starts as the teacher
   nn::set_activations(*student, student_act, probe_input(spec));
-  teacher->to(job.device);
-  student->to(job.device);
+  place_module(*teacher, job.place);
+  place_module(*student, job.place);
   if (cfg.amm_sync) install_amm_sync(job);
   else nn::set_amm_sync({});  // measurement mode: per-rank statistics
   const size_t num_points = student->points().size();
@@ -190,14 +190,15 @@ QuailResult run_quail(QuailConfig cfg) {
       const double lr = cosine_lr(cfg.optim, epoch, stage.epochs);
       std::unique_ptr<data::BatchLoader> loader =
           epoch_loader(train_set, spec, job, cfg.batch_size, cfg.augment, stage_seed, epoch);
+      DeviceFeed feed(*loader, spec, job.place);  // next batch copied while this one computes
       student->train();
       const auto epoch_start = Clock::now();
       const SyncTime sync_before = amm_sync_time();
       EpochSums sums;
       for (int64_t epoch_step = 1; epoch_step <= steps_per_epoch; ++epoch_step) {
-        data::Batch batch = next_batch(*loader, spec, job);
+        data::Batch batch = feed.next();
         StageStepResult sr = stage_step(
-            stage, *student, *teacher, sgd, batch, lr, reducer.get(),
+            stage, *student, *teacher, sgd, batch, job.place, lr, reducer.get(),
             data::global_batch_count(train_set.n, world, cfg.batch_size, epoch_step - 1));
         if (world > 1) dist::average_buffers(*comm, *student, batch.size(), include);
         ++step;
@@ -240,7 +241,7 @@ QuailResult run_quail(QuailConfig cfg) {
       const double epoch_seconds = seconds_since(epoch_start);
       const SyncTime sync_after = amm_sync_time();
       if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *student, stage.name + " epoch " + std::to_string(epoch + 1));
-      EvalResult eval = evaluate(*student, test_set, spec, cfg.test_batch_size, comm.get(), &trace.accumulator());
+      EvalResult eval = evaluate(*student, test_set, spec, job.place, cfg.test_batch_size, comm.get(), &trace.accumulator());
       trace.record(cfg.run, stage.name, "eval", eval_mode, epoch + 1, step);
       result.eval = eval;
 
@@ -298,7 +299,7 @@ QuailResult run_quail(QuailConfig cfg) {
   }
   student->set_trainable_points({});
   if (result.stages_run == 0) {
-    result.eval = evaluate(*student, test_set, spec, cfg.test_batch_size, comm.get());
+    result.eval = evaluate(*student, test_set, spec, job.place, cfg.test_batch_size, comm.get());
     result.final_checkpoint = stages.empty() ? "" : run_dir + "/" + stages.back().name + ".h5";
     log::info("run '" + cfg.run + "' had already finished all " + std::to_string(stages.size()) + " stages");
   }

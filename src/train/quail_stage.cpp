@@ -27,23 +27,27 @@ std::vector<bool> stage_trainable(const Stage& stage, size_t num_points) {
 }
 
 StageStepResult stage_step(const Stage& stage, nn::NetworkImpl& student, nn::NetworkImpl& teacher,
-                           Sgd& sgd, const data::Batch& batch, double lr,
+                           Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
                            dist::GradientReducer* reducer, int64_t global_count) {
   sgd.zero_grad();
   if (reducer) reducer->begin_step(batch.size(), global_count);
-  std::vector<torch::Tensor> outs = student.forward_points(batch.images);
+  std::vector<torch::Tensor> outs;
   torch::Tensor loss;
-  if (batch.size() == 0) {
-    loss = outs[stage.mimic ? stage.point : outs.size() - 1].sum() * 0.0;
-  } else if (stage.mimic) {
-    torch::Tensor target;
-    {
-      torch::NoGradGuard no_grad;
-      target = teacher.forward_points(batch.images).at(stage.point);
+  {
+    AutocastScope autocast(place);
+    outs = student.forward_points(batch.images);
+    if (batch.size() == 0) {
+      loss = outs[stage.mimic ? stage.point : outs.size() - 1].sum() * 0.0;
+    } else if (stage.mimic) {
+      torch::Tensor target;
+      {
+        torch::NoGradGuard no_grad;
+        target = teacher.forward_points(batch.images).at(stage.point);
+      }
+      loss = torch::mse_loss(outs[stage.point].to(torch::kFloat32), target.to(torch::kFloat32));
+    } else {
+      loss = torch::nn::functional::cross_entropy(outs.back(), batch.labels);
     }
-    loss = torch::mse_loss(outs[stage.point], target);
-  } else {
-    loss = torch::nn::functional::cross_entropy(outs.back(), batch.labels);
   }
   if (loss.requires_grad()) loss.backward();
   if (reducer) reducer->finish_step();

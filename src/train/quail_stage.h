@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "dist/reducer.h"
 #include "nn/network.h"
+#include "train/device.h"
 #include "train/sgd.h"
 
 namespace sisyphus::train {
@@ -39,7 +40,7 @@ struct StageStepResult {
 // without samples runs the student on its empty batch and a zero loss, so
 // that synchronising layers (AMM) and the reducer see every rank.
 StageStepResult stage_step(const Stage& stage, nn::NetworkImpl& student, nn::NetworkImpl& teacher,
-                           Sgd& sgd, const data::Batch& batch, double lr,
+                           Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
                            dist::GradientReducer* reducer, int64_t global_count);
 
 }  // namespace sisyphus::train

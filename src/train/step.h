@@ -6,6 +6,7 @@
 #include "data/loader.h"
 #include "dist/reducer.h"
 #include "nn/network.h"
+#include "train/device.h"
 #include "train/sgd.h"
 
 namespace sisyphus::train {
@@ -22,7 +23,8 @@ struct StepResult {
 // that synchronised BatchNorm layers get their collectives from every rank.
 // With `outputs`, the network runs through forward_points and the (detached)
 // outputs at every imitation point are returned there (activation traces).
-StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, double lr,
+// The forward pass runs under `place`'s precision (bf16 autocast or fp32).
+StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
                       dist::GradientReducer* reducer = nullptr, int64_t global_count = 0,
                       bool empty_forward = false, std::vector<torch::Tensor>* outputs = nullptr);
 

@@ -40,7 +40,7 @@ expect_ok() {
 }
 
 # --- a small Fashion-MNIST-format data set, written with gzip like the real one
-python3 "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 256 64
+"${SISYPHUS_PYTHON:-python3}" "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 256 64
 
 COMMON=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --threads 1 --log-every 0)
 
@@ -85,6 +85,22 @@ expect_error "overwrite refused" "--resume" "$BIN" train --net lenet --epochs 2 
 expect_ok "resume to 3 epochs" "$BIN" train --net lenet --epochs 3 --run r1 --resume "${COMMON[@]}"
 grep -q "resume: .* after epoch 2" "$WORK/out" && pass "resume line" || fail "resume line"
 expect_error "resume other network" "holds lenet" "$BIN" train --net mlp --run r1 --resume "${COMMON[@]}"
+
+# --- device, precision and backend settings (docs/gpu.md)
+expect_error "unknown device" "--device.*'tpu'" "$BIN" train --device tpu "${COMMON[@]}"
+expect_error "unknown precision" "--precision.*'fp16'" "$BIN" train --precision fp16 "${COMMON[@]}"
+expect_error "bad nccl timeout" "--nccl-timeout" "$BIN" quail --teacher "$WORK/ck/r1/last.h5" --nccl-timeout 0 --checkpoint-dir "$WORK/ck"
+expect_error "nccl with cpu device" "--backend nccl needs --device cuda" "$BIN" train --backend nccl --device cpu --run n0 "${COMMON[@]}"
+if ! nvidia-smi -L >/dev/null 2>&1; then  # on a GPU machine these would run
+  expect_error "cuda without GPU" "--device cuda: no GPU is visible" "$BIN" train --device cuda --run n1 "${COMMON[@]}"
+  expect_error "nccl without GPU" "--backend nccl: no GPU is visible" "$BIN" train --backend nccl --run n2 "${COMMON[@]}"
+fi
+expect_ok "train bf16 channels-last" "$BIN" train --net lenet --epochs 1 --run bf --precision bf16 --channels-last \
+  --device cpu "${COMMON[@]}"
+grep -q "device: cpu, backend local (one process (not under mpirun)), bf16, channels-last" "$WORK/out" \
+  && pass "device line" || { fail "device line"; grep "device" "$WORK/out"; }
+grep -qE "final: lenet on fashion-mnist test accuracy [0-9.]+%" "$WORK/out" && pass "bf16 run finishes" || fail "bf16 run finishes"
+grep -q 'precision="bf16"' "$WORK/out" && pass "precision in config text" || fail "precision in config text"
 
 # --- bad checkpoints
 echo "garbage" > "$WORK/garbage.h5"

@@ -1,0 +1,124 @@
+#include "train/device.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#ifdef SISYPHUS_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+#include "core/error.h"
+
+namespace sisyphus::train {
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "bf16") return Precision::kBf16;
+  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown precision '" + name + "' for --precision (known: fp32, bf16)");
+}
+
+void use_device(const Placement& place, bool cudnn_benchmark) {
+  if (!place.cuda()) return;
+#ifdef SISYPHUS_WITH_CUDA
+  c10::cuda::set_device(place.device.index());
+  at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
+#else
+  (void)cudnn_benchmark;
+  SISYPHUS_FAIL(ErrorKind::kCuda, "this build has no CUDA support (HINT: build against a CUDA torch)");
+#endif
+}
+
+void place_module(torch::nn::Module& module, const Placement& place) {
+  module.to(place.device);
+  if (!place.channels_last) return;
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+AutocastScope::AutocastScope(const Placement& place) {
+  if (place.precision == Precision::kFp32) return;
+  active_ = true;
+  type_ = place.device.type();
+  was_enabled_ = at::autocast::is_autocast_enabled(type_);
+  was_dtype_ = at::autocast::get_autocast_dtype(type_);
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  // Leaving the outermost scope drops the casted weight copies (they are
+  // valid for one step only: the weights change).
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(type_, was_enabled_);
+  at::autocast::set_autocast_dtype(type_, was_dtype_);
+}
+
+#ifdef SISYPHUS_WITH_CUDA
+struct DeviceFeed::CudaState {
+  c10::cuda::CUDAStream copy_stream;
+  at::cuda::CUDAEvent ready;
+};
+#else
+struct DeviceFeed::CudaState {};
+#endif
+
+DeviceFeed::DeviceFeed(data::BatchLoader& loader, const data::DatasetSpec& spec, const Placement& place)
+    : loader_(loader), spec_(spec), place_(place) {
+#ifdef SISYPHUS_WITH_CUDA
+  if (place_.cuda()) {
+    cuda_.reset(new CudaState{c10::cuda::getStreamFromPool(/*isHighPriority=*/false, place_.device.index()),
+                              at::cuda::CUDAEvent()});
+  }
+#endif
+  stage();
+}
+
+DeviceFeed::~DeviceFeed() = default;
+
+void DeviceFeed::stage() {
+  data::Batch host;
+  have_staged_ = loader_.next(&host);
+  if (!have_staged_) return;
+  if (!place_.cuda()) {
+    if (place_.channels_last) host.images = host.images.contiguous(place_.image_format());
+    staged_ = std::move(host);
+    return;
+  }
+#ifdef SISYPHUS_WITH_CUDA
+  c10::cuda::CUDAStreamGuard guard(cuda_->copy_stream);
+  staged_.images = host.images.to(place_.device, /*non_blocking=*/true).contiguous(place_.image_format());
+  staged_.labels = host.labels.to(place_.device, /*non_blocking=*/true);
+  cuda_->ready.record(cuda_->copy_stream);
+#endif
+}
+
+data::Batch DeviceFeed::next() {
+  if (!have_staged_) {
+    data::Batch empty;
+    empty.images = torch::zeros({0, spec_.channels, spec_.size, spec_.size}, torch::TensorOptions().device(place_.device));
+    empty.labels = torch::zeros({0}, torch::TensorOptions().dtype(torch::kInt64).device(place_.device));
+    return empty;
+  }
+  data::Batch out = std::move(staged_);
+#ifdef SISYPHUS_WITH_CUDA
+  if (place_.cuda()) {
+    c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(place_.device.index());
+    cuda_->ready.block(current);
+    // Made on the copy stream, used on the current one: the caching
+    // allocator must not recycle them before the current stream is done.
+    for (auto* t : {&out.images, &out.labels})
+      c10::cuda::CUDACachingAllocator::recordStream(t->storage().data_ptr(), current);
+  }
+#endif
+  stage();  // the next copy runs while the caller computes on `out`
+  return out;
+}
+
+}  // namespace sisyphus::train

@@ -1,0 +1,175 @@
+// The GPU path as far as a CPU can show it (train/device.h, nn/amm.h), and a
+// GPU step against a CPU step where a GPU is present (launch/gpu_check.sh
+// runs it there; skipped here).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "data/loader.h"
+#include "data/sampler.h"
+#include "core/error.h"
+#include "nn/amm.h"
+#include "nn/polynomial.h"
+#include "nn/registry.h"
+#include "train/device.h"
+#include "train/sgd.h"
+#include "train/step.h"
+
+using namespace sisyphus;
+
+namespace {
+train::Placement cpu_bf16() {
+  train::Placement p;
+  p.precision = train::Precision::kBf16;
+  return p;
+}
+}  // namespace
+
+TEST(Autocast, Bf16ConvButFp32PolynomialsAndAmm) {
+  torch::manual_seed(0);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3));
+  nn::Amm amm(4);
+  nn::Quad quad;
+  nn::Polynomial poly({0.1, 0.5, 0.25});
+  torch::Tensor x = torch::randn({2, 3, 8, 8});
+  {
+    train::AutocastScope scope(cpu_bf16());
+    torch::Tensor h = conv(x);
+    EXPECT_EQ(h.scalar_type(), torch::kBFloat16);  // autocast is on
+    EXPECT_EQ(amm(h).scalar_type(), torch::kFloat32);
+    EXPECT_EQ(quad.forward(h).scalar_type(), torch::kFloat32);
+    EXPECT_EQ(poly.forward(h).scalar_type(), torch::kFloat32);
+    // fp32 squaring of the bf16 value, not a bf16 square
+    torch::Tensor expect = h.to(torch::kFloat32) * h.to(torch::kFloat32);
+    EXPECT_TRUE(quad.forward(h).equal(expect));
+  }
+  EXPECT_EQ(conv(x).scalar_type(), torch::kFloat32);  // the scope restored fp32
+  {
+    train::Placement fp32;
+    train::AutocastScope scope(fp32);  // fp32: nothing changes
+    EXPECT_EQ(conv(x).scalar_type(), torch::kFloat32);
+  }
+}
+
+TEST(Autocast, Bf16TrainingStepOnCpu) {
+  torch::manual_seed(0);
+  nn::Network net = nn::make_network("lenet", {1, 28, 10});
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
+  train::Sgd sgd(params, train::OptimConfig{});
+  data::Batch b{torch::randn({16, 1, 28, 28}), torch::randint(0, 10, {16}, torch::kInt64)};
+  train::StepResult r = train::train_step(*net, sgd, b, cpu_bf16(), 0.1);
+  EXPECT_TRUE(std::isfinite(r.loss));
+  for (auto& [name, p] : params) {
+    EXPECT_EQ(p.scalar_type(), torch::kFloat32) << name;  // master weights stay fp32
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_EQ(p.grad().scalar_type(), torch::kFloat32) << name;
+  }
+}
+
+TEST(Amm, RunningStatisticsStayOnDeviceAndSkipEmptyBatches) {
+  nn::Amm amm(2);
+  amm->train();
+  torch::Tensor a = torch::tensor({{1.0f, -2.0f}, {3.0f, 4.0f}});
+  amm(a);  // the first batch sets every estimate
+  EXPECT_TRUE(amm->running_min.equal(torch::tensor({1.0f, -2.0f})));
+  EXPECT_TRUE(amm->extreme_max.equal(torch::tensor({3.0f, 4.0f})));
+  EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 1);
+  // a batch without samples (on every rank) changes nothing
+  torch::Tensor out = amm(torch::zeros({0, 2}));
+  EXPECT_EQ(out.size(0), 0);
+  EXPECT_TRUE(amm->running_min.equal(torch::tensor({1.0f, -2.0f})));
+  EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 1);
+  amm(torch::tensor({{0.0f, 0.0f}, {5.0f, 2.0f}}));
+  EXPECT_TRUE(amm->running_min.allclose(torch::tensor({0.9f * 1 + 0.1f * 0, 0.9f * -2 + 0.1f * 0})));
+  EXPECT_TRUE(amm->running_max.allclose(torch::tensor({0.9f * 3 + 0.1f * 5, 0.9f * 4 + 0.1f * 2})));
+  EXPECT_TRUE(amm->extreme_min.equal(torch::tensor({0.0f, -2.0f})));
+  EXPECT_TRUE(amm->extreme_max.equal(torch::tensor({5.0f, 4.0f})));
+  EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 2);
+}
+
+TEST(DeviceFeed, LoaderBatchesInOrderThenEmptyOnes) {
+  data::ImageSet set;
+  set.n = 10;
+  set.channels = 1;
+  set.height = set.width = 28;
+  set.num_classes = 10;
+  set.pixels.resize(static_cast<size_t>(set.n * set.image_bytes()));
+  for (size_t i = 0; i < set.pixels.size(); ++i) set.pixels[i] = static_cast<uint8_t>(i * 7);
+  for (int64_t i = 0; i < set.n; ++i) set.labels.push_back(i % 10);
+  const data::DatasetSpec& spec = data::dataset_spec("fashion-mnist");
+  data::LoaderOptions opts;
+  opts.batch_size = 4;
+  data::BatchLoader direct(set, spec, data::epoch_order(set.n, 0, 0, false), opts);
+  data::BatchLoader fed(set, spec, data::epoch_order(set.n, 0, 0, false), opts);
+  train::Placement place;
+  place.channels_last = true;
+  train::DeviceFeed feed(fed, spec, place);
+  for (int k = 0; k < 3; ++k) {
+    data::Batch want;
+    ASSERT_TRUE(direct.next(&want));
+    data::Batch got = feed.next();
+    EXPECT_TRUE(got.images.equal(want.images)) << "batch " << k;
+    EXPECT_TRUE(got.labels.equal(want.labels)) << "batch " << k;
+    EXPECT_TRUE(got.images.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  for (int k = 0; k < 2; ++k) {  // the shard ran out: empty batches of the right shape
+    data::Batch empty = feed.next();
+    EXPECT_EQ(empty.images.sizes(), (std::vector<int64_t>{0, 1, 28, 28}));
+    EXPECT_EQ(empty.size(), 0);
+  }
+}
+
+TEST(Placement, ChannelsLastWeights) {
+  nn::Network net = nn::make_network("resnet20", {3, 32, 10});
+  train::Placement place;
+  place.channels_last = true;
+  train::place_module(*net, place);
+  int conv_weights = 0;
+  for (auto& p : net->parameters())
+    if (p.dim() == 4) {
+      EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+      ++conv_weights;
+    }
+  EXPECT_GT(conv_weights, 10);
+  EXPECT_EQ(train::parse_precision("bf16"), train::Precision::kBf16);
+  EXPECT_THROW(train::parse_precision("fp16"), Error);
+}
+
+// One SGD step of ResNet-20 (BN, fp32, TF32 off) on the GPU against the same
+// step on the CPU: parameters and BN buffers within float tolerance.
+TEST(Gpu, StepEqualsCpuStep) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU (launch/gpu_check.sh runs this on one)";
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setFloat32MatmulPrecision("highest");
+  auto run = [](torch::Device device) {
+    torch::manual_seed(3);
+    nn::Network net = nn::make_network("resnet20", {3, 32, 10});
+    train::Placement place;
+    place.device = device;
+    train::place_module(*net, place);
+    std::vector<std::pair<std::string, torch::Tensor>> params;
+    for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
+    train::Sgd sgd(params, train::OptimConfig{});
+    torch::manual_seed(4);
+    data::Batch b{torch::randn({32, 3, 32, 32}).to(device), torch::randint(0, 10, {32}, torch::kInt64).to(device)};
+    train::StepResult r = train::train_step(*net, sgd, b, place, 0.1);
+    std::vector<torch::Tensor> state;
+    for (auto& p : net->parameters()) state.push_back(p.detach().cpu());
+    for (auto& buf : net->buffers()) state.push_back(buf.detach().cpu());
+    return std::make_pair(r.loss, state);
+  };
+  auto [loss_cpu, cpu] = run(torch::kCPU);
+  auto [loss_gpu, gpu] = run(torch::Device(torch::kCUDA, 0));
+  EXPECT_NEAR(loss_cpu, loss_gpu, 1e-5 * std::max(1.0, std::abs(loss_cpu)));
+  ASSERT_EQ(cpu.size(), gpu.size());
+  double worst = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    if (!cpu[i].is_floating_point()) {
+      EXPECT_TRUE(cpu[i].equal(gpu[i]));
+      continue;
+    }
+    worst = std::max(worst, (cpu[i] - gpu[i]).abs().max().item<double>());
+  }
+  std::printf("[gpu step] loss cpu %.8f gpu %.8f, max |param/buffer difference| %.3g\n", loss_cpu, loss_gpu, worst);
+  EXPECT_LT(worst, 1e-4);
+}
