@@ -32,6 +32,7 @@
 #include "dist/sync.h"
 #include "nn/registry.h"
 #include "train/epoch.h"
+#include "train/evaluate.h"
 #include "train/job.h"
 #include "train/sgd.h"
 #include "train/step.h"
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
   app.add_option("--bucket-mb", bucket_mb, "Reducer bucket size in MiB");
   int64_t synthetic = 0;
   app.add_option("--synthetic", synthetic, "Random in-memory training set of N images (0: the real data)");
+  bool eval = false;
+  app.add_flag("--eval", eval, "mode train: after the timed steps, one test-set pass (batch 100), timed too");
   bool imagenet_stem = false;
   app.add_flag("--imagenet-stem", imagenet_stem, "resnet50: the ImageNet stem (as torchvision's)");
   train::DeviceConfig dev;
@@ -150,15 +153,19 @@ int main(int argc, char** argv) {
         ++done;
       }
     }
+    if (eval && mode == "train") {  // as `sisyphus train` after every epoch (reading the split included)
+      data::ImageSet test = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, false);
+      train::evaluate(*net, test, spec, job.place, /*batch_size=*/100, comm.get());
+    }
     if (job.place.cuda()) torch::cuda::synchronize();
     comm->barrier();
     double seconds = seconds_since(t0);
     if (rank == 0) {
       double wait = reducer ? reducer->stats().exposed_wait_s - wait_before : 0;
-      std::printf("sisyphus mode=%s net=%s dataset=%s device=%s precision=%s channels_last=%d ranks=%d batch=%lld threads=%d images=%lld "
+      std::printf("sisyphus mode=%s eval=%d net=%s dataset=%s device=%s precision=%s channels_last=%d ranks=%d batch=%lld threads=%d images=%lld "
                   "seconds=%.3f images_per_s=%.1f steps=%lld step_ms=%.3f bytes_per_step=%lld "
                   "MBps=%.1f exposed_wait_ms=%.3f\n",
-                  mode.c_str(), net_name.c_str(), dataset.c_str(), job.place.device.str().c_str(),
+                  mode.c_str(), eval ? 1 : 0, net_name.c_str(), dataset.c_str(), job.place.device.str().c_str(),
                   dev.precision.c_str(), dev.channels_last ? 1 : 0, world,
                   static_cast<long long>(batch_size), threads, static_cast<long long>(images),
                   seconds, images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,

@@ -30,14 +30,14 @@ SPECS = {  # channels, size, classes, mean, std (as in src/data/dataset.cpp)
 }
 
 
-def read_idx(data_dir):
+def read_idx(data_dir, prefix="train"):
     def load(name):
         path = os.path.join(data_dir, name)
         opener = gzip.open if os.path.exists(path + ".gz") else open
         with opener(path + (".gz" if opener is gzip.open else ""), "rb") as f:
             return f.read()
-    img = load("train-images-idx3-ubyte")
-    lab = load("train-labels-idx1-ubyte")
+    img = load(f"{prefix}-images-idx3-ubyte")
+    lab = load(f"{prefix}-labels-idx1-ubyte")
     n = int.from_bytes(img[4:8], "big")
     x = np.frombuffer(img, dtype=np.uint8, offset=16).reshape(n, 1, 28, 28)
     y = np.frombuffer(lab, dtype=np.uint8, offset=8).astype(np.int64)
@@ -65,6 +65,21 @@ def tensor_batches(x, y, mean, std, batch):
         for i in range(0, len(yt), batch):
             idx = perm[i:i + batch]
             yield xt[idx], yt[idx]
+
+
+def test_batches(a, mean, std, tmp):
+    """The test split in batches of 100, as the paper's code evaluates it."""
+    if a.pipeline == "tensor":
+        x, y = read_idx(a.data_dir, "t10k")
+        xt = (torch.from_numpy(x.copy()).float().div_(255) - mean[0]) / std[0]
+        yt = torch.from_numpy(y.copy())
+        return [(xt[i:i + 100], yt[i:i + 100]) for i in range(0, len(yt), 100)]
+    import torchvision
+    import torchvision.transforms as T
+    ds = torchvision.datasets.FashionMNIST(
+        tmp, train=False, download=False,
+        transform=T.Compose([T.ToTensor(), T.Normalize(tuple(mean), tuple(std))]))
+    return torch.utils.data.DataLoader(ds, batch_size=100, shuffle=False)
 
 
 def torchvision_batches(data_dir, mean, std, batch, tmp):
@@ -99,6 +114,8 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="0: one epoch")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eval", action="store_true",
+                    help="after training, one test-set pass (batch 100), inside the timed span")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -132,8 +149,16 @@ def main():
             out.argmax(1).eq(yb).sum().item()
             if step >= a.warmup:
                 images += len(yb)
+        if a.eval:  # the paper's code tests after every epoch
+            tests = test_batches(a, mean, std, tmp)  # reading the test split is part of it
+            net.eval()
+            correct = 0
+            with torch.no_grad():
+                for xb, yb in tests:
+                    correct += net(xb).argmax(1).eq(yb).sum().item()
+            net.train()
         secs = time.perf_counter() - t0
-        print(f"python pipeline={a.pipeline} net={a.net} dataset={a.dataset} batch={a.batch_size} "
+        print(f"python pipeline={a.pipeline} net={a.net} dataset={a.dataset} batch={a.batch_size} eval={int(a.eval)} "
               f"threads={a.threads} images={images} seconds={secs:.3f} "
               f"images_per_s={images / secs:.1f}")
     finally:
