@@ -58,7 +58,7 @@ final() {  # RUN: the last stage's file, or nothing when the run escaped
 }
 log "3. QuaIL with Quad"
 quail "$RUN-quail" --act quad
-if f=$(final "$RUN-quail") && [[ -n "$f" ]]; then evaluate quail "$f"; else echo "quail,escaped,-,-,nan,0,0" >> "$RESULTS"; fi
+if f=$(final "$RUN-quail") && [[ -n "$f" ]]; then evaluate quail "$f"; else echo "quail,escaped,-,-,nan,0,0,nan" >> "$RESULTS"; fi
 
 log "4. QuaIL with AMM + Quad"
 quail "$RUN-quail-amm" --act quad --amm
@@ -68,14 +68,14 @@ if f=$(final "$RUN-quail-amm") && [[ -n "$f" ]]; then
   evaluate quail+mm "$f" --amm-mode mm
   evaluate quail+extreme "$f" --amm-mode extreme
 else
-  echo "quail+amm,escaped,-,-,nan,0,0" >> "$RESULTS"
+  echo "quail+amm,escaped,-,-,nan,0,0,nan" >> "$RESULTS"
 fi
 
 log "results ($RESULTS): test accuracy %, [non-finite outputs]"
-# the label is the first field; accuracy and non-finite count are the 3rd and
-# 2nd from the end (fields in between may be quoted and hold commas)
+# the label is the first field; accuracy and non-finite count are the 4th and
+# 3rd from the end (fields in between may be quoted and hold commas)
 awk -F, -v net="$NET" '
-  NR > 1 { acc[$1] = ($(NF-2) == "nan") ? "escaped" : sprintf("%.2f", 100 * $(NF-2)); nf[$1] = $(NF-1) }
+  NR > 1 { acc[$1] = ($(NF-3) == "nan") ? "escaped" : sprintf("%.2f", 100 * $(NF-3)); nf[$1] = $(NF-2) }
   function cell(k) { if (!(k in acc)) return "-"; return (nf[k] > 0) ? acc[k] " [" nf[k] "]" : acc[k] }
   END {
     best = "-"; for (k in acc) if (k ~ /^poly-/ && (best == "-" || acc[k] + 0 > acc[best] + 0)) best = k

@@ -123,6 +123,9 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
                 "configuration (default: exit 1)");
   cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
                 "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
+  cmd->add_flag("--frozen-eval,!--no-frozen-eval", c.frozen_eval,
+                "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running estimates used "
+                "and kept); default off: the whole student trains in training mode, as the reference code");
   cmd->add_flag("--amm-sync,!--no-amm-sync", c.amm_sync,
                 "AMM batch min/max over all ranks (default: on; off only to measure what it costs, with "
                 "--no-verify-ranks: ranks' AMM statistics then differ)");
@@ -141,8 +144,8 @@ int quail_command(const train::QuailConfig& cfg) {
                   static_cast<long long>(cfg.stop_after_epochs));
   } else {
     std::snprintf(line, sizeof(line),
-                  "final: QuaIL student test accuracy %.2f%% (%lld non-finite of %lld), checkpoint %s",
-                  r.eval.accuracy() * 100, static_cast<long long>(r.eval.nonfinite),
+                  "final: QuaIL student test accuracy %.2f%% over all, %.2f%% over the finite (%lld non-finite of %lld), checkpoint %s",
+                  r.eval.accuracy() * 100, r.eval.finite_accuracy() * 100, static_cast<long long>(r.eval.nonfinite),
                   static_cast<long long>(r.eval.samples), r.final_checkpoint.c_str());
   }
   log::info(line);
@@ -151,10 +154,13 @@ int quail_command(const train::QuailConfig& cfg) {
 
 int run_train(const train::TrainConfig& cfg) {
   train::BaselineResult r = train::train_baseline(cfg);
-  char line[256];
-  std::snprintf(line, sizeof(line), "final: %s on %s test accuracy %.2f%% loss %.4f (%lld images), checkpoint %s",
-                cfg.network.c_str(), cfg.dataset.c_str(), r.eval.accuracy() * 100,
-                r.eval.mean_loss(), static_cast<long long>(r.eval.samples), r.checkpoint.c_str());
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "final: %s on %s test accuracy %.2f%% loss %.4f (%lld images, %lld non-finite; accuracy over "
+                "the finite %.2f%%), checkpoint %s",
+                cfg.network.c_str(), cfg.dataset.c_str(), r.eval.accuracy() * 100, r.eval.mean_loss(),
+                static_cast<long long>(r.eval.samples), static_cast<long long>(r.eval.nonfinite),
+                r.eval.finite_accuracy() * 100, r.checkpoint.c_str());
   log::info(line);
   return 0;
 }
@@ -164,10 +170,11 @@ int run_eval(const train::EvalConfig& cfg) {
   for (const auto& [mode, r] : rep.modes) {
     char line[512];
     std::snprintf(line, sizeof(line),
-                  "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs",
+                  "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs "
+                  "(accuracy over the finite: %.2f%%)",
                   cfg.checkpoint.c_str(), rep.activation.c_str(), rep.has_amm ? (", " + mode).c_str() : "",
                   r.accuracy() * 100, r.mean_loss(), static_cast<long long>(r.samples),
-                  static_cast<long long>(r.nonfinite));
+                  static_cast<long long>(r.nonfinite), r.finite_accuracy() * 100);
     log::info(line);
   }
   return 0;

@@ -93,6 +93,8 @@ CheckpointMeta read_meta(const h5::Object& file) {
   if (h5::has_attr(file, "stage_epochs")) m.stage_epochs = h5::attr_int(file, "stage_epochs");
   if (h5::has_attr(file, "train_loss")) m.train_loss = h5::attr_double(file, "train_loss");
   if (h5::has_attr(file, "test_nonfinite")) m.test_nonfinite = h5::attr_int(file, "test_nonfinite");
+  // older checkpoints lack it: all their outputs were finite unless test_nonfinite says otherwise
+  m.test_acc_finite = h5::has_attr(file, "test_acc_finite") ? h5::attr_double(file, "test_acc_finite") : m.test_acc;
   if (h5::has_attr(file, "teacher")) m.teacher = h5::attr_string(file, "teacher");
   return m;
 }
@@ -125,6 +127,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     h5::set_attr(file, "stage_epochs", m.stage_epochs);
     h5::set_attr(file, "train_loss", m.train_loss);
     h5::set_attr(file, "test_nonfinite", m.test_nonfinite);
+    h5::set_attr(file, "test_acc_finite", m.test_acc_finite);
     h5::set_attr(file, "teacher", m.teacher);
     write_list(h5::create_group(file, "model"), ckpt.model);
     h5::Object opt = h5::create_group(file, "optimizer");

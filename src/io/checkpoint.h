@@ -33,7 +33,8 @@ struct CheckpointMeta {
   int64_t step = 0;           // optimizer steps completed
   std::string config;         // resolved config, INI text
   std::string config_hash;    // hex digest of `config`
-  double test_acc = 0;        // fraction in [0, 1]
+  double test_acc = 0;        // fraction in [0, 1], over all test samples
+  double test_acc_finite = 0; // over the samples with finite outputs (the reference's figure)
   double test_loss = 0;
   int64_t num_classes = 0;
   int64_t in_channels = 0;

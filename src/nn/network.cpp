@@ -74,9 +74,14 @@ std::vector<std::string> NetworkImpl::trainable_tensor_names() const {
   return names;
 }
 
+void NetworkImpl::set_frozen_eval(bool on) {
+  frozen_eval_ = on;
+  train(is_training());
+}
+
 void NetworkImpl::train(bool on) {
   torch::nn::Module::train(on);
-  if (!on || trainable_.empty()) return;
+  if (!on || trainable_.empty() || !frozen_eval_) return;
   std::set<std::string> frozen;
   for (size_t l = 0; l < points_.size(); ++l)
     if (!trainable_[l]) frozen.insert(points_[l].owners.begin(), points_[l].owners.end());

@@ -41,12 +41,17 @@ class NetworkImpl : public torch::nn::Module {
   int64_t parameter_count() const;
 
   // QuaIL's freezing: the points with trainable[l] false keep their
-  // parameters (requires_grad false) and their buffers: their modules stay
-  // in evaluation mode even while the network trains, so BatchNorm running
-  // statistics and AMM estimates do not drift (the reference code lets them
-  // drift). Tensors that belong to no point follow trainable.empty().
-  // An empty vector makes everything trainable again.
+  // parameters (requires_grad false). As in the reference code, their BN and
+  // AMM layers still run in training mode while the network trains: they
+  // normalise with the current batch's statistics and keep updating their
+  // running estimates; freezing only stops gradients. With
+  // set_frozen_eval(true) the frozen points' modules stay in evaluation mode
+  // instead (running estimates used and kept bit for bit: `--frozen-eval`).
+  // Tensors that belong to no point follow trainable.empty(). An empty
+  // vector makes everything trainable again.
   void set_trainable_points(std::vector<bool> trainable);
+  void set_frozen_eval(bool on);
+  bool frozen_eval() const { return frozen_eval_; }
   const std::vector<bool>& trainable_points() const { return trainable_; }
   // Names of the tensors of the trainable points (all when none is frozen).
   std::vector<std::string> trainable_tensor_names() const;
@@ -59,6 +64,7 @@ class NetworkImpl : public torch::nn::Module {
   std::string arch_;
   std::vector<ImitationPoint> points_;
   std::vector<bool> trainable_;  // empty: all
+  bool frozen_eval_ = false;     // frozen points in evaluation mode while training
 };
 
 using Network = std::shared_ptr<NetworkImpl>;

@@ -171,6 +171,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
     ckpt.meta.epoch = epoch + 1;
     ckpt.meta.step = step;
     ckpt.meta.test_acc = eval.accuracy();
+    ckpt.meta.test_acc_finite = eval.finite_accuracy();
+    ckpt.meta.test_nonfinite = eval.nonfinite;
     ckpt.meta.test_loss = eval.mean_loss();
     ckpt.model = io::module_state(*net);
     ckpt.optimizer.emplace_back("momentum", sgd.state());
@@ -179,7 +181,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
 
     EpochRow row{"baseline",       epoch + 1,       step,
                  lr,               sums.mean_loss(), sums.accuracy(),
-                 eval.mean_loss(), eval.accuracy(),  sums.seen / epoch_seconds,
+                 eval.mean_loss(), eval.accuracy(),  eval.finite_accuracy(), sums.seen / epoch_seconds,
                  seconds_since(run_start)};
     if (metrics) metrics->write(row);
     char line[256];

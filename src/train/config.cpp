@@ -189,6 +189,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.integer("stop-after-epochs", c.stop_after_epochs);
   t.flag("verify-ranks", c.verify_ranks);
   t.integer("trace-every", c.trace_every);
+  t.flag("frozen-eval", c.frozen_eval);
   t.flag("amm-sync", c.amm_sync);
   return t.str();
 }

@@ -15,7 +15,14 @@ struct EvalResult {
   int64_t correct = 0;
   int64_t nonfinite = 0;  // samples with any NaN/Inf logit (counted as wrong)
   double loss_sum = 0;    // summed over the finite samples
+  // Over all samples (a NaN/Inf output counts as wrong).
   double accuracy() const { return samples ? static_cast<double>(correct) / samples : 0.0; }
+  // Over the samples with finite outputs only: the reference implementation's
+  // figure (NaN samples leave the denominator), so an escaping network can
+  // show a high value over few samples. Reported next to accuracy().
+  double finite_accuracy() const {
+    return samples > nonfinite ? static_cast<double>(correct) / static_cast<double>(samples - nonfinite) : 0.0;
+  }
   double mean_loss() const {
     return samples > nonfinite ? loss_sum / static_cast<double>(samples - nonfinite) : 0.0;
   }

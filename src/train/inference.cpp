@@ -36,11 +36,11 @@ void append_result(const EvalConfig& cfg, const EvalReport& r, const std::string
   const bool fresh = !fs::file_exists(cfg.result_file);
   std::FILE* f = std::fopen(cfg.result_file.c_str(), "a");
   if (!f) SISYPHUS_FAIL(ErrorKind::kIo, "cannot append to result file '" + cfg.result_file + "'");
-  if (fresh) std::fprintf(f, "label,checkpoint,activation,amm_mode,accuracy,nonfinite,samples\n");
-  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld\n", csv_field(cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
+  if (fresh) std::fprintf(f, "label,checkpoint,activation,amm_mode,accuracy,nonfinite,samples,accuracy_finite\n");
+  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld,%.6f\n", csv_field(cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
                csv_field(cfg.checkpoint).c_str(), csv_field(r.activation).c_str(),
                r.has_amm ? mode.c_str() : "-", res.accuracy(), static_cast<long long>(res.nonfinite),
-               static_cast<long long>(res.samples));
+               static_cast<long long>(res.samples), res.finite_accuracy());
   if (std::fclose(f) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write result file '" + cfg.result_file + "'");
 }
 

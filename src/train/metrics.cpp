@@ -21,9 +21,9 @@ MetricsCsv::~MetricsCsv() {
 }
 
 void MetricsCsv::write(const EpochRow& r) {
-  std::fprintf(file_, "%s,%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n", r.stage.c_str(),
+  std::fprintf(file_, "%s,%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n", r.stage.c_str(),
                static_cast<long long>(r.epoch), static_cast<long long>(r.step), r.lr, r.train_loss,
-               r.train_acc, r.test_loss, r.test_acc, r.images_per_s, r.elapsed_s);
+               r.train_acc, r.test_loss, r.test_acc, r.test_acc_finite, r.images_per_s, r.elapsed_s);
   if (std::fflush(file_) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write '" + path_ + "'");
 }
 

@@ -11,7 +11,7 @@
 namespace sisyphus::train {
 
 inline constexpr const char* kMetricsHeader =
-    "stage,epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,elapsed_s";
+    "stage,epoch,step,lr,train_loss,train_acc,test_loss,test_acc,test_acc_finite,images_per_s,elapsed_s";
 
 struct EpochRow {
   std::string stage;   // "baseline"
@@ -21,7 +21,8 @@ struct EpochRow {
   double train_loss = 0;
   double train_acc = 0;  // fraction
   double test_loss = 0;
-  double test_acc = 0;   // fraction
+  double test_acc = 0;   // fraction, over all test samples
+  double test_acc_finite = 0;  // over the samples with finite outputs (the reference's figure)
   double images_per_s = 0;
   double elapsed_s = 0;
 };

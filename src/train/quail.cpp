@@ -131,9 +131,10 @@ QuailResult run_quail(QuailConfig cfg) {
     log::info("resume: no checkpoint at " + last_path + " yet, starting from the teacher");
   }
   dist::broadcast_state(*comm, *student);
-  if (nn::has_amm(*student) && cfg.mimic_epochs == 0) {
-    // Fine-tune stages keep the earlier points frozen, AMM in inference
-    // mode: those layers need estimates, which only a mimic stage gives them.
+  student->set_frozen_eval(cfg.frozen_eval);
+  if (nn::has_amm(*student) && cfg.mimic_epochs == 0 && cfg.frozen_eval) {
+    // With --frozen-eval, fine-tune stages keep the earlier points' AMM in
+    // inference mode: those need estimates, which only a mimic stage gives.
     for (const auto& item : student->named_buffers())
       if (item.key().find(".amm.num_batches_tracked") != std::string::npos && item.value().item<int64_t>() == 0)
         SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --mimic-epochs: 0 leaves AMM layer " + item.key() +
@@ -170,11 +171,18 @@ QuailResult run_quail(QuailConfig cfg) {
     if (world > 1) {
       reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(cfg.bucket_mb));
     }
-    // BN statistics of the trainable points are averaged over the ranks;
-    // frozen points' buffers and AMM's (already global) estimates are not touched.
-    std::vector<std::string> trainable_names = student->trainable_tensor_names();
+    // BN statistics that moved this step are averaged over the ranks: every
+    // point's (the whole student trains in training mode, as the reference),
+    // or with --frozen-eval the trainable points' only (frozen buffers stay
+    // bit for bit). AMM's estimates are already global (synchronised min/max).
+    std::vector<std::string> moving_names;
+    if (cfg.frozen_eval) {
+      moving_names = student->trainable_tensor_names();
+    } else {
+      for (const auto& item : student->named_buffers()) moving_names.push_back(item.key());
+    }
     std::set<std::string> averaged;
-    for (const auto& n : trainable_names)
+    for (const auto& n : moving_names)
       if (n.find(".amm.") == std::string::npos || !cfg.amm_sync) averaged.insert(n);
     auto include = [&averaged](const std::string& name) { return averaged.count(name) > 0; };
     int64_t trainable_count = 0;
@@ -253,6 +261,7 @@ QuailResult run_quail(QuailConfig cfg) {
       ckpt.meta.stage_epochs = stage.epochs;
       ckpt.meta.step = step;
       ckpt.meta.test_acc = eval.accuracy();
+      ckpt.meta.test_acc_finite = eval.finite_accuracy();
       ckpt.meta.test_loss = eval.mean_loss();
       ckpt.meta.test_nonfinite = eval.nonfinite;
       ckpt.meta.train_loss = sums.mean_loss();
@@ -271,7 +280,7 @@ QuailResult run_quail(QuailConfig cfg) {
 
       EpochRow row{stage.name,       epoch + 1,       step,
                    lr,               sums.mean_loss(), sums.accuracy(),
-                   eval.mean_loss(), eval.accuracy(),  sums.seen / epoch_seconds,
+                   eval.mean_loss(), eval.accuracy(),  eval.finite_accuracy(), sums.seen / epoch_seconds,
                    seconds_since(run_start)};
       if (metrics) metrics->write(row);
       const double sync_ms_per_step = 1000.0 * (sync_after.seconds - sync_before.seconds) /

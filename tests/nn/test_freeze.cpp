@@ -30,7 +30,7 @@ TEST(Points, EveryTensorBelongsToExactlyOnePoint) {
   }
 }
 
-TEST(Points, FrozenPointsKeepParametersAndBuffers) {
+TEST(Points, FrozenPointsKeepParametersAndWithFrozenEvalBuffers) {
   torch::manual_seed(0);
   nn::Network net = nn::make_network("lenet", {1, 28, 10, true});
   nn::set_activations(*net, "amm+quad", torch::zeros({1, 1, 28, 28}));
@@ -47,6 +47,12 @@ TEST(Points, FrozenPointsKeepParametersAndBuffers) {
   std::set<std::string> own(mine.begin(), mine.end());
   for (const auto& item : net->named_parameters())
     EXPECT_EQ(item.value().requires_grad(), own.count(item.key()) > 0) << item.key();
+
+  // the reference's default: every layer trains in training mode
+  net->train();
+  EXPECT_TRUE(net->points()[0].slot->is_training());
+  for (const auto& item : net->named_modules()) EXPECT_TRUE(item.value()->is_training()) << item.key();
+  net->set_frozen_eval(true);  // --frozen-eval: frozen points in evaluation mode, buffers kept
 
   std::map<std::string, torch::Tensor> before;
   for (const auto& [n, t] : io::module_state(*net)) before[n] = t.clone();
@@ -71,4 +77,36 @@ TEST(Points, FrozenPointsKeepParametersAndBuffers) {
   net->set_trainable_points({});
   for (const auto& p : net->parameters()) EXPECT_TRUE(p.requires_grad());
   EXPECT_TRUE(net->points()[0].slot->is_training());
+}
+
+// The reference's behaviour (the default): frozen points get no gradients and
+// keep their parameters, but their BN and AMM layers normalise with the
+// batch's statistics and update their running estimates.
+TEST(Points, ByDefaultFrozenPointsStillTrackBatchStatistics) {
+  torch::manual_seed(0);
+  nn::Network net = nn::make_network("lenet", {1, 28, 10, true});
+  nn::set_activations(*net, "amm+quad", torch::zeros({1, 1, 28, 28}));
+  std::vector<bool> trainable(net->points().size(), false);
+  trainable[1] = true;
+  net->set_trainable_points(trainable);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& [n, t] : io::module_state(*net)) before[n] = t.clone();
+  net->train();
+  net->forward_points(torch::randn({8, 1, 28, 28}))[1].pow(2).mean().backward();
+  std::vector<std::string> mine = net->point_tensor_names(1);
+  std::set<std::string> own(mine.begin(), mine.end());
+  int frozen_stats_moved = 0;
+  for (const auto& [n, t] : io::module_state(*net)) {
+    if (own.count(n)) continue;
+    const bool statistic = n.find("running") != std::string::npos || n.find("extreme") != std::string::npos ||
+                           n.find("num_batches") != std::string::npos;
+    if (statistic) {
+      frozen_stats_moved += !torch::equal(before[n], t);
+    } else {
+      EXPECT_TRUE(torch::equal(before[n], t)) << n << " (frozen parameter) changed";
+    }
+  }
+  EXPECT_GT(frozen_stats_moved, 4);  // point 0's BN and AMM, and the later points'
+  for (const auto& item : net->named_parameters())
+    EXPECT_EQ(item.value().grad().defined(), own.count(item.key()) > 0) << item.key();
 }

@@ -2,8 +2,9 @@
 # QuaIL end to end with the real binary on a small Fashion-MNIST-format set.
 # Usage: test_quail.sh <path to sisyphus>
 #  - every stage writes <stage>.h5 with stage/point/loss/accuracy attributes;
-#  - a mimic stage changes exactly its point's tensors (BN statistics
-#    included), bit for bit, and every later point still equals the teacher;
+#  - a mimic stage trains exactly its point's parameters; frozen points' BN
+#    statistics follow the batches (the reference's default) or, with
+#    --frozen-eval, stay bit for bit;
 #  - a run stopped mid-stage and resumed ends bitwise equal to one run;
 #  - the escape guard fires on a diverging stage (one line naming stage,
 #    point and step, exit 1), leaves the checkpoints untouched and loadable;
@@ -46,30 +47,45 @@ PY
 then pass "quail writes mimic-00..04 and finetune-04..00 with their attributes"
 else fail "quail stages (rc $rc)"; tail -20 "$WORK/out"; fi
 
-# --- freezing: a mimic stage changes exactly its point's tensors
-if $PY - "$T" "$WORK/ck/A" <<'PY'
+# --- freezing: a mimic stage trains exactly its point's parameters. By default
+# (the reference's behaviour) the whole student runs in training mode, so the
+# frozen points' BN statistics move too; with --frozen-eval they stay bit for bit.
+"$BIN" quail "${Q[@]}" --amm --mimic-epochs 1 --finetune-epochs 0 --frozen-eval --run Z > "$WORK/out" 2>&1 \
+  || { fail "quail --frozen-eval run"; tail -5 "$WORK/out"; }
+for mode in reference frozen-eval; do
+  dir=$WORK/ck/A; [[ $mode == frozen-eval ]] && dir=$WORK/ck/Z
+  if $PY - "$T" "$dir" "$mode" <<'PY'
 import sys, h5py, numpy as np
-teacher, d = h5py.File(sys.argv[1])["model"], sys.argv[2]
+teacher, d, mode = h5py.File(sys.argv[1])["model"], sys.argv[2], sys.argv[3]
 owners = [["features.0.", "features.1.", "features.2."], ["features.4.", "features.5.", "features.6."],
           ["classifier.1.", "classifier.2.", "classifier.3."], ["classifier.4.", "classifier.5.", "classifier.6."],
           ["classifier.7."]]
 point = lambda name: next(l for l, o in enumerate(owners) if any(name.startswith(p) for p in o))
+statistic = lambda n: any(k in n for k in ("running_", "extreme_", "num_batches"))
 prev = h5py.File(f"{d}/mimic-00.h5")["model"]
-for name in prev:  # after mimic-00, points 1.. are the teacher's, bit for bit
-    if point(name) > 0 and name in teacher:
+for name in prev:  # after mimic-00, points 1.. keep the teacher's parameters, bit for bit
+    if point(name) > 0 and name in teacher and (mode == "frozen-eval" or not statistic(name)):
         assert np.array_equal(prev[name][()], teacher[name][()]), name
+frozen_stats_moved = False
 for l in range(1, 5):
     cur = h5py.File(f"{d}/mimic-{l:02d}.h5")["model"]
     changed = {n for n in cur if not np.array_equal(cur[n][()], prev[n][()])}
     mine = {n for n in cur if point(n) == l}
-    assert changed <= mine, (l, changed - mine)
+    outside = changed - mine
+    if mode == "frozen-eval":
+        assert not outside, (l, outside)
+    else:  # only statistics may move outside the trained point
+        assert all(statistic(n) for n in outside), (l, outside)
+        frozen_stats_moved |= any("running_mean" in n for n in outside)
     assert any(n.endswith("weight") for n in changed), (l, changed)
     if l < 4:  # BN statistics and AMM estimates of the trained point move
         assert any("running_mean" in n for n in changed) and any("amm.running_max" in n for n in changed), (l, changed)
     prev = cur
+assert mode == "frozen-eval" or frozen_stats_moved, "frozen points' BN statistics never moved"
 PY
-then pass "mimic stage l changes only point l's tensors; frozen BN/AMM statistics bitwise unchanged"
-else fail "freezing"; fi
+  then pass "$mode: mimic stage l trains only point l's parameters; frozen statistics $([[ $mode == frozen-eval ]] && echo 'bitwise unchanged' || echo 'follow the batches')"
+  else fail "freezing ($mode)"; fi
+done
 
 # --- resume: stopped mid-stage (epoch 3 = mimic-01 epoch 1 of 2), then resumed
 "$BIN" quail "${Q[@]}" --amm --mimic-epochs 2 --finetune-epochs 1 --run B --stop-after-epochs 3 > "$WORK/out" 2>&1 \
@@ -168,8 +184,8 @@ one_error $? "unknown AMM mode" "unknown AMM inference mode 'minmax'"
 "$BIN" quail "${Q[@]}" --mimic-epochs 0 --finetune-epochs 0 > "$WORK/out" 2> "$WORK/err"
 one_error $? "no stages" "cannot both have 0 epochs"
 
-"$BIN" quail "${Q[@]}" --amm --mimic-epochs 0 --finetune-epochs 1 --run E > "$WORK/out" 2> "$WORK/err"
-one_error $? "AMM fine-tuning without mimic stages (no estimates)" "without running estimates"
+"$BIN" quail "${Q[@]}" --amm --mimic-epochs 0 --finetune-epochs 1 --frozen-eval --run E > "$WORK/out" 2> "$WORK/err"
+one_error $? "AMM fine-tuning without mimic stages, --frozen-eval (no estimates)" "without running estimates"
 "$BIN" quail "${Q[@]}" --amm --no-amm-sync --run E > "$WORK/out" 2> "$WORK/err"
 one_error $? "--no-amm-sync needs --no-verify-ranks" "add --no-verify-ranks"
 
