@@ -25,7 +25,8 @@ class BlockImpl : public tnn::Module {
  public:
   // stages: (in, out, kernel, stride) per conv.
   BlockImpl(const std::vector<std::array<int64_t, 4>>& stages, int64_t in, int64_t out,
-            int64_t stride) {
+            int64_t stride, ResNetShortcut shortcut)
+      : in_(in), out_(out), stride_(stride) {
     for (size_t i = 0; i < stages.size(); ++i) {
       auto [ci, co, k, s] = stages[i];
       std::string n = std::to_string(i + 1);
@@ -33,14 +34,17 @@ class BlockImpl : public tnn::Module {
       bns_.push_back(register_module("bn" + n, BatchNorm(co)));
       acts_.push_back(register_module("act" + n, ActivationSlot()));
     }
-    if (stride != 1 || in != out) {
+    option_a_ = shortcut == ResNetShortcut::kOptionA && (stride != 1 || in != out);
+    if ((stride != 1 || in != out) && !option_a_) {
       downsample_ = register_module(
           "downsample", tnn::Sequential(conv(in, out, /*kernel=*/1, stride), BatchNorm(out)));
     }
   }
 
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample_.is_empty() ? x : downsample_->forward(x);
+    torch::Tensor identity = option_a_             ? option_a(x)
+                             : downsample_.is_empty() ? x
+                                                      : downsample_->forward(x);
     torch::Tensor out = x;
     for (size_t i = 0; i < convs_.size(); ++i) {
       out = bns_[i]->forward(convs_[i]->forward(out));
@@ -54,6 +58,15 @@ class BlockImpl : public tnn::Module {
   bool has_downsample() const { return !downsample_.is_empty(); }
 
  private:
+  // x [N, in, H, W] -> [N, out, H/stride, W/stride]: every stride-th pixel,
+  // (out - in) / 2 zero channels before and after (the reference's LambdaLayer).
+  torch::Tensor option_a(const torch::Tensor& x) const {
+    torch::Tensor sub = x.slice(2, 0, c10::nullopt, stride_).slice(3, 0, c10::nullopt, stride_);
+    const int64_t before = (out_ - in_) / 2, after = out_ - in_ - before;
+    return torch::constant_pad_nd(sub, {0, 0, 0, 0, before, after});
+  }
+  int64_t in_, out_, stride_;
+  bool option_a_ = false;
   std::vector<tnn::Conv2d> convs_;
   std::vector<BatchNorm> bns_;
   std::vector<ActivationSlot> acts_;
@@ -64,7 +77,8 @@ TORCH_MODULE(Block);
 }  // namespace
 
 ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
-                       std::vector<int> blocks, std::vector<int64_t> widths, ResNetStem stem)
+                       std::vector<int> blocks, std::vector<int64_t> widths, ResNetStem stem,
+                       ResNetShortcut shortcut)
     : NetworkImpl(std::move(arch)) {
   const int64_t stem_width = widths[0];
   if (stem == ResNetStem::kCifar) {
@@ -96,7 +110,7 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
       } else {
         stages = {{in, w, 3, stride}, {w, w, 3, 1}};
       }
-      Block block(stages, in, out, stride);
+      Block block(stages, in, out, stride, shortcut);
       layer->push_back(block);
       std::string bname = lname + "." + std::to_string(b);
       for (size_t i = 0; i < stages.size(); ++i) {
@@ -129,9 +143,9 @@ std::shared_ptr<ResNetImpl> make_resnet(const std::string& arch, const NetShape&
   if (arch == "resnet20")
     return std::make_shared<ResNetImpl>(arch, s, false, std::vector<int>{3, 3, 3},
                                         std::vector<int64_t>{16, 32, 64}, stem);
-  if (arch == "resnet32")
+  if (arch == "resnet32")  // the reference's ResNet-32: option A shortcuts, no projection
     return std::make_shared<ResNetImpl>(arch, s, false, std::vector<int>{5, 5, 5},
-                                        std::vector<int64_t>{16, 32, 64}, stem);
+                                        std::vector<int64_t>{16, 32, 64}, stem, ResNetShortcut::kOptionA);
   if (arch == "resnet50")
     return std::make_shared<ResNetImpl>(arch, s, true, std::vector<int>{3, 4, 6, 3},
                                         std::vector<int64_t>{64, 128, 256, 512}, stem);

@@ -1,8 +1,10 @@
 // Residual networks with torchvision's parameter names.
 //
 // ResNet-18/20/32 are the CIFAR-style networks of the paper's code: a 3x3
-// stride-1 stem without pooling, BasicBlocks, a 1x1 conv + BN shortcut where
-// the shape changes. ResNet-50 uses torchvision's Bottleneck (stride on the
+// stride-1 stem without pooling, BasicBlocks; where the shape changes, a 1x1
+// conv + BN shortcut (ResNet-18, ResNet-20) or, for ResNet-32 as in the
+// reference, the parameter-free "option A" shortcut: stride-2 subsampling
+// with the new channels zero-padded, half before and half after. ResNet-50 uses torchvision's Bottleneck (stride on the
 // 3x3 conv) with a 64x64 stem (3x3 stride 1, no pooling) for TinyImageNet, or
 // the ImageNet stem (7x7 stride 2 + 3x3 stride-2 pooling, average instead of
 // max as everywhere in this project).
@@ -24,12 +26,14 @@
 namespace sisyphus::nn {
 
 enum class ResNetStem { kCifar, kImageNet };
+enum class ResNetShortcut { kProjection, kOptionA };
 
 class ResNetImpl : public NetworkImpl {
  public:
   // bottleneck: Bottleneck blocks (expansion 4) instead of BasicBlocks.
   ResNetImpl(std::string arch, const NetShape& s, bool bottleneck, std::vector<int> blocks,
-             std::vector<int64_t> widths, ResNetStem stem);
+             std::vector<int64_t> widths, ResNetStem stem,
+             ResNetShortcut shortcut = ResNetShortcut::kProjection);
   torch::Tensor forward(torch::Tensor x) override;
 
  private:

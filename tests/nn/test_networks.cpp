@@ -32,7 +32,7 @@ const std::vector<Case>& cases() {
       {"mobilenet", {3, 32, 10}, 3217226, 28},
       {"resnet18", {3, 32, 10}, 11173962, 18},
       {"resnet20", {3, 32, 10}, 272474, 20},
-      {"resnet32", {3, 32, 10}, 466906, 32},
+      {"resnet32", {3, 32, 10}, 464154, 32},  // option A shortcuts: no downsample parameters
       {"resnet50", {3, 64, 200}, 23910152, 50},
   };
   return kCases;
@@ -137,4 +137,28 @@ TEST(Networks, BadNamesAndShapes) {
     EXPECT_EQ(e.kind(), ErrorKind::kModel);
     EXPECT_NE(std::string(e.what()).find("1x28x28"), std::string::npos);
   }
+}
+
+// ResNet-32 as the reference: "option A" shortcuts (stride-2 subsampling, the
+// new channels zero-padded half before and half after), no projection.
+TEST(Networks, ResNet32OptionAShortcut) {
+  torch::manual_seed(0);
+  nn::Network net = nn::make_network("resnet32", {3, 32, 10});
+  for (const auto& item : net->named_parameters())
+    EXPECT_EQ(item.key().find("downsample"), std::string::npos) << item.key();
+  // With every residual branch silenced (bn2 scale and shift zero), a block
+  // outputs relu(shortcut(x)); through layer2's five blocks that is
+  // relu(option_a(x)) (the later shortcuts are identities, relu idempotent).
+  torch::NoGradGuard no_grad;
+  for (auto& item : net->named_parameters())
+    if (item.key().rfind("layer2.", 0) == 0 && item.key().find(".bn2.") != std::string::npos) item.value().zero_();
+  net->eval();
+  auto layer2 = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(net->named_children()["layer2"]);
+  ASSERT_TRUE(layer2);
+  torch::Tensor x = torch::randn({2, 16, 32, 32});
+  torch::Tensor expect = torch::zeros({2, 32, 16, 16});
+  expect.narrow(1, 8, 16).copy_(torch::relu(x.slice(2, 0, 32, 2).slice(3, 0, 32, 2)));
+  torch::Tensor got = layer2->forward(x);
+  ASSERT_EQ(got.sizes(), expect.sizes());
+  EXPECT_TRUE(got.equal(expect));
 }

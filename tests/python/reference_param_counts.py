@@ -3,7 +3,7 @@
 models/*.py, rebuilt here layer by layer with torch.nn) and of torchvision's
 ResNet-50. tests/nn/test_networks.cpp asserts our C++ networks match these.
 
-Run: /usr/bin/python3 tests/python/reference_param_counts.py
+Run: /opt/sisyphus/venv/bin/python3 tests/python/reference_param_counts.py (launch/env.sh)
 """
 import torch.nn as nn
 import torchvision
@@ -54,13 +54,14 @@ def mobilenet(c, classes):
     return nn.Sequential(*layers, nn.Linear(1024, classes))
 
 
-def resnet_cifar(blocks, widths, classes):
+def resnet_cifar(blocks, widths, classes, option_a=False):
+    """option_a: the reference ResNet-32's parameter-free shortcut (subsample + zero-pad)."""
     layers, i = conv_bn(3, widths[0], 3, bias=False), widths[0]
     for li, (n, w) in enumerate(zip(blocks, widths)):
         for b in range(n):
             s = 2 if (b == 0 and li > 0) else 1
             layers += conv_bn(i, w, 3, s, bias=False) + conv_bn(w, w, 3, bias=False)
-            if s != 1 or i != w:
+            if (s != 1 or i != w) and not option_a:
                 layers += conv_bn(i, w, 1, s, p=0, bias=False)
             i = w
     return nn.Sequential(*layers, nn.Linear(i, classes))
@@ -85,7 +86,7 @@ rows = {
     "mobilenet_cifar10": count(mobilenet(3, 10)),
     "resnet18_cifar10": count(resnet_cifar([2, 2, 2, 2], [64, 128, 256, 512], 10)),
     "resnet20_cifar10": count(resnet_cifar([3, 3, 3], [16, 32, 64], 10)),
-    "resnet32_cifar10": count(resnet_cifar([5, 5, 5], [16, 32, 64], 10)),
+    "resnet32_cifar10": count(resnet_cifar([5, 5, 5], [16, 32, 64], 10, option_a=True)),
     "resnet50_tiny": count(resnet50(200, "tiny")),
     "resnet50_imagenet_stem_tiny": count(resnet50(200, "imagenet")),
 }
