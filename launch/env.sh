@@ -4,3 +4,11 @@
 SISYPHUS_VENV=${SISYPHUS_VENV:-/opt/sisyphus/venv}
 SISYPHUS_PYTHON=${SISYPHUS_PYTHON:-$SISYPHUS_VENV/bin/python3}
 export SISYPHUS_VENV SISYPHUS_PYTHON
+
+# mpirun's -x for each of the named variables that is set (forwarding an
+# unset one makes mpirun warn on every launch): mpi_forward PATH LD_LIBRARY_PATH ...
+mpi_forward() {
+  local v
+  for v in "$@"; do [[ -n "${!v:-}" ]] && printf '%s\n' -x "$v"; done
+  return 0
+}

@@ -10,8 +10,9 @@ HOSTFILE=${1:?usage: launch/mpirun_hosts.sh HOSTFILE NRANKS [train flags]}
 N=${2:?usage: launch/mpirun_hosts.sh HOSTFILE NRANKS [train flags]}
 shift 2
 cd "$(dirname "$0")/.."
+source launch/env.sh
+mapfile -t FWD < <(mpi_forward PATH LD_LIBRARY_PATH OMP_NUM_THREADS NCCL_DEBUG NCCL_SOCKET_IFNAME)
 exec mpirun --hostfile "$HOSTFILE" -np "$N" \
-  -bind-to none -map-by slot \
-  -x PATH -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x NCCL_DEBUG -x NCCL_SOCKET_IFNAME \
+  -bind-to none -map-by slot "${FWD[@]}" \
   -mca pml ob1 -mca btl ^openib \
   "$PWD/build/src/sisyphus" train "$@"

@@ -10,6 +10,7 @@ shift
 cd "$(dirname "$0")/.."
 GLOBAL=()
 if [[ "${1:-}" == --config ]]; then GLOBAL=(--config "$2"); shift 2; fi
-exec mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$N" \
-  -x OMP_NUM_THREADS -x PATH -x LD_LIBRARY_PATH \
+source launch/env.sh
+mapfile -t FWD < <(mpi_forward OMP_NUM_THREADS PATH LD_LIBRARY_PATH)
+exec mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$N" "${FWD[@]}" \
   build/src/sisyphus "${GLOBAL[@]}" train --backend mpi "$@"

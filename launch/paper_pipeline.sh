@@ -22,16 +22,18 @@ while (($#)); do
     *) echo "paper_pipeline.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-BIN=build/src/sisyphus
-CK=checkpoints
+BIN=${SISYPHUS_BIN:-build/src/sisyphus}      # the tests point these elsewhere
+CK=${CHECKPOINT_DIR:-checkpoints}
 RUN=$PREFIX-$NET-fashion-mnist
 RESULTS=$CK/$RUN-results.csv
 THREADS=$(( $(nproc) / NP > 0 ? $(nproc) / NP : 1 ))
-MPI=(mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$NP" -x PATH -x LD_LIBRARY_PATH)
+source launch/env.sh
+mapfile -t FWD < <(mpi_forward PATH LD_LIBRARY_PATH)
+MPI=(mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$NP" "${FWD[@]}")
 log() { echo "== $(date +%H:%M:%S) $*"; }
 
 log "1. ReLU baseline ($NET, $EPOCHS epochs, $NP ranks)"
-"${MPI[@]}" "$BIN" --config configs/main_job.ini train --net "$NET" --epochs "$EPOCHS" --run "$RUN" \
+"${MPI[@]}" "$BIN" --config configs/main_job.ini train --net "$NET" --epochs "$EPOCHS" --run "$RUN" --checkpoint-dir "$CK" \
   --train-limit "$LIMIT" --threads "$THREADS" --resume
 TEACHER=$CK/$RUN/last.h5
 rm -f "$RESULTS"
@@ -49,7 +51,7 @@ done
 
 quail() {  # RUN [quail flags]
   local run=$1; shift
-  "${MPI[@]}" "$BIN" --config configs/main_quail.ini quail --teacher "$TEACHER" --run "$run" \
+  "${MPI[@]}" "$BIN" --config configs/main_quail.ini quail --teacher "$TEACHER" --run "$run" --checkpoint-dir "$CK" \
     --train-limit "$LIMIT" --threads "$THREADS" --resume ${STAGES[@]+"${STAGES[@]}"} "$@"
 }
 final() {  # RUN: the last stage's file, or nothing when the run escaped

@@ -215,6 +215,8 @@ int run_cli(int argc, char** argv) {
   app.option_defaults()->always_capture_default()->multi_option_policy(
       CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "Read settings from a TOML/INI file ([train] section for train)");
+  bool verbose = false;
+  app.add_flag("--verbose", verbose, "Also log how the process was set up (allocator tuning, ...)");
   app.require_subcommand(1);
 
   train::TrainConfig train_cfg;
@@ -290,6 +292,7 @@ int run_cli(int argc, char** argv) {
     return e.get_exit_code();
   }
 
+  log::set_verbose(verbose);
   try {
     if (*train_cmd) return run_train(train_cfg);
     if (*eval_cmd) return run_eval(eval_cfg);

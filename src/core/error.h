@@ -2,7 +2,7 @@
 //
 // Contract: a failing check throws a sisyphus::Error whose what() is one line
 // naming the failed call, the file and line, and a HINT on how to fix it.
-// `main` catches it, prints that line and exits non-zero (STYLE.md rule 4).
+// `main` catches it, prints that line and exits non-zero.
 #pragma once
 
 #include <stdexcept>

@@ -7,7 +7,14 @@ namespace sisyphus::log {
 namespace {
 int g_rank = 0;
 int g_world = 1;
+bool g_verbose = false;
 }  // namespace
+
+void set_verbose(bool on) { g_verbose = on; }
+
+void detail(const std::string& line) {
+  if (g_verbose) info(line);
+}
 
 void set_rank(int r, int world_size) {
   g_rank = r;

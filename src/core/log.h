@@ -1,5 +1,6 @@
 // Rank-aware logging: info() prints only on rank 0 (set once at start-up),
-// warn() prints on every rank with a "[rank r]" prefix.
+// detail() likewise but only with --verbose (how the process was set up:
+// allocator tuning and the like), warn() on every rank with a "[rank r]" prefix.
 #pragma once
 
 #include <string>
@@ -9,6 +10,8 @@ namespace sisyphus::log {
 void set_rank(int rank, int world_size);
 int rank();
 void info(const std::string& line);
+void set_verbose(bool on);
+void detail(const std::string& line);
 void warn(const std::string& line);
 // "0:01:23" for 83 seconds; "--:--:--" for negative or non-finite values.
 std::string format_duration(double seconds);

@@ -1,5 +1,5 @@
 // The gradient reducer: PyTorch DDP's bucketed all-reduce, overlapped with
-// the backward pass (STYLE.md: flashlight's add/finalize Reducer).
+// the backward pass (flashlight's two-method add/finalize Reducer).
 //
 // At construction the trainable parameters (requires_grad true; frozen ones
 // are skipped, so a QuaIL stage that trains one layer communicates only that

@@ -1,4 +1,4 @@
-// AMM, approximate min-max normalisation (PAPER.md), placed before every
+// AMM, approximate min-max normalisation (docs/quail.md), placed before every
 // polynomial activation: conv/linear -> BN -> AMM -> Quad.
 //
 //   y = 2 (x - min) / max(max - min, eps) - 1     per channel, in [-1, 1]

@@ -1,5 +1,5 @@
 // The base of every sisyphus network: a torch Module with an ordered list of
-// imitation points (PAPER.md, QuaIL).
+// imitation points (docs/quail.md, QuaIL).
 //
 // Point l is the output after the l-th activation slot; the last point is the
 // logits. Each point owns the modules that compute it from the previous point

@@ -1,4 +1,4 @@
-// Polynomial activations (PAPER.md): Quad, x^2, the paper's choice, and a
+// Polynomial activations (docs/quail.md): Quad, x^2, the paper's choice, and a
 // polynomial with given coefficients (the drop-in fits of ReLU and its Taylor
 // expansion x/2, see relu_fit.h). Nothing here is learnable.
 #pragma once

@@ -1,4 +1,4 @@
-// Polynomial approximations of ReLU (PAPER.md, drop-in baselines). No torch.
+// Polynomial approximations of ReLU (docs/quail.md, drop-in baselines). No torch.
 //
 // fit_relu_least_squares(D, a) returns w_0..w_D minimising
 //   E(w) = integral_{-a}^{a} (sum_d w_d x^d - ReLU(x))^2 dx

@@ -1,5 +1,5 @@
 // Settings of a baseline training run. Plain structs with defaults (the
-// paper's reference defaults, PAPER.md); the CLI binds every field, so each
+// paper's reference defaults, docs/quail.md); the CLI binds every field, so each
 // can also come from a config file. No torch here.
 #pragma once
 
@@ -56,7 +56,7 @@ struct TrainConfig {
 
 // Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
 // of the teacher with `act` (optionally AMM before it) in every slot, then
-// mimic stages 0..L-1 and fine-tune stages L-1..0 (PAPER.md, QuaIL). Every
+// mimic stages 0..L-1 and fine-tune stages L-1..0 (docs/quail.md, QuaIL). Every
 // stage gets a fresh optimizer with `optim` and a cosine schedule over its
 // epochs (the reference's defaults).
 struct QuailConfig {

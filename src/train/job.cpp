@@ -52,7 +52,7 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   job.rank = job.comm->rank();
   job.world = job.comm->size();
   log::set_rank(job.rank, job.world);
-  log::info(tune_malloc());
+  log::detail(tune_malloc());  // --verbose shows it
   set_torch_threads(threads);
   if (c.cuda_device >= 0) job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
   job.place.precision = parse_precision(dev.precision);

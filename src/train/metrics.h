@@ -1,4 +1,4 @@
-// Progress lines and machine-readable metrics (STYLE.md rule 7).
+// Progress lines and machine-readable metrics.
 //
 // progress: "[baseline] epoch 2/5 step 300/469 loss 0.3412 acc 87.50% lr 0.0905 2841 img/s ETA 0:00:41"
 // metrics.csv: one row per epoch, columns in kMetricsHeader.

@@ -1,4 +1,4 @@
-// `sisyphus quail`: Quadratic Imitation Learning (PAPER.md) of a trained
+// `sisyphus quail`: Quadratic Imitation Learning (docs/quail.md) of a trained
 // ReLU teacher, stage by stage (train/quail_stage.h), distributed like the
 // baseline trainer. After every epoch <run>/last.h5 holds the student, the
 // stage, the epoch within it and the optimizer state; after every stage

@@ -1,4 +1,4 @@
-// QuaIL's stages (PAPER.md): what each trains, and one optimizer step of it.
+// QuaIL's stages (docs/quail.md): what each trains, and one optimizer step of it.
 //
 //   mimic-<l>     l = 0..L-1: only point l trains; loss = MSE between the
 //                 student's and the (frozen, eval-mode) teacher's output at
