@@ -123,6 +123,9 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
                 "configuration (default: exit 1)");
   cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
                 "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
+  cmd->add_option("--evaluate", c.evaluate,
+                  "When the student is tested (and traced): reference (after the last mimic stage and after "
+                  "fine-tuning, as the reference code), stages (after every stage), epochs (after every epoch)");
   cmd->add_flag("--frozen-eval,!--no-frozen-eval", c.frozen_eval,
                 "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running estimates used "
                 "and kept); default off: the whole student trains in training mode, as the reference code");

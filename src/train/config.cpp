@@ -160,6 +160,8 @@ void resolve(QuailConfig& cfg) {
             cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
   check_device(cfg.dev);
   require(cfg.escape_bound > 0, "--escape-bound", "must be positive");
+  require(cfg.evaluate == "reference" || cfg.evaluate == "stages" || cfg.evaluate == "epochs", "--evaluate",
+          "'" + cfg.evaluate + "' is not one of reference, stages, epochs");
   require(cfg.stop_after_epochs >= 0, "--stop-after-epochs", "must not be negative");
   require(cfg.amm_sync || !cfg.verify_ranks, "--no-amm-sync",
           "leaves the ranks with different AMM statistics; add --no-verify-ranks (for measurements only)");
@@ -189,6 +191,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.integer("stop-after-epochs", c.stop_after_epochs);
   t.flag("verify-ranks", c.verify_ranks);
   t.integer("trace-every", c.trace_every);
+  t.text("evaluate", c.evaluate);
   t.flag("frozen-eval", c.frozen_eval);
   t.flag("amm-sync", c.amm_sync);
   return t.str();

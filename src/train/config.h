@@ -87,6 +87,8 @@ struct QuailConfig {
                                    // for time-sliced jobs that go on with --resume
   bool verify_ranks = true;
   int64_t trace_every = 50;        // activation trace record every N steps (0: evaluations only)
+  std::string evaluate = "reference";  // when the student is tested: reference (after the last
+                                       // mimic stage and after fine-tuning), stages, epochs
   bool frozen_eval = false;        // frozen points' BN/AMM in evaluation mode during training
                                    // (not the reference's: it keeps the whole student in training mode)
   bool amm_sync = true;            // AMM min/max over all ranks; off only to measure its cost

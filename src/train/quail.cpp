@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "core/clock.h"
@@ -249,9 +250,18 @@ QuailResult run_quail(QuailConfig cfg) {
       const double epoch_seconds = seconds_since(epoch_start);
       const SyncTime sync_after = amm_sync_time();
       if (world > 1 && cfg.verify_ranks) verify_ranks(*comm, *student, stage.name + " epoch " + std::to_string(epoch + 1));
-      EvalResult eval = evaluate(*student, test_set, spec, job.place, cfg.test_batch_size, comm.get(), &trace.accumulator());
-      trace.record(cfg.run, stage.name, "eval", eval_mode, epoch + 1, step);
-      result.eval = eval;
+      // Tested only where it means something (--evaluate); other epochs
+      // store NaN test figures.
+      const bool evaluated = evaluation_due(cfg.evaluate, stages, s, epoch);
+      EvalResult eval;
+      if (evaluated) {
+        eval = evaluate(*student, test_set, spec, job.place, cfg.test_batch_size, comm.get(), &trace.accumulator());
+        trace.record(cfg.run, stage.name, "eval", eval_mode, epoch + 1, step);
+        result.eval = eval;
+      }
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      const double test_acc = evaluated ? eval.accuracy() : nan, test_acc_finite = evaluated ? eval.finite_accuracy() : nan,
+                   test_loss = evaluated ? eval.mean_loss() : nan;
 
       io::Checkpoint ckpt;
       ckpt.meta = run_meta(tmeta.network, tmeta.dataset, spec, tmeta.imagenet_stem, tmeta.batchnorm, config_text);
@@ -260,9 +270,9 @@ QuailResult run_quail(QuailConfig cfg) {
       ckpt.meta.epoch = epoch + 1;
       ckpt.meta.stage_epochs = stage.epochs;
       ckpt.meta.step = step;
-      ckpt.meta.test_acc = eval.accuracy();
-      ckpt.meta.test_acc_finite = eval.finite_accuracy();
-      ckpt.meta.test_loss = eval.mean_loss();
+      ckpt.meta.test_acc = test_acc;
+      ckpt.meta.test_acc_finite = test_acc_finite;
+      ckpt.meta.test_loss = test_loss;
       ckpt.meta.test_nonfinite = eval.nonfinite;
       ckpt.meta.train_loss = sums.mean_loss();
       ckpt.meta.activation = nn::activation_spec(*student);
@@ -280,19 +290,24 @@ QuailResult run_quail(QuailConfig cfg) {
 
       EpochRow row{stage.name,       epoch + 1,       step,
                    lr,               sums.mean_loss(), sums.accuracy(),
-                   eval.mean_loss(), eval.accuracy(),  eval.finite_accuracy(), sums.seen / epoch_seconds,
+                   test_loss,        test_acc,         test_acc_finite, sums.seen / epoch_seconds,
                    seconds_since(run_start)};
       if (metrics) metrics->write(row);
       const double sync_ms_per_step = 1000.0 * (sync_after.seconds - sync_before.seconds) /
                                       static_cast<double>(steps_per_epoch);
-      char line[320];
+      char test_part[128];
+      if (evaluated) {
+        std::snprintf(test_part, sizeof(test_part), "test acc %.2f%% (%lld non-finite)", row.test_acc * 100,
+                      static_cast<long long>(eval.nonfinite));
+      } else {
+        std::snprintf(test_part, sizeof(test_part), "test: not evaluated (--evaluate %s)", cfg.evaluate.c_str());
+      }
+      char line[400];
       std::snprintf(line, sizeof(line),
-                    "[%s] point %s epoch %lld/%lld done: train %s %.5g acc %.2f%% | test acc %.2f%% "
-                    "(%lld non-finite) | %.0f img/s%s",
+                    "[%s] point %s epoch %lld/%lld done: train %s %.5g acc %.2f%% | %s | %.0f img/s%s",
                     stage.name.c_str(), point_name.c_str(), static_cast<long long>(epoch + 1),
                     static_cast<long long>(stage.epochs), stage.mimic ? "mse" : "loss", row.train_loss,
-                    row.train_acc * 100, row.test_acc * 100, static_cast<long long>(eval.nonfinite),
-                    row.images_per_s,
+                    row.train_acc * 100, test_part, row.images_per_s,
                     nn::has_amm(*student) && world > 1
                         ? (", AMM sync " + format_number("%.2f", sync_ms_per_step) + " ms/step").c_str()
                         : "");

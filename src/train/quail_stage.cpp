@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "core/error.h"
+
 namespace sisyphus::train {
 
 std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t finetune_epochs) {
@@ -24,6 +26,21 @@ std::vector<bool> stage_trainable(const Stage& stage, size_t num_points) {
   std::vector<bool> t(num_points, false);
   for (size_t l = 0; l < num_points; ++l) t[l] = stage.mimic ? l == stage.point : l >= stage.point;
   return t;
+}
+
+void check_evaluation_policy(const std::string& policy) {
+  SISYPHUS_CHECK(policy == "reference" || policy == "stages" || policy == "epochs", ErrorKind::kConfig,
+                 "bad value for --evaluate: '" + policy + "' is not one of reference, stages, epochs");
+}
+
+bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t s, int64_t epoch) {
+  check_evaluation_policy(policy);
+  const bool stage_end = epoch + 1 == stages.at(s).epochs;
+  if (policy == "epochs") return true;
+  if (policy == "stages" || !stage_end) return stage_end;
+  const bool last_stage = s + 1 == stages.size();
+  const bool last_mimic = stages[s].mimic && (last_stage || !stages[s + 1].mimic);
+  return last_stage || last_mimic;
 }
 
 StageStepResult stage_step(const Stage& stage, nn::NetworkImpl& student, nn::NetworkImpl& teacher,

@@ -29,6 +29,13 @@ std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t 
 // trainable[l] for the stage.
 std::vector<bool> stage_trainable(const Stage& stage, size_t num_points);
 
+// When the student is tested (--evaluate): "reference" after the last epoch
+// of the last mimic stage and of the last stage (the reference code tests
+// there: earlier, the later AMM layers are still untrained), "stages" after
+// every stage, "epochs" after every epoch. Error(kConfig) for other names.
+void check_evaluation_policy(const std::string& policy);
+bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t stage, int64_t epoch);
+
 struct StageStepResult {
   double loss = 0;                    // this rank's mean loss (0 without samples)
   int64_t correct = 0;                // argmax hits of the student's logits

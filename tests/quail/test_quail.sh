@@ -33,7 +33,7 @@ Q=(--teacher "$T" "${D[@]}" --batch-size 32)
 "$BIN" quail "${Q[@]}" --amm --mimic-epochs 2 --finetune-epochs 1 --run A > "$WORK/out" 2>&1
 rc=$?
 if [[ $rc -eq 0 ]] && $PY - "$WORK/ck/A" <<'PY'
-import sys, h5py
+import sys, h5py, math
 d = sys.argv[1]
 for kind, order in (("mimic", range(5)), ("finetune", range(4, -1, -1))):
     for l in order:
@@ -41,7 +41,10 @@ for kind, order in (("mimic", range(5)), ("finetune", range(4, -1, -1))):
         a = f.attrs
         assert a["stage"] == f"{kind}-{l:02d}" and a["point"] == l, dict(a)
         assert a["activation"] == "amm+quad" and a["epoch"] == a["stage_epochs"], dict(a)
-        assert a["train_loss"] >= 0 and 0 <= a["test_acc"] <= 1, dict(a)
+        # --evaluate reference: tested after the last mimic stage and after fine-tuning only
+        tested = (kind, l) in (("mimic", 4), ("finetune", 0))
+        assert a["train_loss"] >= 0, dict(a)
+        assert (0 <= a["test_acc"] <= 1) if tested else math.isnan(a["test_acc"]), (kind, l, dict(a))
         assert f"features.2.fn.amm.running_min" in f["model"]
 PY
 then pass "quail writes mimic-00..04 and finetune-04..00 with their attributes"
