@@ -67,8 +67,4 @@ nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true);
 // A zero batch of one input of the data set's shape (for probing networks).
 torch::Tensor probe_input(const data::DatasetSpec& spec);
 
-// The loader's next batch on the job's device, or an empty [0, C, H, W]
-// batch when this rank's shard has run out (it still joins collectives).
-data::Batch next_batch(data::BatchLoader& loader, const data::DatasetSpec& spec, const Job& job);
-
 }  // namespace sisyphus::train
