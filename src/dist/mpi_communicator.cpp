@@ -82,10 +82,11 @@ void check_tensor(const torch::Tensor& t) {
   SISYPHUS_CHECK(t.is_contiguous(), ErrorKind::kMpi, "collective on a non-contiguous tensor");
 }
 
-// The host tensor MPI works on: `t` itself, or for a staged tensor a copy in
-// pinned memory (plain memory where there is no GPU: the tests' CPU path).
-torch::Tensor host_side(const torch::Tensor& t, bool stage) {
-  if (!stage) return t;
+// The host tensor MPI works on: `t` itself, or for a CUDA tensor (every
+// tensor with stage_all) a copy in pinned memory (plain memory where there is
+// no GPU: the tests' CPU path).
+torch::Tensor host_side(const torch::Tensor& t, bool stage_all) {
+  if (!stage_all && !t.is_cuda()) return t;
   torch::Tensor host = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(t.is_cuda()));
   host.copy_(t);  // device -> host: waits for the kernels that produced t
   return host;
@@ -162,7 +163,7 @@ MpiCommunicator::MpiCommunicator(bool stage_all) : stage_all_(stage_all) {
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
-  torch::Tensor host = host_side(t, stage_all_ || t.is_cuda());
+  torch::Tensor host = host_side(t, stage_all_);
   auto work = std::make_unique<MpiWork>(t, host, op == ReduceOp::kAvg, size_);
   MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host),
                            mpi_op(op), MPI_COMM_WORLD, work->request()));
@@ -171,7 +172,7 @@ std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, Reduce
 
 void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
-  torch::Tensor host = host_side(t, stage_all_ || t.is_cuda());
+  torch::Tensor host = host_side(t, stage_all_);
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host),
                           mpi_op(op), MPI_COMM_WORLD));
   if (op == ReduceOp::kAvg) host.div_(size_);
@@ -180,7 +181,7 @@ void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
 
 void MpiCommunicator::broadcast(torch::Tensor& t, int root) {
   check_tensor(t);
-  torch::Tensor host = host_side(t, stage_all_ || t.is_cuda());
+  torch::Tensor host = host_side(t, stage_all_);
   MPI_CHECK(MPI_Bcast(host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host), root, MPI_COMM_WORLD));
   copy_back(t, host);
 }
@@ -188,7 +189,7 @@ void MpiCommunicator::broadcast(torch::Tensor& t, int root) {
 torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& t) {
   torch::Tensor in = t.contiguous();
   check_tensor(in);
-  torch::Tensor host_in = host_side(in, stage_all_ || in.is_cuda());
+  torch::Tensor host_in = host_side(in, stage_all_);
   std::vector<int64_t> shape = {size_};
   for (auto d : in.sizes()) shape.push_back(d);
   torch::Tensor out = torch::empty(shape, host_in.options());

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "train/step.h"
 
 namespace sisyphus::train {
 
@@ -71,8 +72,9 @@ StageStepResult stage_step(const Stage& stage, nn::NetworkImpl& student, nn::Net
   sgd.step(lr);
   StageStepResult r;
   if (batch.size() > 0) {
-    r.loss = loss.item<double>();
-    r.correct = outs.back().argmax(1).eq(batch.labels).sum().item<int64_t>();
+    const StepFigures f = fetch_step_figures(loss, outs.back(), batch.labels);
+    r.loss = f.loss;
+    r.correct = f.correct;
   }
   for (auto& o : outs) r.outputs.push_back(o.detach());
   return r;

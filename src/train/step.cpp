@@ -4,6 +4,14 @@
 
 namespace sisyphus::train {
 
+StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor both = torch::stack({loss.detach().to(torch::kFloat64),
+                                     logits.argmax(1).eq(labels).sum().to(torch::kFloat64)})
+                           .to(torch::kCPU);
+  return {both[0].item<double>(), static_cast<int64_t>(both[1].item<double>())};
+}
+
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
                       dist::GradientReducer* reducer, int64_t global_count, bool empty_forward,
                       std::vector<torch::Tensor>* outputs) {
@@ -42,12 +50,9 @@ StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, 
   loss.backward();
   if (reducer) reducer->finish_step();
   sgd.step(lr);
-  // One device->host transfer for both figures.
-  torch::Tensor figures = torch::stack({loss.detach().to(torch::kFloat64),
-                                        logits.argmax(1).eq(batch.labels).sum().to(torch::kFloat64)})
-                              .to(torch::kCPU);
-  r.loss = figures[0].item<double>();
-  r.correct = static_cast<int64_t>(figures[1].item<double>());
+  const StepFigures f = fetch_step_figures(loss, logits, batch.labels);
+  r.loss = f.loss;
+  r.correct = f.correct;
   return r;
 }
 

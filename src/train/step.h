@@ -23,6 +23,14 @@ struct StepResult {
 // that synchronised BatchNorm layers get their collectives from every rank.
 // With `outputs`, the network runs through forward_points and the (detached)
 // outputs at every imitation point are returned there (activation traces).
+// A step's mean loss and argmax hits, fetched to the host in one transfer
+// (one synchronisation per step on a GPU).
+struct StepFigures {
+  double loss = 0;
+  int64_t correct = 0;
+};
+StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+
 // The forward pass runs under `place`'s precision (bf16 autocast or fp32).
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
                       dist::GradientReducer* reducer = nullptr, int64_t global_count = 0,
