@@ -101,12 +101,11 @@ int main(int argc, char** argv) {
     }
     train::OptimConfig ocfg;  // the paper's baseline optimizer
     train::Sgd sgd(params, ocfg);
-    std::unique_ptr<dist::GradientReducer> reducer;
-    if (world > 1 || mode == "reduce") {
-      reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(bucket_mb));
-    }
+    // A no-op on one rank (as in the trainers).
+    auto reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(bucket_mb));
+    const train::Objective objective = train::Objective::cross_entropy();
 
-    const int64_t global_batch = batch_size * world;
+    const int64_t global_batch = batch_size * world;  // --batch is per rank here, as DDP's benchmarks
     const int64_t per_epoch = (set.n + global_batch - 1) / global_batch;
     const int64_t timed = steps > 0 ? steps : per_epoch;
     int64_t done = 0, images = 0;
@@ -116,7 +115,7 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     for (int64_t epoch = 0; done < warmup + timed; ++epoch) {
       std::unique_ptr<data::BatchLoader> loader =
-          train::epoch_loader(set, spec, job, batch_size, augment, /*seed=*/42, epoch);
+          train::epoch_loader(set, spec, job, global_batch, augment, /*seed=*/42, epoch);
       train::DeviceFeed feed(*loader, spec, job.place);
       for (int64_t k = 0; k < per_epoch && done < warmup + timed; ++k) {
         data::Batch batch = feed.next();
@@ -126,9 +125,9 @@ int main(int argc, char** argv) {
           t0 = Clock::now();
           wait_before = reducer ? reducer->stats().exposed_wait_s : 0;
         }
-        int64_t count = data::global_batch_count(set.n, world, batch_size, k);
+        int64_t count = data::global_batch_count(set.n, global_batch, k);
         if (mode == "train") {
-          train::train_step(*net, sgd, batch, job.place, 0.1, reducer.get(), count);
+          train::train_step(*net, sgd, batch, job.place, 0.1, objective, *reducer, count);
           if (world > 1) dist::average_buffers(*comm, *net, batch.size());
         } else if (mode != "load") {  // mode load: fetching the batch is the work
           // The same trivial backward in both modes; then either the reducer's

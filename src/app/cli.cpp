@@ -53,8 +53,9 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_flag("--batchnorm,!--no-batchnorm", c.batchnorm,
                 "BatchNorm after every conv/linear (default: on; off only for plain stacks)");
   cmd->add_option("--epochs", c.epochs, "Total training epochs");
-  cmd->add_option("--batch-size", c.batch_size, "Training batch size per rank (R ranks: global batch R*B)");
-  cmd->add_option("--test-batch-size", c.test_batch_size, "Evaluation batch size");
+  cmd->add_option("--batch-size", c.batch_size,
+                  "Global training batch, split over the ranks (R ranks train as one process with this batch)");
+  cmd->add_option("--test-batch-size", c.test_batch_size, "Global evaluation batch, split over the ranks");
   cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
   cmd->add_flag("--augment,!--no-augment", c.augment,
@@ -71,8 +72,8 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
                   "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
   bind_device(cmd, c.dev);
   cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
-                "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks x B "
-                "train exactly like 1 rank x R*B (default: off, per-rank statistics)");
+                "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks train like one "
+                "process with the global batch (default: on; off: per-rank statistics, averaged after every step)");
   cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
                 "After every epoch, check that all ranks hold bitwise identical parameters and "
                 "buffers (default: on)");
@@ -93,8 +94,9 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
   cmd->add_flag("--amm,!--no-amm", c.amm, "AMM normalisation before every activation (default: off)");
   cmd->add_option("--mimic-epochs", c.mimic_epochs, "Epochs of each mimic stage (0: skip them)");
   cmd->add_option("--finetune-epochs", c.finetune_epochs, "Epochs of each fine-tune stage (0: skip them)");
-  cmd->add_option("--batch-size", c.batch_size, "Training batch size per rank");
-  cmd->add_option("--test-batch-size", c.test_batch_size, "Evaluation batch size per rank");
+  cmd->add_option("--batch-size", c.batch_size,
+                  "Global training batch, split over the ranks (R ranks train as one process with this batch)");
+  cmd->add_option("--test-batch-size", c.test_batch_size, "Global evaluation batch, split over the ranks");
   cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
   cmd->add_flag("--augment,!--no-augment", c.augment, "The data set's training augmentation (default: on)");
@@ -129,6 +131,8 @@ void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
   cmd->add_flag("--frozen-eval,!--no-frozen-eval", c.frozen_eval,
                 "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running estimates used "
                 "and kept); default off: the whole student trains in training mode, as the reference code");
+  cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
+                "SyncBatchNorm in every stage (default: on; off: per-rank statistics, averaged after every step)");
   cmd->add_flag("--amm-sync,!--no-amm-sync", c.amm_sync,
                 "AMM batch min/max over all ranks (default: on; off only to measure what it costs, with "
                 "--no-verify-ranks: ranks' AMM statistics then differ)");
@@ -230,7 +234,7 @@ int run_cli(int argc, char** argv) {
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
   eval_cmd->add_option("--checkpoint", eval_cfg.checkpoint, "Checkpoint file (.h5)")->required();
   eval_cmd->add_option("--data-dir", eval_cfg.data_dir, "Data folder; empty: the data set's default");
-  eval_cmd->add_option("--batch-size", eval_cfg.batch_size, "Evaluation batch size")
+  eval_cmd->add_option("--batch-size", eval_cfg.batch_size, "Global evaluation batch, split over the ranks")
       ->check(CLI::PositiveNumber);
   eval_cmd->add_option("--test-limit", eval_cfg.test_limit, "First N test images only (0: all)")
       ->check(CLI::NonNegativeNumber);
@@ -240,8 +244,9 @@ int run_cli(int argc, char** argv) {
                        "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
                        "poly:degree=D,range=A, poly:coeffs=c0,c1,...; empty: the checkpoint's own");
   eval_cmd->add_option("--amm-mode", eval_cfg.amm_mode,
-                       "AMM inference statistics: amm (running estimates), mm (true batch min/max), "
-                       "extreme (running extremes)");
+                       "AMM inference statistics: amm (running estimates), mm (true batch min/max), biggest "
+                       "(the reference code's mode 0: smallest batch min, largest batch range), extreme "
+                       "(running extremes)");
   eval_cmd->add_option("--backend", eval_cfg.backend, "Communication under mpirun: auto, local, mpi, nccl");
   bind_device(eval_cmd, eval_cfg.dev);
   eval_cmd->add_option("--result-file", eval_cfg.result_file, "Append a CSV row with the result to this file");
@@ -252,7 +257,7 @@ int run_cli(int argc, char** argv) {
                        "(one rank; use --test-limit for big sets)");
   eval_cmd->add_option("--trace", eval_cfg.trace_file,
                        "Append per-layer activation statistics to this trace file (HDF5); a network with "
-                       "AMM is evaluated and traced in each inference mode: amm, mm, extreme");
+                       "AMM is evaluated and traced in each inference mode: amm, mm, biggest, extreme");
 
   CLI::App* trace_cmd = app.add_subcommand("trace", "Analyse activation traces (trace.h5 files)");
   trace_cmd->require_subcommand(1);

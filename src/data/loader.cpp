@@ -1,5 +1,7 @@
 #include "data/loader.h"
 
+#include <algorithm>
+
 #include "core/rng.h"
 
 namespace sisyphus::data {
@@ -7,6 +9,20 @@ namespace sisyphus::data {
 BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec,
                          std::vector<int64_t> indices, LoaderOptions options)
     : set_(set), indices_(std::move(indices)), options_(options) {
+  const int64_t n = static_cast<int64_t>(indices_.size());
+  for (int64_t b = 0; b < n; b += std::max<int64_t>(1, options_.batch_size)) starts_.push_back(b);
+  starts_.push_back(n);
+  start(spec);
+}
+
+BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec, RankBatches batches, LoaderOptions options)
+    : set_(set), indices_(std::move(batches.indices)), options_(options) {
+  starts_.push_back(0);
+  for (int64_t size : batches.sizes) starts_.push_back(starts_.back() + size);
+  start(spec);
+}
+
+void BatchLoader::start(const DatasetSpec& spec) {
   for (size_t c = 0; c < spec.mean.size(); ++c) {
     mean_.push_back(spec.mean[c]);
     inv_std_.push_back(1.0f / spec.stdv[c]);
@@ -24,15 +40,11 @@ BatchLoader::~BatchLoader() {
   if (worker_.joinable()) worker_.join();
 }
 
-int64_t BatchLoader::num_batches() const {
-  int64_t n = static_cast<int64_t>(indices_.size());
-  return (n + options_.batch_size - 1) / options_.batch_size;
-}
+int64_t BatchLoader::num_batches() const { return static_cast<int64_t>(starts_.size()) - 1; }
 
 Batch BatchLoader::make_batch(int64_t b) const {
-  int64_t begin = b * options_.batch_size;
-  int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(indices_.size()));
-  int64_t count = end - begin;
+  const int64_t begin = starts_.at(static_cast<size_t>(b));
+  const int64_t count = starts_.at(static_cast<size_t>(b) + 1) - begin;
   Batch batch;
   const auto pinned = torch::TensorOptions().pinned_memory(options_.pin_memory);
   batch.images = torch::empty({count, set_.channels, set_.height, set_.width}, pinned.dtype(torch::kFloat32));

@@ -1,8 +1,9 @@
 // Batches of normalised float images, prepared on a background thread.
 //
 // A BatchLoader walks a fixed list of sample indices (one rank's shard of an
-// epoch) in order, cuts it into batches of `batch_size` (the last one may be
-// smaller), augments and normalises each image, and hands out
+// epoch) in order, cuts it into batches (of `batch_size`, the last one
+// possibly smaller, or of the given sizes, some possibly empty), augments
+// and normalises each image, and hands out
 //   images: float32 [B, C, H, W], labels: int64 [B].
 // Up to `prefetch` batches are prepared ahead of the consumer.
 #pragma once
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/sampler.h"
 
 namespace sisyphus::data {
 
@@ -27,7 +29,7 @@ struct Batch {
 };
 
 struct LoaderOptions {
-  int64_t batch_size = 128;          // images per batch on this rank
+  int64_t batch_size = 128;          // images per batch (when no sizes are given)
   Augment augment = Augment::kNone;  // kNone for evaluation
   uint64_t seed = 42;                // run seed
   int64_t epoch = 0;                 // with seed, fixes every augmentation draw
@@ -39,6 +41,8 @@ class BatchLoader {
  public:
   BatchLoader(const ImageSet& set, const DatasetSpec& spec, std::vector<int64_t> indices,
               LoaderOptions options);
+  // One rank's batches of given sizes (sampler.h: shard_batches).
+  BatchLoader(const ImageSet& set, const DatasetSpec& spec, RankBatches batches, LoaderOptions options);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -55,8 +59,11 @@ class BatchLoader {
  private:
   void run();
 
+  void start(const DatasetSpec& spec);
+
   const ImageSet& set_;
   std::vector<int64_t> indices_;
+  std::vector<int64_t> starts_;  // batch b is indices_[starts_[b], starts_[b+1])
   LoaderOptions options_;
   std::vector<float> mean_, inv_std_;
 

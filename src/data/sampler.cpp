@@ -26,39 +26,30 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
   return order;
 }
 
-std::vector<int64_t> shard(const std::vector<int64_t>& order, int rank, int world_size) {
-  SISYPHUS_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, ErrorKind::kConfig,
+Share rank_share(int64_t count, int rank, int world_size) {
+  SISYPHUS_CHECK(world_size >= 1 && rank >= 0 && rank < world_size && count >= 0, ErrorKind::kConfig,
                  "invalid rank " + std::to_string(rank) + " of " + std::to_string(world_size));
-  std::vector<int64_t> mine;
-  mine.reserve(order.size() / static_cast<size_t>(world_size) + 1);
-  for (size_t i = static_cast<size_t>(rank); i < order.size(); i += static_cast<size_t>(world_size))
-    mine.push_back(order[i]);
-  return mine;
+  const int64_t base = count / world_size, extra = count % world_size;
+  return {rank * base + std::min<int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
 }
 
-}  // namespace sisyphus::data
-
-namespace sisyphus::data {
-
-std::vector<int64_t> shard_batches(const std::vector<int64_t>& order, int rank, int world_size,
-                                   int64_t batch) {
-  SISYPHUS_CHECK(world_size >= 1 && rank >= 0 && rank < world_size && batch >= 1,
-                 ErrorKind::kConfig,
-                 "invalid rank " + std::to_string(rank) + " of " + std::to_string(world_size));
+RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size, int64_t global_batch) {
+  SISYPHUS_CHECK(global_batch >= 1, ErrorKind::kConfig, "invalid global batch " + std::to_string(global_batch));
   const int64_t n = static_cast<int64_t>(order.size());
-  const int64_t global = batch * world_size;
-  std::vector<int64_t> mine;
-  for (int64_t start = 0; start < n; start += global) {
-    int64_t begin = std::min(n, start + rank * batch);
-    int64_t end = std::min(n, begin + batch);
-    mine.insert(mine.end(), order.begin() + begin, order.begin() + end);
+  RankBatches mine;
+  for (int64_t k = 0; k < num_global_batches(n, global_batch); ++k) {
+    const Share s = rank_share(global_batch_count(n, global_batch, k), rank, world_size);
+    const auto first = order.begin() + k * global_batch + s.offset;
+    mine.indices.insert(mine.indices.end(), first, first + s.size);
+    mine.sizes.push_back(s.size);
   }
   return mine;
 }
 
-int64_t global_batch_count(int64_t n, int world_size, int64_t batch, int64_t k) {
-  const int64_t global = batch * world_size;
-  return std::clamp<int64_t>(n - k * global, 0, global);
+int64_t global_batch_count(int64_t n, int64_t global_batch, int64_t k) {
+  return std::clamp<int64_t>(n - k * global_batch, 0, global_batch);
 }
+
+int64_t num_global_batches(int64_t n, int64_t global_batch) { return (n + global_batch - 1) / global_batch; }
 
 }  // namespace sisyphus::data

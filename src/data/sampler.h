@@ -1,13 +1,15 @@
 // Epoch order and per-rank shards.
 //
 // Epoch e visits a permutation of [0, n) that depends only on (seed, e).
-// Training: global batch k is positions [k*R*B, (k+1)*R*B) of it, and rank r
-// takes the r-th block of B positions of every global batch
-// (shard_batches). So R ranks x B see exactly the batches of 1 rank x R*B;
-// an uneven last global batch fills the low ranks first, and a rank may get
-// no sample in it (it still joins the step's all-reduce with zeros).
-// Evaluation: rank r takes positions r, r+R, ... (shard), disjoint shards
-// that differ in size by at most one.
+// The batch size that defines an experiment is the global one, G: global
+// batch k is positions [k*G, (k+1)*G) of the order (the last may be
+// shorter), whichever the number of ranks R. Each global batch of c samples
+// is split into consecutive blocks, one per rank: c/R samples each, the
+// first c%R ranks one more (rank_share). So R ranks see exactly the batches
+// of one process with batch G; a rank may get no sample in a short last
+// batch (it still joins the step's collectives). Evaluation splits the
+// (unshuffled) test set the same way, so that layers whose inference uses
+// batch statistics (AMM's mm mode) see the batches of one process.
 #pragma once
 
 #include <cstdint>
@@ -16,10 +18,23 @@
 namespace sisyphus::data {
 
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle);
-std::vector<int64_t> shard(const std::vector<int64_t>& order, int rank, int world_size);
-std::vector<int64_t> shard_batches(const std::vector<int64_t>& order, int rank, int world_size,
-                                   int64_t batch);
-// Samples in global batch k (all ranks together) of an epoch over n samples.
-int64_t global_batch_count(int64_t n, int world_size, int64_t batch, int64_t k);
+
+// Rank r's block of a global batch of `count` samples: its offset and size.
+struct Share {
+  int64_t offset = 0, size = 0;
+};
+Share rank_share(int64_t count, int rank, int world_size);
+
+// One rank's batches of an epoch: the sample indices of all of them in
+// order, and each batch's size (one entry per global batch, possibly 0).
+struct RankBatches {
+  std::vector<int64_t> indices;
+  std::vector<int64_t> sizes;
+};
+RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size, int64_t global_batch);
+// Samples in global batch k (all ranks together) of an epoch over n samples,
+// and the number of global batches.
+int64_t global_batch_count(int64_t n, int64_t global_batch, int64_t k);
+int64_t num_global_batches(int64_t n, int64_t global_batch);
 
 }  // namespace sisyphus::data

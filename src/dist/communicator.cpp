@@ -86,6 +86,7 @@ Connection connect(const ConnectOptions& o) {
 
   auto mpi = std::make_shared<MpiCommunicator>();
   if (cuda) c.cuda_device = mpi->local_rank() % gpus;
+  c.local_ranks = mpi->local_size();
   const bool shared_gpu = cuda && mpi->local_size() > gpus;
   if (o.backend == Backend::kNccl) {
     SISYPHUS_CHECK(!shared_gpu, ErrorKind::kNccl,

@@ -68,6 +68,7 @@ struct ConnectOptions {
 struct Connection {
   std::shared_ptr<Communicator> comm;
   int cuda_device = -1;  // this rank's GPU (local rank modulo the visible GPUs), -1: CPU
+  int local_ranks = 1;   // ranks of this job on this host (they share its cores)
   std::string why;       // how the backend and device were chosen (for the log)
 };
 

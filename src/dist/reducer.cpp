@@ -27,6 +27,7 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
     names_.push_back(name);
     params_.push_back(p);
   }
+  if (comm_->size() == 1) return;  // one rank: its gradients are the mean already (no buckets, no hooks)
   // Gradients arrive roughly in reverse order of the forward pass.
   slots_.resize(params_.size());
   int64_t cap = options.first_bucket_bytes;
@@ -62,11 +63,12 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
 }
 
 GradientReducer::~GradientReducer() {
-  for (size_t k = 0; k < params_.size(); ++k) params_[k].remove_hook(hook_ids_[k]);
+  for (size_t k = 0; k < hook_ids_.size(); ++k) params_[k].remove_hook(hook_ids_[k]);
 }
 
 void GradientReducer::begin_step(int64_t local_count, int64_t global_count) {
   SISYPHUS_CHECK(global_count > 0, ErrorKind::kConfig, "a step over zero samples");
+  if (comm_->size() == 1) return;
   scale_ = static_cast<double>(local_count) / static_cast<double>(global_count);
   for (auto& s : slots_) s.ready = false;
   for (auto& b : buckets_) {
@@ -114,6 +116,7 @@ void GradientReducer::launch_ready_buckets() {
 }
 
 void GradientReducer::finish_step() {
+  if (comm_->size() == 1) return;
   SISYPHUS_CHECK(in_step_, ErrorKind::kConfig, "finish_step() without begin_step()");
   torch::NoGradGuard no_grad;
   // Parameters that got no gradient (unused this step, or no batch on this

@@ -12,7 +12,9 @@
 // reduced with a blocking all-reduce (faster in MPI than non-blocking).
 // finish_step() waits for all buckets and makes each parameter's .grad the
 // global mean gradient, exactly what one process would compute over the
-// union of all ranks' batches (uneven last batches included).
+// union of all ranks' batches (uneven last batches included). On a single
+// rank the reducer does nothing (the gradients are the mean already), so the
+// trainers always have one instead of branching on the number of ranks.
 #pragma once
 
 #include <torch/types.h>

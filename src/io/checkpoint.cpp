@@ -1,5 +1,7 @@
 #include "io/checkpoint.h"
 
+#include <limits>
+
 #include <map>
 
 #include "core/error.h"
@@ -172,12 +174,23 @@ TensorList module_state(const torch::nn::Module& module) {
   return list;
 }
 
-void load_module_state(torch::nn::Module& module, const TensorList& state,
-                       const std::string& source) {
+std::vector<std::string> load_module_state(torch::nn::Module& module, const TensorList& state,
+                                           const std::string& source,
+                                           const std::vector<std::string>& optional_suffixes) {
   std::map<std::string, torch::Tensor> given(state.begin(), state.end());
   TensorList mine = module_state(module);
+  auto optional = [&optional_suffixes](const std::string& name) {
+    for (const auto& s : optional_suffixes)
+      if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+    return false;
+  };
+  std::vector<std::string> missing;
   for (const auto& [name, t] : mine) {
     auto it = given.find(name);
+    if (it == given.end() && optional(name)) {
+      missing.push_back(name);
+      continue;
+    }
     if (it == given.end()) {
       SISYPHUS_FAIL(ErrorKind::kCheckpoint,
                     "'" + source + "' has no tensor '" + name + "' (written for another network?)");
@@ -188,7 +201,7 @@ void load_module_state(torch::nn::Module& module, const TensorList& state,
                                                 c10::str(t.sizes()));
     }
   }
-  if (given.size() != mine.size()) {
+  if (given.size() + missing.size() != mine.size()) {
     for (const auto& [name, t] : state) {
       bool known = false;
       for (const auto& m : mine) known = known || m.first == name;
@@ -198,7 +211,12 @@ void load_module_state(torch::nn::Module& module, const TensorList& state,
     }
   }
   torch::NoGradGuard no_grad;
-  for (auto& [name, t] : mine) t.copy_(given.at(name));
+  for (auto& [name, t] : mine) {
+    auto it = given.find(name);
+    if (it != given.end()) t.copy_(it->second);
+    else t.fill_(std::numeric_limits<double>::quiet_NaN());
+  }
+  return missing;
 }
 
 }  // namespace sisyphus::io

@@ -69,6 +69,12 @@ CheckpointMeta read_checkpoint_meta(const std::string& path);
 TensorList module_state(const torch::nn::Module& module);
 // Copies `state` into `module`; every name must exist on both sides with the
 // same shape, or Error(kCheckpoint) names the first mismatch and `source`.
-void load_module_state(torch::nn::Module& module, const TensorList& state, const std::string& source);
+// The compatibility rule for tensors added to a layer after checkpoints of
+// it were written: a name of the module that ends with one of
+// `optional_suffixes` may be missing from `state`; it is then filled with
+// NaN (so that nothing silently uses an invented value) and returned.
+std::vector<std::string> load_module_state(torch::nn::Module& module, const TensorList& state,
+                                           const std::string& source,
+                                           const std::vector<std::string>& optional_suffixes = {});
 
 }  // namespace sisyphus::io

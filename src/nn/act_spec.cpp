@@ -124,4 +124,10 @@ bool has_amm(torch::nn::Module& module) {
   return false;
 }
 
+bool has_amm_statistics(torch::nn::Module& module, AmmMode mode) {
+  for (auto& m : module.modules())
+    if (auto* amm = m->as<AmmImpl>(); amm && !amm->has_statistics(mode)) return false;
+  return true;
+}
+
 }  // namespace sisyphus::nn

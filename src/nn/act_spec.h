@@ -34,5 +34,8 @@ std::string activation_spec(const NetworkImpl& net);
 // Sets the inference mode of every AMM layer in `module`.
 void set_amm_mode(torch::nn::Module& module, AmmMode mode);
 bool has_amm(torch::nn::Module& module);
+// True when every AMM layer in `module` holds the statistics `mode` uses
+// (false for `biggest` on a checkpoint older than those statistics).
+bool has_amm_statistics(torch::nn::Module& module, AmmMode mode);
 
 }  // namespace sisyphus::nn

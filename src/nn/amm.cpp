@@ -9,8 +9,6 @@
 namespace sisyphus::nn {
 namespace {
 
-AmmSync g_sync;
-
 std::vector<int64_t> reduce_dims(const torch::Tensor& x) {
   std::vector<int64_t> dims = {0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
@@ -33,7 +31,7 @@ std::vector<int64_t> channel_shape(const torch::Tensor& x) {
 class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               double local_count) {
+                               double local_count, StatSyncPtr sync) {
     const std::vector<int64_t> dims = reduce_dims(x);
     const int64_t c = x.size(1);
     torch::Tensor work;
@@ -42,9 +40,10 @@ class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
     } else {  // no samples here: the identity of max on both halves
       work = torch::full({2 * c}, -std::numeric_limits<float>::infinity(), x.options());
     }
-    if (g_sync.max) g_sync.max(work);
+    if (sync) sync->max(work);
     torch::Tensor global = torch::cat({-work.narrow(0, 0, c), work.narrow(0, c, c)});
     ctx->saved_data["n"] = local_count;
+    ctx->saved_data["sync"] = sync_capsule(sync);
     ctx->save_for_backward({x, global});
     return global;
   }
@@ -60,12 +59,12 @@ class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
     torch::Tensor held = x.size(0) > 0 ? torch::cat({at_min.sum(dims), at_max.sum(dims)}).to(grads[0].dtype())
                                        : torch::zeros({2 * c}, grads[0].options());
     torch::Tensor packed = torch::cat({grads[0] * n, held}).contiguous();
-    if (g_sync.sum) g_sync.sum(packed);
-    if (n <= 0 || x.size(0) == 0) return {torch::zeros_like(x), torch::Tensor()};
+    if (StatSyncPtr sync = sync_from_capsule(ctx->saved_data["sync"])) sync->sum(packed);
+    if (n <= 0 || x.size(0) == 0) return {torch::zeros_like(x), torch::Tensor(), torch::Tensor()};
     torch::Tensor share = packed.narrow(0, 0, 2 * c) / n / packed.narrow(0, 2 * c, 2 * c).clamp_min(1);
     torch::Tensor gx = at_min.to(x.dtype()) * share.narrow(0, 0, c).view(shape) +
                        at_max.to(x.dtype()) * share.narrow(0, c, c).view(shape);
-    return {gx, torch::Tensor()};
+    return {gx, torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -74,21 +73,28 @@ class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
 AmmMode parse_amm_mode(const std::string& name) {
   if (name == "amm") return AmmMode::kAmm;
   if (name == "mm") return AmmMode::kMm;
+  if (name == "biggest") return AmmMode::kBiggest;
   if (name == "extreme") return AmmMode::kExtreme;
-  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown AMM inference mode '" + name + "' (known: amm, mm, extreme)");
+  SISYPHUS_FAIL(ErrorKind::kConfig,
+                "unknown AMM inference mode '" + name + "' (known: amm, mm, biggest, extreme)");
+}
+
+std::vector<std::string> amm_mode_names() { return {"amm", "mm", "biggest", "extreme"}; }
+
+const std::vector<std::string>& amm_later_buffers() {
+  static const std::vector<std::string> names = {".amm.biggest_min", ".amm.biggest_range"};
+  return names;
 }
 
 std::string amm_mode_name(AmmMode mode) {
   switch (mode) {
     case AmmMode::kAmm: return "amm";
     case AmmMode::kMm: return "mm";
+    case AmmMode::kBiggest: return "biggest";
     case AmmMode::kExtreme: return "extreme";
   }
   return "amm";
 }
-
-void set_amm_sync(AmmSync sync) { g_sync = std::move(sync); }
-bool amm_sync_enabled() { return static_cast<bool>(g_sync.max) && static_cast<bool>(g_sync.sum); }
 
 AmmImpl::AmmImpl(int64_t channels, double eps, double momentum)
     : channels_(channels), eps_(eps), momentum_(momentum) {
@@ -96,11 +102,18 @@ AmmImpl::AmmImpl(int64_t channels, double eps, double momentum)
   running_max = register_buffer("running_max", torch::zeros({channels}));
   extreme_min = register_buffer("extreme_min", torch::zeros({channels}));
   extreme_max = register_buffer("extreme_max", torch::zeros({channels}));
+  biggest_min = register_buffer("biggest_min", torch::ones({channels}));  // the reference starts both at 1
+  biggest_range = register_buffer("biggest_range", torch::ones({channels}));
   num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
 }
 
+bool AmmImpl::has_statistics(AmmMode mode) const {
+  if (mode != AmmMode::kBiggest) return true;
+  return !(biggest_min.isnan().any().item<bool>() || biggest_range.isnan().any().item<bool>());
+}
+
 torch::Tensor AmmImpl::batch_min_max(const torch::Tensor& x) {
-  return BatchMinMax::apply(x, static_cast<double>(x.size(0)));
+  return BatchMinMax::apply(x, static_cast<double>(x.size(0)), sync_);
 }
 
 // Entirely on the device (no host synchronisation per layer on a GPU): the
@@ -123,6 +136,9 @@ void AmmImpl::update_running(const torch::Tensor& mn, const torch::Tensor& mx) {
   follow(running_max, mx);
   extend(extreme_min, mn, /*lower=*/true);
   extend(extreme_max, mx, /*lower=*/false);
+  // the reference's mode 0: no first-batch rule (both start at 1)
+  biggest_min.copy_(torch::where(valid, torch::minimum(biggest_min, mn), biggest_min));
+  biggest_range.copy_(torch::where(valid, torch::maximum(biggest_range, mx - mn), biggest_range));
   num_batches_tracked.add_(valid.to(torch::kInt64));
 }
 
@@ -131,24 +147,26 @@ torch::Tensor AmmImpl::forward(const torch::Tensor& input) {
                  "AMM for " + std::to_string(channels_) + " channels got an input of shape " +
                      c10::str(input.sizes()));
   const torch::Tensor x = as_fp32(input);  // min/max and the division in fp32, also under bf16 autocast
-  torch::Tensor mn, mx;
+  torch::Tensor lo, range;  // [C]
   if (is_training() || mode_ == AmmMode::kMm) {
     torch::Tensor both = batch_min_max(x);  // joins the collective even without samples here
-    mn = both.narrow(0, 0, channels_);
-    mx = both.narrow(0, channels_, channels_);
+    lo = both.narrow(0, 0, channels_);
+    range = both.narrow(0, channels_, channels_) - lo;
     // No early return for a rank without samples: its (empty) output must
     // still depend on the min/max, so that backward's all-reduce runs on it.
-    if (is_training()) update_running(mn.detach(), mx.detach());
+    if (is_training()) update_running(lo.detach(), both.narrow(0, channels_, channels_).detach());
   } else if (mode_ == AmmMode::kAmm) {
-    mn = running_min;
-    mx = running_max;
+    lo = running_min;
+    range = running_max - running_min;
+  } else if (mode_ == AmmMode::kBiggest) {
+    lo = biggest_min;
+    range = biggest_range;
   } else {
-    mn = extreme_min;
-    mx = extreme_max;
+    lo = extreme_min;
+    range = extreme_max - extreme_min;
   }
   const std::vector<int64_t> shape = channel_shape(x);
-  torch::Tensor lo = mn.view(shape), range = (mx - mn).clamp_min(eps_).view(shape);
-  return 2 * (x - lo) / range - 1;
+  return 2 * (x - lo.view(shape)) / range.clamp_min(eps_).view(shape) - 1;
 }
 
 AmmActivation::AmmActivation(int64_t channels, std::shared_ptr<Activation> inner)

@@ -7,17 +7,22 @@
 // [N, C]. In training mode they are the batch's, with gradients through both,
 // and the running estimates follow running = 0.9 running + 0.1 batch (the
 // first batch sets them); the running extremes keep the smallest min and
-// largest max seen. In evaluation mode the statistics come from the mode:
+// largest max seen; the reference code's "biggest" statistics (its mode 0)
+// keep the smallest batch min and the largest batch range (max - min), both
+// starting at 1. In evaluation mode the statistics come from the mode:
 //   amm      the running estimates (the paper's AMM),
 //   mm       the true min/max of the current batch (a true bound),
-//   extreme  the running extremes.
+//   biggest  the reference's mode 0: y = 2 (x - biggest_min) / biggest_range - 1,
+//   extreme  ours: the running extremes (smallest min, largest max seen).
 // eps guards max = min (the reference code divides by zero there).
+// Checkpoints written before the biggest statistics existed load with NaN
+// there (io::load_module_state's optional names); `biggest` then refuses.
 //
 // Gradients: a channel's min (max) gradient is shared evenly by every
 // element that attains it, as torch.amin does (ties are common: a constant
 // image background gives many equal minima).
 //
-// Synchronised across ranks: when set_amm_sync() has installed all-reduces,
+// Synchronised across ranks: with a StatSync (set_sync / attach_stat_sync),
 // the batch min/max (training, and `mm` inference) are those of the union of
 // all ranks' batches, with one fused all-reduce (max over [-min, max]) per
 // layer in forward and one (sum) in backward that carries the sample-count-
@@ -27,7 +32,7 @@
 // computes on the combined batch, and every rank keeps identical buffers.
 // A rank without samples this step must still run forward (on an empty
 // batch) so that the collectives match. nn does not know about ranks: the
-// trainer installs the all-reduces.
+// trainer attaches the all-reduces.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -36,21 +41,20 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "nn/activation.h"
+#include "nn/stat_sync.h"
 
 namespace sisyphus::nn {
 
-enum class AmmMode { kAmm, kMm, kExtreme };
+enum class AmmMode { kAmm, kMm, kBiggest, kExtreme };
 AmmMode parse_amm_mode(const std::string& name);  // Error(kConfig) for unknown names
 std::string amm_mode_name(AmmMode mode);
-
-struct AmmSync {
-  std::function<void(torch::Tensor&)> max;  // in place, over all ranks
-  std::function<void(torch::Tensor&)> sum;
-};
-void set_amm_sync(AmmSync sync);  // empty functions: no synchronisation
-bool amm_sync_enabled();
+std::vector<std::string> amm_mode_names();  // amm, mm, biggest, extreme
+// Buffers added after the first AMM checkpoints: they may be missing from a
+// checkpoint (loaded as NaN; the mode that needs them refuses).
+const std::vector<std::string>& amm_later_buffers();  // ".amm.biggest_min", ".amm.biggest_range"
 
 class AmmImpl : public torch::nn::Module {
  public:
@@ -59,8 +63,13 @@ class AmmImpl : public torch::nn::Module {
 
   void set_mode(AmmMode mode) { mode_ = mode; }
   AmmMode mode() const { return mode_; }
+  void set_sync(StatSyncPtr sync) { sync_ = std::move(sync); }  // null: this rank's batch only
+  bool synced() const { return sync_ != nullptr; }
+  // False when the statistics `mode` needs are missing (NaN: an older checkpoint).
+  bool has_statistics(AmmMode mode) const;
 
-  torch::Tensor running_min, running_max, extreme_min, extreme_max, num_batches_tracked;
+  torch::Tensor running_min, running_max, extreme_min, extreme_max, biggest_min, biggest_range,
+      num_batches_tracked;
 
  private:
   // [2C]: this batch's per-channel min then max (over all ranks when synced)
@@ -69,6 +78,7 @@ class AmmImpl : public torch::nn::Module {
   int64_t channels_;
   double eps_, momentum_;
   AmmMode mode_ = AmmMode::kAmm;
+  StatSyncPtr sync_;
 };
 TORCH_MODULE(Amm);
 

@@ -5,8 +5,6 @@
 namespace sisyphus::nn {
 namespace {
 
-AllReduceSum g_sync;
-
 // Sum over ranks whose backward is again a sum over ranks. Rank r's incoming
 // gradient is weighted by its sample count n_r and the sum divided by n_r:
 // the gradient reducer later scales rank r's parameter gradients by n_r/N,
@@ -14,26 +12,24 @@ AllReduceSum g_sync;
 class SyncSums : public torch::autograd::Function<SyncSums> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& local,
-                               double local_count) {
+                               double local_count, StatSyncPtr sync) {
     ctx->saved_data["n"] = local_count;
+    ctx->saved_data["sync"] = sync_capsule(sync);
     torch::Tensor total = local.detach().clone();
-    g_sync(total);
+    sync->sum(total);
     return total;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const double n = ctx->saved_data["n"].toDouble();
     torch::Tensor g = (grads[0] * n).contiguous();
-    g_sync(g);
+    sync_from_capsule(ctx->saved_data["sync"])->sum(g);
     g = n > 0 ? g / n : torch::zeros_like(g);
-    return {g, torch::Tensor()};
+    return {g, torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
-
-void set_batchnorm_sync(AllReduceSum all_reduce_sum) { g_sync = std::move(all_reduce_sum); }
-bool batchnorm_sync_enabled() { return static_cast<bool>(g_sync); }
 
 BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum)
     : eps_(eps), momentum_(momentum) {
@@ -45,11 +41,12 @@ BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum)
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
+  if (is_training() && !sync_ && x.size(0) == 0) return x;  // nothing to normalise, nothing learnt
   if (is_training()) {
     torch::NoGradGuard no_grad;
     num_batches_tracked += 1;
   }
-  if (is_training() && g_sync) return forward_synced(x);
+  if (is_training() && sync_) return forward_synced(x);
   return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_,
                            eps_, /*cudnn_enabled=*/true);
 }
@@ -63,7 +60,7 @@ torch::Tensor BatchNormImpl::forward_synced(const torch::Tensor& x) {
   torch::Tensor xd = x.to(torch::kFloat64);
   torch::Tensor local = torch::cat({xd.sum(dims), (xd * xd).sum(dims),
                                     torch::full({c}, n_local, xd.options())});
-  torch::Tensor total = SyncSums::apply(local, n_local);
+  torch::Tensor total = SyncSums::apply(local, n_local, sync_);
   torch::Tensor count = total.narrow(0, 2 * c, c).detach();             // [C], all equal
   torch::Tensor mean = total.narrow(0, 0, c) / count;                    // [C]
   torch::Tensor var = total.narrow(0, c, c) / count - mean * mean;       // biased, [C]

@@ -193,6 +193,7 @@ std::string to_config_text(const QuailConfig& c) {
   t.integer("trace-every", c.trace_every);
   t.text("evaluate", c.evaluate);
   t.flag("frozen-eval", c.frozen_eval);
+  t.flag("sync-bn", c.sync_bn);
   t.flag("amm-sync", c.amm_sync);
   return t.str();
 }

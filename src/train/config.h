@@ -34,15 +34,16 @@ struct TrainConfig {
   bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
   bool batchnorm = true;                  // false: drop the BN layers (plain stacks; exactness tests)
   int64_t epochs = 5;                     // total epochs (a resumed run continues to this)
-  int64_t batch_size = 128;               // training batch per rank (R ranks: global batch R*B)
-  int64_t test_batch_size = 100;          // evaluation batch
+  int64_t batch_size = 128;               // global training batch, split over the ranks
+  int64_t test_batch_size = 100;          // global evaluation batch, split over the ranks
   int64_t train_limit = 0;                // use only the first N training images (0: all)
   int64_t test_limit = 0;                 // use only the first N test images (0: all)
   bool augment = true;                    // the data set's training augmentation
   OptimConfig optim;
   uint64_t seed = 42;                     // weights, data order and augmentation
   int threads = 0;                        // torch intra-op threads (0: the cores shared among local ranks)
-  bool sync_bn = false;                   // SyncBatchNorm: BN statistics over all ranks' batches
+  bool sync_bn = true;                    // SyncBatchNorm: BN statistics over all ranks' batches
+                                          // (R ranks train as one process with the global batch)
   bool verify_ranks = true;               // compare parameter checksums across ranks every epoch
   std::string backend = "auto";           // auto, local, mpi, nccl
   DeviceConfig dev;                       // device, precision, memory format
@@ -65,8 +66,8 @@ struct QuailConfig {
   bool amm = false;                // AMM before every activation
   int64_t mimic_epochs = 50;       // epochs of each mimic stage (0: no mimic stages)
   int64_t finetune_epochs = 50;    // epochs of each fine-tune stage (0: none)
-  int64_t batch_size = 128;        // per rank
-  int64_t test_batch_size = 100;   // per rank
+  int64_t batch_size = 128;        // global, split over the ranks
+  int64_t test_batch_size = 100;   // global, split over the ranks
   int64_t train_limit = 0;
   int64_t test_limit = 0;
   bool augment = true;
@@ -91,6 +92,7 @@ struct QuailConfig {
                                        // mimic stage and after fine-tuning), stages, epochs
   bool frozen_eval = false;        // frozen points' BN/AMM in evaluation mode during training
                                    // (not the reference's: it keeps the whole student in training mode)
+  bool sync_bn = true;             // SyncBatchNorm (off: per-rank BN statistics, averaged after each step)
   bool amm_sync = true;            // AMM min/max over all ranks; off only to measure its cost
                                    // (ranks' AMM statistics then differ: use with verify_ranks off)
 };

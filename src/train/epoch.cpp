@@ -3,23 +3,25 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <limits>
 
+#include "core/log.h"
 #include "data/sampler.h"
 #include "train/config.h"
 
 namespace sisyphus::train {
 
 std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set, const data::DatasetSpec& spec,
-                                                const Job& job, int64_t batch_size, bool augment,
+                                                const Job& job, int64_t global_batch, bool augment,
                                                 uint64_t seed, int64_t epoch) {
   data::LoaderOptions opts;
-  opts.batch_size = batch_size;
   opts.augment = augment ? spec.train_augment : data::Augment::kNone;
   opts.seed = seed;
   opts.epoch = epoch;
   opts.pin_memory = job.place.cuda();  // asynchronous host->device copies (DeviceFeed)
   std::vector<int64_t> order = data::epoch_order(set.n, seed, epoch, /*shuffle=*/true);
-  return std::make_unique<data::BatchLoader>(set, spec, data::shard_batches(order, job.rank, job.world, batch_size),
+  return std::make_unique<data::BatchLoader>(set, spec, data::shard_batches(order, job.rank, job.world, global_batch),
                                              opts);
 }
 
@@ -59,6 +61,60 @@ io::CheckpointMeta run_meta(const std::string& network, const std::string& datas
   m.imagenet_stem = imagenet_stem;
   m.batchnorm = batchnorm;
   return m;
+}
+
+io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord& rec, const nn::NetworkImpl& net,
+                                const Sgd& sgd) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  io::Checkpoint ckpt;
+  ckpt.meta = run;
+  ckpt.meta.stage = rec.stage;
+  ckpt.meta.point = rec.point;
+  ckpt.meta.epoch = rec.epoch;
+  ckpt.meta.stage_epochs = rec.epochs;
+  ckpt.meta.step = rec.step;
+  ckpt.meta.test_acc = rec.eval ? rec.eval->accuracy() : nan;
+  ckpt.meta.test_acc_finite = rec.eval ? rec.eval->finite_accuracy() : nan;
+  ckpt.meta.test_loss = rec.eval ? rec.eval->mean_loss() : nan;
+  ckpt.meta.test_nonfinite = rec.eval ? rec.eval->nonfinite : 0;
+  ckpt.meta.train_loss = rec.sums.mean_loss();
+  ckpt.model = io::module_state(net);
+  ckpt.optimizer.emplace_back("momentum", sgd.state());
+  ckpt.rng_state = rng_state();
+  return ckpt;
+}
+
+EpochRow epoch_row(const EpochRecord& rec, double elapsed_s) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  return EpochRow{rec.stage,
+                  rec.epoch,
+                  rec.step,
+                  rec.lr,
+                  rec.sums.mean_loss(),
+                  rec.sums.accuracy(),
+                  rec.eval ? rec.eval->mean_loss() : nan,
+                  rec.eval ? rec.eval->accuracy() : nan,
+                  rec.eval ? rec.eval->finite_accuracy() : nan,
+                  rec.seconds > 0 ? static_cast<double>(rec.sums.seen) / rec.seconds : 0,
+                  elapsed_s};
+}
+
+std::string epoch_line(const EpochRecord& rec, double elapsed_s, const std::string& extra) {
+  char test[160];
+  if (rec.eval) {
+    std::snprintf(test, sizeof(test), "test acc %.2f%% over all, %.2f%% over the finite (%lld non-finite)",
+                  rec.eval->accuracy() * 100, rec.eval->finite_accuracy() * 100,
+                  static_cast<long long>(rec.eval->nonfinite));
+  } else {
+    std::snprintf(test, sizeof(test), "test: not evaluated");
+  }
+  char line[512];
+  std::snprintf(line, sizeof(line), "[%s] epoch %lld/%lld done: train %s %.5g acc %.2f%% | %s | %.0f img/s | %s%s",
+                rec.stage.c_str(), static_cast<long long>(rec.epoch), static_cast<long long>(rec.epochs),
+                rec.loss_name.c_str(), rec.sums.mean_loss(), rec.sums.accuracy() * 100, test,
+                rec.seconds > 0 ? static_cast<double>(rec.sums.seen) / rec.seconds : 0.0,
+                log::format_duration(elapsed_s).c_str(), extra.c_str());
+  return line;
 }
 
 }  // namespace sisyphus::train

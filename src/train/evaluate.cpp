@@ -13,18 +13,17 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
   torch::NoGradGuard no_grad;
   net.eval();
   data::LoaderOptions opts;
-  opts.batch_size = batch_size;
   opts.pin_memory = place.cuda();
-  std::vector<int64_t> order = data::epoch_order(set.n, 0, 0, /*shuffle=*/false);
-  if (comm) order = data::shard(order, comm->rank(), comm->size());
-  data::BatchLoader loader(set, spec, order, opts);
+  // Global batches of `batch_size` in test-set order, each split over the
+  // ranks (data/sampler.h): every rank runs every batch, some possibly
+  // empty, so that layers that synchronise in forward (AMM's `mm` mode)
+  // issue the same collectives everywhere and see one process's batches.
+  const std::vector<int64_t> order = data::epoch_order(set.n, 0, 0, /*shuffle=*/false);
+  data::BatchLoader loader(set, spec,
+                           data::shard_batches(order, comm ? comm->rank() : 0, comm ? comm->size() : 1, batch_size),
+                           opts);
   DeviceFeed feed(loader, spec, place);
-  // Every rank runs as many batches as the largest shard (rank 0's) needs,
-  // the others finishing with empty ones: layers that synchronise in
-  // forward (AMM's `mm` mode) then issue the same collectives everywhere.
-  const int world = comm ? comm->size() : 1;
-  const int64_t largest_shard = (set.n + world - 1) / world;
-  const int64_t steps = (largest_shard + batch_size - 1) / batch_size;
+  const int64_t steps = data::num_global_batches(set.n, batch_size);
   const auto on_device = torch::TensorOptions().device(place.device);
   torch::Tensor counts = torch::zeros({3}, on_device.dtype(torch::kInt64));  // samples, correct, non-finite
   torch::Tensor loss_sum = torch::zeros({}, on_device.dtype(torch::kFloat64));

@@ -28,8 +28,10 @@ struct EvalResult {
   }
 };
 
-// With a communicator, each rank evaluates its shard of the test set and the
-// counts are summed, so the accuracy equals a single-process evaluation.
+// `batch_size` is the global evaluation batch: with a communicator, each
+// rank evaluates its share of every batch and the counts are summed, so the
+// result equals a single-process evaluation with that batch (also for
+// statistics taken over the batch: AMM's mm mode, synchronised).
 // With `trace`, the outputs at every imitation point are added to it (the
 // caller reduces and writes the record). The network must already be on
 // `place`'s device; counts stay on the device until the end (no host

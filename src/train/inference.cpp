@@ -14,8 +14,11 @@
 #include "data/sampler.h"
 #include "io/checkpoint.h"
 #include "nn/act_spec.h"
+#include "nn/amm.h"
 #include "nn/registry.h"
+#include "train/collectives.h"
 #include "train/job.h"
+#include "train/run_setup.h"
 #include "train/tracing.h"
 
 namespace sisyphus::train {
@@ -93,7 +96,11 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
                                      ckpt.meta.imagenet_stem);
   // The checkpoint's activations first (their buffers must load), then the swap.
   nn::set_activations(*net, ckpt.meta.activation, probe_input(spec));
-  io::load_module_state(*net, ckpt.model, cfg.checkpoint);
+  const std::vector<std::string> missing =
+      io::load_module_state(*net, ckpt.model, cfg.checkpoint, nn::amm_later_buffers());
+  if (!missing.empty())
+    log::info("eval: '" + cfg.checkpoint + "' predates AMM's biggest statistics (" + missing.front() +
+              ", ...): --amm-mode biggest is unavailable for it");
   EvalReport report;
   if (!cfg.act.empty() && cfg.act != ckpt.meta.activation) {
     if (nn::has_amm(*net) && cfg.act.rfind("amm+", 0) != 0) {
@@ -122,13 +129,18 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
   report.activation = nn::activation_spec(*net);
   report.has_amm = nn::has_amm(*net);
   place_module(*net, job.place);
-  install_amm_sync(job);
+  const StatCollectives collectives = stat_collectives(job);
+  attach(collectives, *net, {.amm = true});  // mm mode: the min/max of the global batch
 
   data::ImageSet test_set =
       data::load_split(spec, cfg.data_dir.empty() ? spec.default_dir : cfg.data_dir, false);
   test_set.truncate(cfg.test_limit);
   std::vector<std::string> modes = {report.has_amm ? cfg.amm_mode : "-"};
-  if (report.has_amm && !cfg.trace_file.empty()) modes = {"amm", "mm", "extreme"};
+  if (report.has_amm && !cfg.trace_file.empty()) {
+    modes.clear();
+    for (const auto& m : nn::amm_mode_names())
+      if (nn::has_amm_statistics(*net, nn::parse_amm_mode(m))) modes.push_back(m);
+  }
   const std::string source = cfg.label.empty() ? cfg.checkpoint : cfg.label;
   std::unique_ptr<RunTrace> trace;
   if (!cfg.trace_file.empty()) {
@@ -137,7 +149,14 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
     trace = std::make_unique<RunTrace>(job, cfg.trace_file, header, /*append=*/true, /*every=*/0);
   }
   for (const auto& mode : modes) {
-    if (report.has_amm) nn::set_amm_mode(*net, nn::parse_amm_mode(mode));
+    if (report.has_amm) {
+      const nn::AmmMode m = nn::parse_amm_mode(mode);
+      SISYPHUS_CHECK(nn::has_amm_statistics(*net, m), ErrorKind::kCheckpoint,
+                     "--amm-mode " + mode + ": '" + cfg.checkpoint +
+                         "' predates AMM's biggest statistics; use --amm-mode amm, mm or extreme, or train it "
+                         "again with this version");
+      nn::set_amm_mode(*net, m);
+    }
     log::info("eval: " + cfg.checkpoint + " (" + ckpt.meta.network + ", stage " + ckpt.meta.stage +
               ") with activation " + report.activation + (report.has_amm ? ", AMM inference mode " + mode : "") +
               " on " + std::to_string(test_set.n) + " test images, " + std::to_string(job.world) + " rank(s)" +

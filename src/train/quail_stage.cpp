@@ -1,11 +1,8 @@
 #include "train/quail_stage.h"
 
-#include <torch/torch.h>
-
 #include <cstdio>
 
 #include "core/error.h"
-#include "train/step.h"
 
 namespace sisyphus::train {
 
@@ -42,42 +39,6 @@ bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages,
   const bool last_stage = s + 1 == stages.size();
   const bool last_mimic = stages[s].mimic && (last_stage || !stages[s + 1].mimic);
   return last_stage || last_mimic;
-}
-
-StageStepResult stage_step(const Stage& stage, nn::NetworkImpl& student, nn::NetworkImpl& teacher,
-                           Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
-                           dist::GradientReducer* reducer, int64_t global_count) {
-  sgd.zero_grad();
-  if (reducer) reducer->begin_step(batch.size(), global_count);
-  std::vector<torch::Tensor> outs;
-  torch::Tensor loss;
-  {
-    AutocastScope autocast(place);
-    outs = student.forward_points(batch.images);
-    if (batch.size() == 0) {
-      loss = outs[stage.mimic ? stage.point : outs.size() - 1].sum() * 0.0;
-    } else if (stage.mimic) {
-      torch::Tensor target;
-      {
-        torch::NoGradGuard no_grad;
-        target = teacher.forward_points(batch.images).at(stage.point);
-      }
-      loss = torch::mse_loss(outs[stage.point].to(torch::kFloat32), target.to(torch::kFloat32));
-    } else {
-      loss = torch::nn::functional::cross_entropy(outs.back(), batch.labels);
-    }
-  }
-  if (loss.requires_grad()) loss.backward();
-  if (reducer) reducer->finish_step();
-  sgd.step(lr);
-  StageStepResult r;
-  if (batch.size() > 0) {
-    const StepFigures f = fetch_step_figures(loss, outs.back(), batch.labels);
-    r.loss = f.loss;
-    r.correct = f.correct;
-  }
-  for (auto& o : outs) r.outputs.push_back(o.detach());
-  return r;
 }
 
 }  // namespace sisyphus::train

@@ -13,46 +13,32 @@ StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& l
 }
 
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
-                      dist::GradientReducer* reducer, int64_t global_count, bool empty_forward,
-                      std::vector<torch::Tensor>* outputs) {
+                      const Objective& objective, dist::GradientReducer& reducer, int64_t global_count,
+                      bool keep_outputs) {
   sgd.zero_grad();
-  StepResult r;
-  if (reducer) reducer->begin_step(batch.size(), global_count);
-  if (batch.size() == 0) {  // nothing to compute here; zeros join the all-reduce
-    if (empty_forward) {
-      torch::Tensor out;
-      {
-        AutocastScope autocast(place);
-        out = net.forward(batch.images);
-      }
-      (out.sum() * 0.0).backward();
-    }
-    if (reducer) {
-      reducer->finish_step();
-      sgd.step(lr);
-    }
-    return r;
-  }
-  torch::Tensor logits;  // [B, classes]
-  torch::Tensor loss;    // []
+  reducer.begin_step(batch.size(), global_count);
+  std::vector<torch::Tensor> outs;  // every point's output, or the logits only
+  torch::Tensor loss;               // []
   {
     AutocastScope autocast(place);  // backward runs in the forward's dtypes
-    if (outputs) {
-      std::vector<torch::Tensor> outs = net.forward_points(batch.images);
-      logits = outs.back();
-      outputs->clear();
-      for (auto& o : outs) outputs->push_back(o.detach());
+    if (keep_outputs || objective.imitates()) {
+      outs = net.forward_points(batch.images);
     } else {
-      logits = net.forward(batch.images);
+      outs.push_back(net.forward(batch.images));
     }
-    loss = torch::nn::functional::cross_entropy(logits, batch.labels);  // fp32 under autocast
+    loss = objective.loss(outs, batch);
   }
-  loss.backward();
-  if (reducer) reducer->finish_step();
+  if (loss.requires_grad()) loss.backward();
+  reducer.finish_step();
   sgd.step(lr);
-  const StepFigures f = fetch_step_figures(loss, logits, batch.labels);
-  r.loss = f.loss;
-  r.correct = f.correct;
+  StepResult r;
+  if (batch.size() > 0) {
+    const StepFigures f = fetch_step_figures(loss, outs.back(), batch.labels);
+    r.loss = f.loss;
+    r.correct = f.correct;
+  }
+  if (keep_outputs)
+    for (auto& o : outs) r.outputs.push_back(o.detach());
   return r;
 }
 

@@ -26,41 +26,46 @@ TEST(Sampler, EpochOrderIsAPermutationFixedBySeedAndEpoch) {
   EXPECT_EQ(plain, (std::vector<int64_t>{0, 1, 2, 3, 4}));
 }
 
-TEST(Sampler, EvaluationShardsAreDisjointAndCover) {
-  auto order = data::epoch_order(103, 7, 0, true);
-  std::set<int64_t> all;
-  size_t total = 0;
+TEST(Sampler, RankSharesSplitAGlobalBatchWithTheRemainderFirst) {
+  // 10 over 4 ranks: 3, 3, 2, 2 at offsets 0, 3, 6, 8
+  const int64_t sizes[] = {3, 3, 2, 2}, offsets[] = {0, 3, 6, 8};
   for (int r = 0; r < 4; ++r) {
-    auto s = data::shard(order, r, 4);
-    total += s.size();
-    all.insert(s.begin(), s.end());
-    EXPECT_GE(s.size(), 103u / 4);
-    EXPECT_LE(s.size(), 103u / 4 + 1);
+    EXPECT_EQ(data::rank_share(10, r, 4).size, sizes[r]);
+    EXPECT_EQ(data::rank_share(10, r, 4).offset, offsets[r]);
   }
-  EXPECT_EQ(total, 103u);
-  EXPECT_EQ(all.size(), 103u);
+  EXPECT_EQ(data::rank_share(1, 1, 2).size, 0);  // a rank without samples
+  EXPECT_EQ(data::rank_share(1, 1, 2).offset, 1);
 }
 
-TEST(Sampler, TrainingShardsRebuildTheGlobalBatches) {
+// Whatever the number of ranks, the ranks' k-th batches joined in rank order
+// are the k-th global batch of one process (the remainder handled): the
+// property that makes R ranks compute what one process computes.
+TEST(Sampler, RankBatchesRebuildTheGlobalBatchesForAnyWorld) {
   auto order = data::epoch_order(103, 7, 0, true);
-  const int world = 4;
-  const int64_t local_batch = 8;  // global batch 32: 3 full, then 7 samples
-  std::vector<std::vector<int64_t>> shards;
-  for (int r = 0; r < world; ++r) shards.push_back(data::shard_batches(order, r, world, local_batch));
-  EXPECT_EQ(shards[0].size(), 3u * 8 + 7);  // the uneven last batch fills rank 0 first
-  EXPECT_EQ(shards[1].size(), 3u * 8);
-  for (int64_t k = 0; k < 4; ++k) {
-    int64_t count = data::global_batch_count(103, world, local_batch, k);
-    EXPECT_EQ(count, k < 3 ? 32 : 7);
-    // rank order concatenation of the k-th local batches == the k-th global batch
-    std::vector<int64_t> joined;
-    for (const auto& s : shards)
-      for (int64_t i = k * local_batch; i < std::min<int64_t>(s.size(), (k + 1) * local_batch); ++i)
-        joined.push_back(s[i]);
-    std::vector<int64_t> global(order.begin() + k * 32, order.begin() + k * 32 + count);
-    EXPECT_EQ(joined, global) << "batch " << k;
+  const int64_t global_batch = 30;  // 3 full batches, then 13 samples
+  EXPECT_EQ(data::num_global_batches(103, global_batch), 4);
+  for (int world : {1, 2, 3, 4, 7}) {
+    std::vector<data::RankBatches> shards;
+    for (int r = 0; r < world; ++r) shards.push_back(data::shard_batches(order, r, world, global_batch));
+    std::vector<size_t> pos(static_cast<size_t>(world), 0);
+    for (int64_t k = 0; k < 4; ++k) {
+      const int64_t count = data::global_batch_count(103, global_batch, k);
+      EXPECT_EQ(count, k < 3 ? 30 : 13);
+      std::vector<int64_t> joined;
+      for (int r = 0; r < world; ++r) {
+        const auto& s = shards[static_cast<size_t>(r)];
+        ASSERT_EQ(s.sizes.size(), 4u) << "every rank has every batch (some empty)";
+        const int64_t n = s.sizes[static_cast<size_t>(k)];
+        EXPECT_LE(std::abs(n - count / world), 1) << "ranks' shares differ by one at most";
+        joined.insert(joined.end(), s.indices.begin() + static_cast<int64_t>(pos[r]),
+                      s.indices.begin() + static_cast<int64_t>(pos[r]) + n);
+        pos[r] += static_cast<size_t>(n);
+      }
+      std::vector<int64_t> global(order.begin() + k * global_batch, order.begin() + k * global_batch + count);
+      EXPECT_EQ(joined, global) << "world " << world << " batch " << k;
+    }
   }
-  EXPECT_EQ(data::global_batch_count(103, world, local_batch, 4), 0);
+  EXPECT_EQ(data::global_batch_count(103, global_batch, 4), 0);
 }
 
 namespace {
@@ -164,6 +169,16 @@ TEST(Loader, BatchesCoverTheShardInOrder) {
   EXPECT_EQ(sizes, (std::vector<int64_t>{4, 3}));
   EXPECT_EQ(labels, indices);
   EXPECT_FALSE(loader.next(&b));
+
+  // a rank's batches of given sizes, one of them empty (a short last global batch)
+  data::BatchLoader given(set, spec, data::RankBatches{indices, {3, 0, 4}}, opts);
+  EXPECT_EQ(given.num_batches(), 3);
+  sizes.clear();
+  while (given.next(&b)) {
+    sizes.push_back(b.size());
+    EXPECT_EQ(b.images.sizes(), (std::vector<int64_t>{b.size(), 1, 2, 2}));
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{3, 0, 4}));
 }
 
 TEST(Loader, StopsCleanlyWhenDestroyedEarly) {

@@ -17,7 +17,15 @@ using namespace sisyphus;
 
 namespace {
 std::shared_ptr<dist::Communicator> g_comm;
+
+// The statistics all-reduces over this test's ranks (what the trainer attaches).
+nn::StatSyncPtr ranks_sync() {
+  auto s = std::make_shared<nn::StatSync>();
+  s->sum = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kSum); };
+  s->max = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kMax); };
+  return s;
 }
+}  // namespace
 
 #define REQUIRE_RANKS()                                          \
   if (g_comm->size() < 2) GTEST_SKIP() << "needs mpirun -np >= 2"
@@ -199,11 +207,10 @@ TEST(SyncBatchNorm, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
   std::vector<std::pair<std::string, torch::Tensor>> params = {
       {"w", lin->weight}, {"b", lin->bias}, {"g", bn->weight}, {"beta", bn->bias}};
   dist::GradientReducer reducer(g_comm, params);
-  nn::set_batchnorm_sync([](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kSum); });
+  bn->set_sync(ranks_sync());
   reducer.begin_step(xs[r].size(0), total);
   loss_of(bn->forward(lin->forward(xs[r])), ts[r]).backward();
   reducer.finish_step();
-  nn::set_batchnorm_sync({});
   EXPECT_TRUE(torch::allclose(bn->running_mean, bn_ref->running_mean, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(bn->running_var, bn_ref->running_var, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(bn->weight.grad(), bn_ref->weight.grad(), 1e-5, 1e-6))
@@ -240,23 +247,20 @@ TEST(Amm, SynchronisedEqualsOneProcessOverTheCombinedBatch) {
     if (step == 1) full = full.round();  // many elements, on several ranks, share the min/max
     torch::Tensor w = torch::randn({total, 4, 3, 3}, torch::kFloat64);
 
-    nn::set_amm_sync({});
     torch::Tensor xf = full.clone().requires_grad_();
     ((ref->forward(xf) * w).sum() / double(total)).backward();
 
-    nn::AmmSync sync;
-    sync.max = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kMax); };
-    sync.sum = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kSum); };
-    nn::set_amm_sync(sync);
+    amm->set_sync(ranks_sync());
     torch::Tensor xl = full.narrow(0, offsets[r], counts[r]).clone().requires_grad_();
     torch::Tensor wl = w.narrow(0, offsets[r], counts[r]);
     ((amm->forward(xl) * wl).sum() / double(std::max<int64_t>(counts[r], 1))).backward();
-    nn::set_amm_sync({});
 
     EXPECT_TRUE(torch::equal(amm->running_min, ref->running_min)) << "step " << step;
     EXPECT_TRUE(torch::equal(amm->running_max, ref->running_max));
     EXPECT_TRUE(torch::equal(amm->extreme_min, ref->extreme_min));
     EXPECT_TRUE(torch::equal(amm->extreme_max, ref->extreme_max));
+    EXPECT_TRUE(torch::equal(amm->biggest_min, ref->biggest_min));
+    EXPECT_TRUE(torch::equal(amm->biggest_range, ref->biggest_range));
     EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), step + 1);
     if (counts[r] > 0) {
       torch::Tensor mine = xl.grad() * (double(counts[r]) / double(total));

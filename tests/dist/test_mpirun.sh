@@ -4,8 +4,10 @@
 #  - 2 ranks, and 4 oversubscribed: parameters and buffers bitwise identical
 #    on every rank after every epoch (the binary compares checksums);
 #  - a run interrupted after epoch 1 and resumed on 2 ranks ends bit-exact;
-#  - 2 ranks x batch 16 == 1 rank x batch 32 within 1e-5 relative: without BN
-#    (uneven last batch), and with BN under --sync-bn (a rank with no samples);
+#  - R ranks == 1 rank at the same global batch within 1e-5 relative: without
+#    BN (3 ranks, two without samples in the last step), and with BN (2 and 3
+#    ranks, synchronised BN by default, uneven splits); --no-sync-bn keeps
+#    the ranks identical;
 #  - ranks started with different settings: one error line naming it;
 #  - --backend nccl on a machine without GPU / build without NCCL: one clear line.
 set -u
@@ -40,36 +42,40 @@ sys.exit(0 if all(np.array_equal(a["model"][k][()], b["model"][k][()]) for k in 
 PY
 then pass "resume under mpirun is bit-exact"; else fail "resume under mpirun"; tail -5 "$WORK/out"; fi
 
-"${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --no-batchnorm --batch-size 16 --run two "${C[@]}" > "$WORK/out2" 2>&1 \
-  && "$BIN" train --net lenet --no-batchnorm --batch-size 32 --run one "${C[@]}" > "$WORK/out1" 2>&1
-if [[ $? -eq 0 ]] && "${SISYPHUS_PYTHON:-python3}" - "$WORK/ck/two/last.h5" "$WORK/ck/one/last.h5" <<'PY'
+# R ranks == 1 rank with the same global batch (the experiment's setting),
+# compared within 1e-5 relative over every parameter and buffer.
+same_as_one() {  # same_as_one NAME STEPS RUN_R RUN_1
+  if "${SISYPHUS_PYTHON:-python3}" - "$WORK/ck/$3/last.h5" "$WORK/ck/$4/last.h5" "$2" <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
-assert a.attrs["step"] == b.attrs["step"] == 2 * 20, (a.attrs["step"], b.attrs["step"])
-worst = max(np.abs(a["model"][k][()] - b["model"][k][()]).max() / np.abs(b["model"][k][()]).max()
-            for k in b["model"])
-print(f"max relative difference {worst:.2e}")
-sys.exit(0 if worst < 1e-5 else 1)
-PY
-then pass "2 ranks x 16 == 1 rank x 32 (uneven last batch)"; else fail "2x16 vs 1x32"; tail -5 "$WORK/out2"; fi
-
-# with BN: --sync-bn makes 2 ranks x 16 == 1 rank x 32; the last global batch
-# (592 = 18 x 32 + 16) leaves rank 1 without samples, so it runs an empty forward.
-# (A 2-sample last batch is avoided on purpose: BN over 2 samples is so
-# ill-conditioned that float32 torch and our float64 statistics differ by 1e-3.)
-S=(--lr 0.02 --train-limit 592)
-"${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --sync-bn --batch-size 16 --run sbn2 "${C[@]}" "${S[@]}" > "$WORK/out2" 2>&1 \
-  && "$BIN" train --net lenet --batch-size 32 --run sbn1 "${C[@]}" "${S[@]}" > "$WORK/out1" 2>&1
-if [[ $? -eq 0 ]] && "${SISYPHUS_PYTHON:-python3}" - "$WORK/ck/sbn2/last.h5" "$WORK/ck/sbn1/last.h5" <<'PY'
-import sys, h5py, numpy as np
-a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
-assert a.attrs["step"] == b.attrs["step"] == 2 * 19, (a.attrs["step"], b.attrs["step"])
+assert a.attrs["step"] == b.attrs["step"] == int(sys.argv[3]), (a.attrs["step"], b.attrs["step"])
+assert set(a["model"]) == set(b["model"])
 worst = max(np.abs(a["model"][k][()] - b["model"][k][()]).max() / max(np.abs(b["model"][k][()]).max(), 1e-12)
             for k in b["model"])
 print(f"max relative difference {worst:.2e}")
 sys.exit(0 if worst < 1e-5 else 1)
 PY
-then pass "--sync-bn: 2 ranks x 16 == 1 rank x 32 with BN (empty rank in the last step)"; else fail "sync-bn 2x16 vs 1x32"; tail -5 "$WORK/out2"; fi
+  then pass "$1"; else fail "$1"; tail -5 "$WORK/out2"; fi
+}
+# without BN: 609 = 19 x 32 + 1, so the last global batch leaves ranks 1 and 2 without samples
+"${MPIRUN[@]}" -np 3 "$BIN" train --net lenet --no-batchnorm --batch-size 32 --train-limit 609 --run nobn3 "${C[@]}" > "$WORK/out2" 2>&1
+"$BIN" train --net lenet --no-batchnorm --batch-size 32 --train-limit 609 --run nobn1 "${C[@]}" > "$WORK/out1" 2>&1
+same_as_one "no BN: 3 ranks == 1 rank at global batch 32 (ranks without samples in the last step)" 40 nobn3 nobn1
+# with BN (synchronised by default): 592 = 18 x 32 + 16; 3 ranks split 32 as 11+11+10 and 16 as 6+5+5.
+# (A 2-sample last batch is avoided on purpose: BN over 2 samples is so
+# ill-conditioned that float32 torch and our float64 statistics differ by 1e-3.)
+S=(--lr 0.02 --train-limit 592 --batch-size 32)
+"$BIN" train --net lenet --run bn1 "${C[@]}" "${S[@]}" > "$WORK/out1" 2>&1
+for np in 2 3; do
+  "${MPIRUN[@]}" -np $np "$BIN" train --net lenet --run sbn$np "${C[@]}" "${S[@]}" > "$WORK/out2" 2>&1
+  grep -q "synchronised BN" "$WORK/out2" || fail "np $np: SyncBN not reported"
+  same_as_one "BN: $np ranks == 1 rank at global batch 32 (SyncBN, uneven split)" 38 sbn$np bn1
+done
+# --no-sync-bn: per-rank statistics, averaged after every step: ranks stay identical
+"${MPIRUN[@]}" -np 2 "$BIN" train --net lenet --no-sync-bn --run nosync "${C[@]}" "${S[@]}" > "$WORK/out" 2>&1
+if [[ $? -eq 0 ]] && [[ $(grep -c "(identical on 2 ranks)" "$WORK/out") -eq 2 ]] && grep -q "per-rank BN statistics" "$WORK/out"; then
+  pass "--no-sync-bn: per-rank BN statistics averaged, ranks identical"
+else fail "--no-sync-bn"; tail -5 "$WORK/out"; fi
 
 # different settings on the two ranks (MPMD launch)
 "${MPIRUN[@]}" -np 1 "$BIN" train --net lenet --lr 0.1 --run mm "${C[@]}" : \

@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/h5.h"
 #include "io/checkpoint.h"
+#include "nn/act_spec.h"
+#include "nn/amm.h"
 #include "nn/registry.h"
 #include "support/fixtures.h"
 
@@ -145,4 +147,29 @@ TEST(Checkpoint, MismatchedNetworkIsRefused) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
   }
+}
+
+// The compatibility rule for buffers added to a layer later (AMM's biggest
+// statistics): a checkpoint without them loads, they become NaN and are
+// named; any other missing tensor is still refused.
+TEST(Checkpoint, OptionalLaterBuffersLoadAsNaN) {
+  nn::Network net = nn::make_network("lenet", {1, 28, 10});
+  nn::set_activations(*net, "amm+quad", torch::zeros({1, 1, 28, 28}));
+  io::TensorList old_state;
+  for (const auto& [name, t] : io::module_state(*net))
+    if (name.find(".amm.biggest_") == std::string::npos) old_state.emplace_back(name, t.clone());
+  nn::Network back = nn::make_network("lenet", {1, 28, 10});
+  nn::set_activations(*back, "amm+quad", torch::zeros({1, 1, 28, 28}));
+  const std::vector<std::string> missing = io::load_module_state(*back, old_state, "old.h5", nn::amm_later_buffers());
+  EXPECT_EQ(missing.size(), 2u * 4);  // LeNet's four activation slots, two buffers each
+  EXPECT_FALSE(nn::has_amm_statistics(*back, nn::AmmMode::kBiggest));
+  EXPECT_TRUE(nn::has_amm_statistics(*back, nn::AmmMode::kAmm));
+  try {
+    io::load_module_state(*back, old_state, "old.h5");  // without the rule: refused
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("biggest"), std::string::npos) << e.what();
+  }
+  old_state.erase(old_state.begin());  // a parameter missing: refused even with the rule
+  EXPECT_THROW(io::load_module_state(*back, old_state, "old.h5", nn::amm_later_buffers()), Error);
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
+
 #include "nn/amm.h"
 
 using namespace sisyphus;
@@ -36,6 +38,10 @@ TEST(Amm, TwoDimensionalTrainingAndRunningStatistics) {
   EXPECT_TRUE(torch::allclose(amm->running_max, t1({0.9f * 5 + 0.1f * 1, 0.9f * 4 + 0.1f * 10})));
   EXPECT_TRUE(torch::equal(amm->extreme_min, t1({-3, 0})));
   EXPECT_TRUE(torch::equal(amm->extreme_max, t1({5, 10})));
+  // the reference's "biggest": smallest batch min, largest batch range, both from 1
+  // (batch ranges: channel 0 6 then 4, channel 1 4 then 9)
+  EXPECT_TRUE(torch::equal(amm->biggest_min, t1({-3, 0})));
+  EXPECT_TRUE(torch::equal(amm->biggest_range, t1({6, 9})));
 
   // inference modes on a fresh input
   amm->eval();
@@ -48,9 +54,30 @@ TEST(Amm, TwoDimensionalTrainingAndRunningStatistics) {
   amm->set_mode(nn::AmmMode::kExtreme);
   torch::Tensor emin = t1({-3, 0}).view({1, 2, 1, 1}), emax = t1({5, 10}).view({1, 2, 1, 1});
   EXPECT_TRUE(torch::allclose(amm->forward(z), 2 * (z - emin) / (emax - emin) - 1));
+  amm->set_mode(nn::AmmMode::kBiggest);
+  torch::Tensor bmin = t1({-3, 0}).view({1, 2, 1, 1}), brange = t1({6, 9}).view({1, 2, 1, 1});
+  EXPECT_TRUE(torch::allclose(amm->forward(z), 2 * (z - bmin) / brange - 1));
   // evaluation never moves the estimates
   EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 2);
   EXPECT_TRUE(torch::equal(amm->extreme_max, t1({5, 10})));
+}
+
+// The reference starts both "biggest" buffers at 1 and has no first-batch
+// rule: a min that stays above 1 leaves it at 1, and
+// ranges under 1 never shrink the range below 1.
+TEST(Amm, BiggestStatisticsStartAtOneAsTheReference) {
+  nn::Amm amm(1);
+  amm->train();
+  amm->forward(torch::tensor({2.f, 2.5f, 3.f}).view({3, 1}));
+  EXPECT_TRUE(torch::equal(amm->biggest_min, t1({1})));
+  EXPECT_TRUE(torch::equal(amm->biggest_range, t1({1})));
+  amm->forward(torch::tensor({0.5f, 4.5f}).view({2, 1}));
+  EXPECT_TRUE(torch::equal(amm->biggest_min, t1({0.5})));
+  EXPECT_TRUE(torch::equal(amm->biggest_range, t1({4})));
+  EXPECT_TRUE(amm->has_statistics(nn::AmmMode::kBiggest));
+  amm->biggest_range.fill_(std::numeric_limits<float>::quiet_NaN());  // as loaded from an older checkpoint
+  EXPECT_FALSE(amm->has_statistics(nn::AmmMode::kBiggest));
+  EXPECT_TRUE(amm->has_statistics(nn::AmmMode::kAmm));
 }
 
 TEST(Amm, OneDimensionalAndGuardAgainstEqualMinMax) {
@@ -107,6 +134,7 @@ TEST(Amm, TiedExtremesShareTheirGradientLikeAmin) {
 TEST(Amm, ParsesModes) {
   EXPECT_EQ(nn::parse_amm_mode("amm"), nn::AmmMode::kAmm);
   EXPECT_EQ(nn::parse_amm_mode("mm"), nn::AmmMode::kMm);
+  EXPECT_EQ(nn::parse_amm_mode("biggest"), nn::AmmMode::kBiggest);
   EXPECT_EQ(nn::parse_amm_mode("extreme"), nn::AmmMode::kExtreme);
   EXPECT_THROW(nn::parse_amm_mode("minmax"), std::exception);
   EXPECT_EQ(nn::amm_mode_name(nn::AmmMode::kMm), "mm");

@@ -104,20 +104,37 @@ done
 E=$WORK/eval-trace.h5
 "$BIN" eval --checkpoint "$WORK/ck/t/last.h5" --data-dir "$WORK/fm" --threads 1 --trace "$E" --label relu > "$WORK/out" 2>&1
 "$BIN" eval --checkpoint "$WORK/ck/s/mimic-04.h5" --data-dir "$WORK/fm" --threads 1 --trace "$E" --label quail+amm > "$WORK/out2" 2>&1
-if [[ $(grep -c "test accuracy" "$WORK/out2") -eq 3 ]] && $PY - "$E" <<'PY'
+if [[ $(grep -c "test accuracy" "$WORK/out2") -eq 4 ]] && $PY - "$E" <<'PY'
 import sys, h5py
 r = h5py.File(sys.argv[1], "r")["records"]
 got = [(s.decode(), m.decode()) for s, m in zip(r["source"][()], r["mode"][()])]
-assert got == [("relu", "-"), ("quail+amm", "amm"), ("quail+amm", "mm"), ("quail+amm", "extreme")], got
+assert got == [("relu", "-")] + [("quail+amm", m) for m in ("amm", "mm", "biggest", "extreme")], got
 PY
-then pass "eval --trace records the ReLU network and each AMM inference mode (amm, mm, extreme)"
+then pass "eval --trace records the ReLU network and each AMM inference mode (amm, mm, biggest, extreme)"
 else fail "eval --trace"; cat "$WORK/out2"; fi
-"$BIN" trace summary "$E" > "$WORK/out" 2>&1 && [[ $(grep -c "verdict:" "$WORK/out") -eq 4 ]] \
+"$BIN" trace summary "$E" > "$WORK/out" 2>&1 && [[ $(grep -c "verdict:" "$WORK/out") -eq 5 ]] \
   && pass "trace summary: a verdict per series" || { fail "trace summary"; cat "$WORK/out"; }
-"$BIN" trace compare "$E" "$WORK/ck/t/trace.h5" > "$WORK/out" 2>&1 && grep -q "\[5\] t: " "$WORK/out" \
+"$BIN" trace compare "$E" "$WORK/ck/t/trace.h5" > "$WORK/out" 2>&1 && grep -q "\[6\] t: " "$WORK/out" \
   && pass "trace compare: several files side by side" || { fail "trace compare"; cat "$WORK/out"; }
 "$BIN" trace plot "$E" --out "$WORK/fig.png" > "$WORK/out" 2>&1 && [[ "$(head -c 4 "$WORK/fig.png" | tail -c 3)" == "PNG" ]] \
   && pass "trace plot writes a PNG (gnuplot)" || { fail "trace plot"; cat "$WORK/out"; }
+
+# --- a checkpoint from before AMM's biggest statistics: loads, evaluates in the
+# other modes, and refuses --amm-mode biggest with one line
+O=$WORK/old.h5
+cp "$WORK/ck/s/mimic-04.h5" "$O"
+$PY - "$O" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    for k in [k for k in f["model"] if ".amm.biggest_" in k]:
+        del f["model"][k]
+PY
+"$BIN" eval --checkpoint "$O" --data-dir "$WORK/fm" --threads 1 --trace "$WORK/old-trace.h5" > "$WORK/out" 2>&1
+if [[ $? -eq 0 && $(grep -c "test accuracy" "$WORK/out") -eq 3 ]] && grep -q "predates AMM's biggest statistics" "$WORK/out"; then
+  pass "an older AMM checkpoint evaluates in amm, mm and extreme"
+else fail "older AMM checkpoint"; cat "$WORK/out"; fi
+"$BIN" eval --checkpoint "$O" --data-dir "$WORK/fm" --threads 1 --amm-mode biggest > "$WORK/out" 2> "$WORK/err"
+one_error $? "--amm-mode biggest on an older checkpoint" "predates AMM's biggest statistics; use --amm-mode amm, mm or extreme"
 
 # --- bad input
 "$BIN" trace summary "$WORK/ck/t/last.h5" > "$WORK/out" 2> "$WORK/err"

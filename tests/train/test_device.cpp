@@ -7,6 +7,8 @@
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "core/error.h"
+#include "dist/local_communicator.h"
+#include "dist/reducer.h"
 #include "nn/amm.h"
 #include "nn/polynomial.h"
 #include "nn/registry.h"
@@ -57,7 +59,9 @@ TEST(Autocast, Bf16TrainingStepOnCpu) {
   for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
   train::Sgd sgd(params, train::OptimConfig{});
   data::Batch b{torch::randn({16, 1, 28, 28}), torch::randint(0, 10, {16}, torch::kInt64)};
-  train::StepResult r = train::train_step(*net, sgd, b, cpu_bf16(), 0.1);
+  dist::GradientReducer one_rank(std::make_shared<dist::LocalCommunicator>(), params);
+  train::StepResult r =
+      train::train_step(*net, sgd, b, cpu_bf16(), 0.1, train::Objective::cross_entropy(), one_rank, b.size());
   EXPECT_TRUE(std::isfinite(r.loss));
   for (auto& [name, p] : params) {
     EXPECT_EQ(p.scalar_type(), torch::kFloat32) << name;  // master weights stay fp32
@@ -152,7 +156,9 @@ TEST(Gpu, StepEqualsCpuStep) {
     train::Sgd sgd(params, train::OptimConfig{});
     torch::manual_seed(4);
     data::Batch b{torch::randn({32, 3, 32, 32}).to(device), torch::randint(0, 10, {32}, torch::kInt64).to(device)};
-    train::StepResult r = train::train_step(*net, sgd, b, place, 0.1);
+    dist::GradientReducer one_rank(std::make_shared<dist::LocalCommunicator>(), params);
+    train::StepResult r =
+        train::train_step(*net, sgd, b, place, 0.1, train::Objective::cross_entropy(), one_rank, b.size());
     std::vector<torch::Tensor> state;
     for (auto& p : net->parameters()) state.push_back(p.detach().cpu());
     for (auto& buf : net->buffers()) state.push_back(buf.detach().cpu());

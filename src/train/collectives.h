@@ -1,0 +1,29 @@
+// The collectives a job's batch-statistics layers use (SyncBatchNorm, AMM's
+// global min/max), built over the job's communicator and attached to a
+// network explicitly. On one rank there are none: the layers use their batch.
+#pragma once
+
+#include <memory>
+
+#include "nn/stat_sync.h"
+#include "train/job.h"
+
+namespace sisyphus::train {
+
+// Time spent in those all-reduces (reported per step by QuaIL).
+struct SyncTime {
+  int64_t calls = 0;
+  double seconds = 0;
+};
+
+struct StatCollectives {
+  nn::StatSyncPtr sync;                                        // null on one rank
+  std::shared_ptr<SyncTime> time = std::make_shared<SyncTime>();
+};
+StatCollectives stat_collectives(const Job& job);
+
+// Attaches the job's collectives to the layers `scope` names (the others
+// take their own batch's statistics).
+void attach(const StatCollectives& c, torch::nn::Module& net, nn::SyncScope scope);
+
+}  // namespace sisyphus::train

@@ -1,0 +1,40 @@
+// What a training step minimises: the paper's two objectives.
+//   cross-entropy            the baseline (step 1) and QuaIL's fine-tune stages
+//   imitation at point l     QuaIL's mimic stage l: MSE between the student's
+//                            and the frozen ReLU teacher's output at point l
+// The epoch runner and the step take an Objective; nothing else in them
+// depends on which stage of the paper is running.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "nn/network.h"
+
+namespace sisyphus::train {
+
+class Objective {
+ public:
+  static Objective cross_entropy();
+  // `teacher` (evaluation mode, frozen) must outlive the objective.
+  static Objective imitation(nn::NetworkImpl& teacher, size_t point);
+
+  bool imitates() const { return teacher_ != nullptr; }
+  size_t point() const { return point_; }
+  // "cross-entropy", "MSE to the teacher's output at point features.2"
+  std::string describe(const nn::NetworkImpl& student) const;
+  // The batch's mean loss from the student's outputs: every point's
+  // (imitation) or at least the logits (outs.back()). A batch without
+  // samples gives a zero that still depends on the outputs, so that
+  // backward reaches every layer that synchronises across ranks.
+  torch::Tensor loss(const std::vector<torch::Tensor>& outs, const data::Batch& batch) const;
+
+ private:
+  nn::NetworkImpl* teacher_ = nullptr;
+  size_t point_ = 0;
+};
+
+}  // namespace sisyphus::train
