@@ -24,6 +24,18 @@
 namespace sisyphus::app {
 namespace {
 
+// CLI11 2.1 prints an on/off pair as "--augment,--no-augment{false}" (the
+// value the negated name stores); the help text already says the default.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* opt, bool positional) const override {
+    std::string name = CLI::Formatter::make_option_name(opt, positional);
+    for (const char* stored : {"{false}", "{true}"})
+      for (size_t at; (at = name.find(stored)) != std::string::npos;) name.erase(at, std::string(stored).size());
+    return name;
+  }
+};
+
 std::string joined(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
@@ -221,6 +233,7 @@ int run_cli(int argc, char** argv) {
   // A flag given twice takes the last value, as with argparse.
   app.option_defaults()->always_capture_default()->multi_option_policy(
       CLI::MultiOptionPolicy::TakeLast);
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands, which inherit it
   app.set_config("--config", "", "Read settings from a TOML/INI file ([train] section for train)");
   bool verbose = false;
   app.add_flag("--verbose", verbose, "Also log how the process was set up (allocator tuning, ...)");

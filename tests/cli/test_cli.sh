@@ -64,6 +64,13 @@ expect_error "missing cifar" "data_batch_1.bin" "$BIN" train --net resnet20 --da
 expect_error "tiny-imagenet not packed" "no such file|not a" "$BIN" train --net resnet50 --dataset tiny-imagenet --data-dir "$WORK/none.h5"
 expect_error "pack-tiny missing folder" "wnids.txt" "$BIN" data pack-tiny "$WORK/none" --out "$WORK/t.h5"
 
+# --- --help: an on/off pair reads "--augment,--no-augment", without CLI11's stored value
+"$BIN" train --help > "$WORK/out" 2>&1
+"$BIN" quail --help >> "$WORK/out" 2>&1
+if grep -q -- "--augment,--no-augment  " "$WORK/out" && ! grep -q "{false}\|{true}" "$WORK/out"; then
+  pass "--help shows on/off pairs plainly"
+else fail "--help on/off pairs"; grep -- "--augment" "$WORK/out"; fi
+
 # --- a real run, its config file, eval, resume, refusals
 expect_ok "train lenet" "$BIN" train --net lenet --epochs 2 --run r1 "${COMMON[@]}"
 grep -q "final: lenet on fashion-mnist test accuracy" "$WORK/out" && pass "final line" || fail "final line"
