@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   int64_t batch_size = 128, steps = 0, warmup = 3;
   int threads = 1;
   bool augment = false;
-  app.add_option("--mode", mode, "train or load")->check(CLI::IsMember({"train", "load", "reduce", "raw"}));
+  app.add_option("--mode", mode, "train or load")
+      ->check(CLI::IsMember({"train", "load", "reduce", "raw"}));
   app.add_option("--net", net_name, "Network");
   app.add_option("--dataset", dataset, "Data set");
   app.add_option("--data-dir", data_dir, "Data folder (default: the data set's)");
@@ -57,9 +58,11 @@ int main(int argc, char** argv) {
   double bucket_mb = 25;
   app.add_option("--bucket-mb", bucket_mb, "Reducer bucket size in MiB");
   int64_t synthetic = 0;
-  app.add_option("--synthetic", synthetic, "Random in-memory training set of N images (0: the real data)");
+  app.add_option("--synthetic", synthetic,
+                 "Random in-memory training set of N images (0: the real data)");
   bool eval = false;
-  app.add_flag("--eval", eval, "mode train: after the timed steps, one test-set pass (batch 100), timed too");
+  app.add_flag("--eval", eval,
+               "mode train: after the timed steps, one test-set pass (batch 100), timed too");
   bool imagenet_stem = false;
   app.add_flag("--imagenet-stem", imagenet_stem, "resnet50: the ImageNet stem (as torchvision's)");
   train::DeviceConfig dev;
@@ -91,7 +94,8 @@ int main(int argc, char** argv) {
       set = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, true);
     }
     torch::manual_seed(42);
-    nn::Network net = nn::make_network(net_name, {spec.channels, spec.size, spec.num_classes}, imagenet_stem);
+    nn::Network net =
+        nn::make_network(net_name, {spec.channels, spec.size, spec.num_classes}, imagenet_stem);
     train::place_module(*net, job.place);
     std::vector<std::pair<std::string, torch::Tensor>> params;
     int64_t param_bytes = 0;
@@ -102,10 +106,12 @@ int main(int argc, char** argv) {
     train::OptimConfig ocfg;  // the paper's baseline optimizer
     train::Sgd sgd(params, ocfg);
     // A no-op on one rank (as in the trainers).
-    auto reducer = std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(bucket_mb));
+    auto reducer =
+        std::make_unique<dist::GradientReducer>(comm, params, dist::reducer_options(bucket_mb));
     const train::Objective objective = train::Objective::cross_entropy();
 
-    const int64_t global_batch = batch_size * world;  // --batch is per rank here, as DDP's benchmarks
+    const int64_t global_batch =
+        batch_size * world;  // --batch is per rank here, as DDP's benchmarks
     const int64_t per_epoch = (set.n + global_batch - 1) / global_batch;
     const int64_t timed = steps > 0 ? steps : per_epoch;
     int64_t done = 0, images = 0;
@@ -152,8 +158,10 @@ int main(int argc, char** argv) {
         ++done;
       }
     }
-    if (eval && mode == "train") {  // as `sisyphus train` after every epoch (reading the split included)
-      data::ImageSet test = data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, false);
+    if (eval &&
+        mode == "train") {  // as `sisyphus train` after every epoch (reading the split included)
+      data::ImageSet test =
+          data::load_split(spec, data_dir.empty() ? spec.default_dir : data_dir, false);
       train::evaluate(*net, test, spec, job.place, /*batch_size=*/100, comm.get());
     }
     if (job.place.cuda()) torch::cuda::synchronize();
@@ -161,15 +169,17 @@ int main(int argc, char** argv) {
     double seconds = seconds_since(t0);
     if (rank == 0) {
       double wait = reducer ? reducer->stats().exposed_wait_s - wait_before : 0;
-      std::printf("sisyphus mode=%s eval=%d net=%s dataset=%s device=%s precision=%s channels_last=%d ranks=%d batch=%lld threads=%d images=%lld "
-                  "seconds=%.3f images_per_s=%.1f steps=%lld step_ms=%.3f bytes_per_step=%lld "
-                  "MBps=%.1f exposed_wait_ms=%.3f\n",
-                  mode.c_str(), eval ? 1 : 0, net_name.c_str(), dataset.c_str(), job.place.device.str().c_str(),
-                  dev.precision.c_str(), dev.channels_last ? 1 : 0, world,
-                  static_cast<long long>(batch_size), threads, static_cast<long long>(images),
-                  seconds, images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,
-                  static_cast<long long>(param_bytes), param_bytes * timed / seconds / 1e6,
-                  1000 * wait / timed);
+      std::printf(
+          "sisyphus mode=%s eval=%d net=%s dataset=%s device=%s precision=%s channels_last=%d "
+          "ranks=%d batch=%lld threads=%d images=%lld "
+          "seconds=%.3f images_per_s=%.1f steps=%lld step_ms=%.3f bytes_per_step=%lld "
+          "MBps=%.1f exposed_wait_ms=%.3f\n",
+          mode.c_str(), eval ? 1 : 0, net_name.c_str(), dataset.c_str(),
+          job.place.device.str().c_str(), dev.precision.c_str(), dev.channels_last ? 1 : 0, world,
+          static_cast<long long>(batch_size), threads, static_cast<long long>(images), seconds,
+          images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,
+          static_cast<long long>(param_bytes), param_bytes * timed / seconds / 1e6,
+          1000 * wait / timed);
       std::fprintf(stderr, "%s\n", malloc_setting.c_str());
     }
   } catch (const std::exception& e) {

@@ -19,6 +19,7 @@ PACKAGES=(
   zlib1g-dev libjpeg-dev       # gzip'd IDX files, TinyImageNet JPEGs
   dataset-fashion-mnist        # the real data set of the main job
   gnuplot-nox                  # `sisyphus trace plot`
+  clang-format                 # the code form (.clang-format), checked by the test command
   python3 python3-venv         # the project's Python environment (torch from PyPI)
   slurmctld slurmd slurm-client munge  # the Slurm batch-job test (tests/slurm)
 )

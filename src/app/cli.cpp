@@ -6,20 +6,20 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
-#include "data/tiny_imagenet.h"
-#include "nn/registry.h"
 #include "data/dataset.h"
+#include "data/tiny_imagenet.h"
 #include "dist/sync.h"
+#include "nn/registry.h"
+#include "trace/reader.h"
+#include "trace/report.h"
 #include "train/baseline.h"
 #include "train/inference.h"
 #include "train/quail.h"
-#include "trace/reader.h"
-#include "trace/report.h"
 
 namespace sisyphus::app {
 namespace {
@@ -31,7 +31,8 @@ class HelpFormatter : public CLI::Formatter {
   std::string make_option_name(const CLI::Option* opt, bool positional) const override {
     std::string name = CLI::Formatter::make_option_name(opt, positional);
     for (const char* stored : {"{false}", "{true}"})
-      for (size_t at; (at = name.find(stored)) != std::string::npos;) name.erase(at, std::string(stored).size());
+      for (size_t at; (at = name.find(stored)) != std::string::npos;)
+        name.erase(at, std::string(stored).size());
     return name;
   }
 };
@@ -43,15 +44,18 @@ std::string joined(const std::vector<std::string>& names) {
 }
 
 void bind_device(CLI::App* cmd, train::DeviceConfig& d) {
-  cmd->add_option("--device", d.device, "Where tensors live: auto (a GPU when one is visible), cpu, cuda");
-  cmd->add_option("--precision", d.precision,
-                  "fp32, or bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32)");
+  cmd->add_option("--device", d.device,
+                  "Where tensors live: auto (a GPU when one is visible), cpu, cuda");
+  cmd->add_option(
+      "--precision", d.precision,
+      "fp32, or bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32)");
   cmd->add_flag("--channels-last,!--no-channels-last", d.channels_last,
                 "NHWC memory format for images and conv weights (default: off)");
   cmd->add_flag("--cudnn-benchmark,!--no-cudnn-benchmark", d.cudnn_benchmark,
                 "cuDNN autotuning on GPUs (default: on)");
-  cmd->add_option("--nccl-timeout", d.nccl_timeout,
-                  "Seconds a NCCL collective may take before the communicator is aborted and the job ends");
+  cmd->add_option(
+      "--nccl-timeout", d.nccl_timeout,
+      "Seconds a NCCL collective may take before the communicator is aborted and the job ends");
 }
 
 void bind_train(CLI::App* cmd, train::TrainConfig& c) {
@@ -61,13 +65,16 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
                   "Folder (or packed .h5 for tiny-imagenet) holding the data set; empty: its "
                   "default location");
   cmd->add_flag("--imagenet-stem,!--no-imagenet-stem", c.imagenet_stem,
-                "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one (default: off)");
+                "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one "
+                "(default: off)");
   cmd->add_flag("--batchnorm,!--no-batchnorm", c.batchnorm,
                 "BatchNorm after every conv/linear (default: on; off only for plain stacks)");
   cmd->add_option("--epochs", c.epochs, "Total training epochs");
-  cmd->add_option("--batch-size", c.batch_size,
-                  "Global training batch, split over the ranks (R ranks train as one process with this batch)");
-  cmd->add_option("--test-batch-size", c.test_batch_size, "Global evaluation batch, split over the ranks");
+  cmd->add_option(
+      "--batch-size", c.batch_size,
+      "Global training batch, split over the ranks (R ranks train as one process with this batch)");
+  cmd->add_option("--test-batch-size", c.test_batch_size,
+                  "Global evaluation batch, split over the ranks");
   cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
   cmd->add_flag("--augment,!--no-augment", c.augment,
@@ -79,78 +86,104 @@ void bind_train(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
   cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of the cosine schedule");
   cmd->add_option("--seed", c.seed, "Random seed (weights, data order, augmentation)");
-  cmd->add_option("--threads", c.threads, "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
-  cmd->add_option("--backend", c.backend,
-                  "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
+  cmd->add_option("--threads", c.threads,
+                  "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
+  cmd->add_option(
+      "--backend", c.backend,
+      "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
   bind_device(cmd, c.dev);
   cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
-                "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks train like one "
-                "process with the global batch (default: on; off: per-rank statistics, averaged after every step)");
+                "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks "
+                "train like one "
+                "process with the global batch (default: on; off: per-rank statistics, averaged "
+                "after every step)");
   cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
                 "After every epoch, check that all ranks hold bitwise identical parameters and "
                 "buffers (default: on)");
   cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
-  cmd->add_option("--run", c.run, "Run name; files go to <checkpoint-dir>/<run>/ (default <net>-<dataset>)");
+  cmd->add_option("--run", c.run,
+                  "Run name; files go to <checkpoint-dir>/<run>/ (default <net>-<dataset>)");
   cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
-  cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
+  cmd->add_flag("--resume,!--no-resume", c.resume,
+                "Continue the run from <run>/last.h5 (default: off)");
   cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
   cmd->add_option("--trace-every", c.trace_every,
-                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)");
+                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: "
+                  "evaluations only)");
 }
 
 void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
-  cmd->add_option("--teacher", c.teacher, "The ReLU baseline checkpoint to imitate (from `sisyphus train`)");
+  cmd->add_option("--teacher", c.teacher,
+                  "The ReLU baseline checkpoint to imitate (from `sisyphus train`)");
   cmd->add_option("--act", c.act,
                   "Student activation: quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,... "
                   "(amm+<act> is the same as --amm)");
-  cmd->add_flag("--amm,!--no-amm", c.amm, "AMM normalisation before every activation (default: off)");
+  cmd->add_flag("--amm,!--no-amm", c.amm,
+                "AMM normalisation before every activation (default: off)");
   cmd->add_option("--mimic-epochs", c.mimic_epochs, "Epochs of each mimic stage (0: skip them)");
-  cmd->add_option("--finetune-epochs", c.finetune_epochs, "Epochs of each fine-tune stage (0: skip them)");
-  cmd->add_option("--batch-size", c.batch_size,
-                  "Global training batch, split over the ranks (R ranks train as one process with this batch)");
-  cmd->add_option("--test-batch-size", c.test_batch_size, "Global evaluation batch, split over the ranks");
+  cmd->add_option("--finetune-epochs", c.finetune_epochs,
+                  "Epochs of each fine-tune stage (0: skip them)");
+  cmd->add_option(
+      "--batch-size", c.batch_size,
+      "Global training batch, split over the ranks (R ranks train as one process with this batch)");
+  cmd->add_option("--test-batch-size", c.test_batch_size,
+                  "Global evaluation batch, split over the ranks");
   cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
-  cmd->add_flag("--augment,!--no-augment", c.augment, "The data set's training augmentation (default: on)");
+  cmd->add_flag("--augment,!--no-augment", c.augment,
+                "The data set's training augmentation (default: on)");
   cmd->add_option("--lr", c.optim.lr, "Initial learning rate of every stage");
   cmd->add_option("--momentum", c.optim.momentum, "SGD momentum");
   cmd->add_flag("--nesterov,!--no-nesterov", c.optim.nesterov, "Nesterov momentum (default: on)");
   cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
-  cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of each stage's cosine schedule");
+  cmd->add_option("--lr-min", c.optim.lr_min,
+                  "Learning rate at the end of each stage's cosine schedule");
   cmd->add_option("--seed", c.seed, "Random seed (data order and augmentation of every stage)");
-  cmd->add_option("--threads", c.threads, "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
+  cmd->add_option("--threads", c.threads,
+                  "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
   cmd->add_option("--backend", c.backend, "Communication: auto, local, mpi, nccl");
   bind_device(cmd, c.dev);
   cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
-  cmd->add_option("--data-dir", c.data_dir, "Data folder; empty: the teacher's data set's default location");
+  cmd->add_option("--data-dir", c.data_dir,
+                  "Data folder; empty: the teacher's data set's default location");
   cmd->add_option("--run", c.run, "Run name (default <net>-<dataset>-quail-<act>[-amm])");
   cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
-  cmd->add_flag("--resume,!--no-resume", c.resume, "Continue the run from <run>/last.h5 (default: off)");
+  cmd->add_flag("--resume,!--no-resume", c.resume,
+                "Continue the run from <run>/last.h5 (default: off)");
   cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
   cmd->add_option("--trace-every", c.trace_every,
-                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)");
-  cmd->add_option("--escape-bound", c.escape_bound,
-                  "Escape guard: stop a stage when the loss or a trained point's max |x| exceeds this "
-                  "(NaN/Inf always stop it)");
+                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: "
+                  "evaluations only)");
+  cmd->add_option(
+      "--escape-bound", c.escape_bound,
+      "Escape guard: stop a stage when the loss or a trained point's max |x| exceeds this "
+      "(NaN/Inf always stop it)");
   cmd->add_flag("--continue-on-escape,!--stop-on-escape", c.continue_on_escape,
                 "On escape, record it (escaped.txt) and exit 0 so a sweep goes on with the next "
                 "configuration (default: exit 1)");
-  cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
-                "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
-  cmd->add_option("--evaluate", c.evaluate,
-                  "When the student is tested (and traced): reference (after the last mimic stage and after "
-                  "fine-tuning, as the reference code), stages (after every stage), epochs (after every epoch)");
-  cmd->add_flag("--frozen-eval,!--no-frozen-eval", c.frozen_eval,
-                "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running estimates used "
-                "and kept); default off: the whole student trains in training mode, as the reference code");
+  cmd->add_flag(
+      "--verify-ranks,!--no-verify-ranks", c.verify_ranks,
+      "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
+  cmd->add_option(
+      "--evaluate", c.evaluate,
+      "When the student is tested (and traced): reference (after the last mimic stage and after "
+      "fine-tuning, as the reference code), stages (after every stage), epochs (after every "
+      "epoch)");
+  cmd->add_flag(
+      "--frozen-eval,!--no-frozen-eval", c.frozen_eval,
+      "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running estimates used "
+      "and kept); default off: the whole student trains in training mode, as the reference code");
   cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
-                "SyncBatchNorm in every stage (default: on; off: per-rank statistics, averaged after every step)");
-  cmd->add_flag("--amm-sync,!--no-amm-sync", c.amm_sync,
-                "AMM batch min/max over all ranks (default: on; off only to measure what it costs, with "
-                "--no-verify-ranks: ranks' AMM statistics then differ)");
-  cmd->add_option("--stop-after-epochs", c.stop_after_epochs,
-                  "End this invocation after N epochs (its checkpoint written); go on later with --resume "
-                  "(0: run all stages)");
+                "SyncBatchNorm in every stage (default: on; off: per-rank statistics, averaged "
+                "after every step)");
+  cmd->add_flag(
+      "--amm-sync,!--no-amm-sync", c.amm_sync,
+      "AMM batch min/max over all ranks (default: on; off only to measure what it costs, with "
+      "--no-verify-ranks: ranks' AMM statistics then differ)");
+  cmd->add_option(
+      "--stop-after-epochs", c.stop_after_epochs,
+      "End this invocation after N epochs (its checkpoint written); go on later with --resume "
+      "(0: run all stages)");
 }
 
 int quail_command(const train::QuailConfig& cfg) {
@@ -159,13 +192,16 @@ int quail_command(const train::QuailConfig& cfg) {
   if (r.escaped) {
     std::snprintf(line, sizeof(line), "final: escaped (%s)", r.escape_message.c_str());
   } else if (r.stopped_early) {
-    std::snprintf(line, sizeof(line), "stopped after %lld epoch(s) as asked; continue with --resume",
+    std::snprintf(line, sizeof(line),
+                  "stopped after %lld epoch(s) as asked; continue with --resume",
                   static_cast<long long>(cfg.stop_after_epochs));
   } else {
     std::snprintf(line, sizeof(line),
-                  "final: QuaIL student test accuracy %.2f%% over all, %.2f%% over the finite (%lld non-finite of %lld), checkpoint %s",
-                  r.eval.accuracy() * 100, r.eval.finite_accuracy() * 100, static_cast<long long>(r.eval.nonfinite),
-                  static_cast<long long>(r.eval.samples), r.final_checkpoint.c_str());
+                  "final: QuaIL student test accuracy %.2f%% over all, %.2f%% over the finite "
+                  "(%lld non-finite of %lld), checkpoint %s",
+                  r.eval.accuracy() * 100, r.eval.finite_accuracy() * 100,
+                  static_cast<long long>(r.eval.nonfinite), static_cast<long long>(r.eval.samples),
+                  r.final_checkpoint.c_str());
   }
   log::info(line);
   return 0;
@@ -174,12 +210,13 @@ int quail_command(const train::QuailConfig& cfg) {
 int run_train(const train::TrainConfig& cfg) {
   train::BaselineResult r = train::train_baseline(cfg);
   char line[512];
-  std::snprintf(line, sizeof(line),
-                "final: %s on %s test accuracy %.2f%% loss %.4f (%lld images, %lld non-finite; accuracy over "
-                "the finite %.2f%%), checkpoint %s",
-                cfg.network.c_str(), cfg.dataset.c_str(), r.eval.accuracy() * 100, r.eval.mean_loss(),
-                static_cast<long long>(r.eval.samples), static_cast<long long>(r.eval.nonfinite),
-                r.eval.finite_accuracy() * 100, r.checkpoint.c_str());
+  std::snprintf(
+      line, sizeof(line),
+      "final: %s on %s test accuracy %.2f%% loss %.4f (%lld images, %lld non-finite; accuracy over "
+      "the finite %.2f%%), checkpoint %s",
+      cfg.network.c_str(), cfg.dataset.c_str(), r.eval.accuracy() * 100, r.eval.mean_loss(),
+      static_cast<long long>(r.eval.samples), static_cast<long long>(r.eval.nonfinite),
+      r.eval.finite_accuracy() * 100, r.checkpoint.c_str());
   log::info(line);
   return 0;
 }
@@ -188,12 +225,13 @@ int run_eval(const train::EvalConfig& cfg) {
   train::EvalReport rep = train::evaluate_checkpoint(cfg);
   for (const auto& [mode, r] : rep.modes) {
     char line[512];
-    std::snprintf(line, sizeof(line),
-                  "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs "
-                  "(accuracy over the finite: %.2f%%)",
-                  cfg.checkpoint.c_str(), rep.activation.c_str(), rep.has_amm ? (", " + mode).c_str() : "",
-                  r.accuracy() * 100, r.mean_loss(), static_cast<long long>(r.samples),
-                  static_cast<long long>(r.nonfinite), r.finite_accuracy() * 100);
+    std::snprintf(
+        line, sizeof(line),
+        "eval: %s [%s%s] test accuracy %.2f%% loss %.4f on %lld images, %lld non-finite outputs "
+        "(accuracy over the finite: %.2f%%)",
+        cfg.checkpoint.c_str(), rep.activation.c_str(), rep.has_amm ? (", " + mode).c_str() : "",
+        r.accuracy() * 100, r.mean_loss(), static_cast<long long>(r.samples),
+        static_cast<long long>(r.nonfinite), r.finite_accuracy() * 100);
     log::info(line);
   }
   return 0;
@@ -228,8 +266,9 @@ int fail_job(const std::string& message) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-  CLI::App app{"sisyphus: distributed training of networks with polynomial activations "
-               "(Garimella, Jha, Reagen 2021)"};
+  CLI::App app{
+      "sisyphus: distributed training of networks with polynomial activations "
+      "(Garimella, Jha, Reagen 2021)"};
   // A flag given twice takes the last value, as with argparse.
   app.option_defaults()->always_capture_default()->multi_option_policy(
       CLI::MultiOptionPolicy::TakeLast);
@@ -246,49 +285,65 @@ int run_cli(int argc, char** argv) {
   train::EvalConfig eval_cfg;
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
   eval_cmd->add_option("--checkpoint", eval_cfg.checkpoint, "Checkpoint file (.h5)")->required();
-  eval_cmd->add_option("--data-dir", eval_cfg.data_dir, "Data folder; empty: the data set's default");
-  eval_cmd->add_option("--batch-size", eval_cfg.batch_size, "Global evaluation batch, split over the ranks")
+  eval_cmd->add_option("--data-dir", eval_cfg.data_dir,
+                       "Data folder; empty: the data set's default");
+  eval_cmd
+      ->add_option("--batch-size", eval_cfg.batch_size,
+                   "Global evaluation batch, split over the ranks")
       ->check(CLI::PositiveNumber);
   eval_cmd->add_option("--test-limit", eval_cfg.test_limit, "First N test images only (0: all)")
       ->check(CLI::NonNegativeNumber);
-  eval_cmd->add_option("--threads", eval_cfg.threads, "Torch intra-op threads (0: the host's cores / local ranks)")
+  eval_cmd
+      ->add_option("--threads", eval_cfg.threads,
+                   "Torch intra-op threads (0: the host's cores / local ranks)")
       ->check(CLI::NonNegativeNumber);
-  eval_cmd->add_option("--act", eval_cfg.act,
-                       "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
-                       "poly:degree=D,range=A, poly:coeffs=c0,c1,...; empty: the checkpoint's own");
-  eval_cmd->add_option("--amm-mode", eval_cfg.amm_mode,
-                       "AMM inference statistics: amm (running estimates), mm (true batch min/max), biggest "
-                       "(the reference code's mode 0: smallest batch min, largest batch range), extreme "
-                       "(running extremes)");
-  eval_cmd->add_option("--backend", eval_cfg.backend, "Communication under mpirun: auto, local, mpi, nccl");
+  eval_cmd->add_option(
+      "--act", eval_cfg.act,
+      "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
+      "poly:degree=D,range=A, poly:coeffs=c0,c1,...; empty: the checkpoint's own");
+  eval_cmd->add_option(
+      "--amm-mode", eval_cfg.amm_mode,
+      "AMM inference statistics: amm (running estimates), mm (true batch min/max), biggest "
+      "(the reference code's mode 0: smallest batch min, largest batch range), extreme "
+      "(running extremes)");
+  eval_cmd->add_option("--backend", eval_cfg.backend,
+                       "Communication under mpirun: auto, local, mpi, nccl");
   bind_device(eval_cmd, eval_cfg.dev);
-  eval_cmd->add_option("--result-file", eval_cfg.result_file, "Append a CSV row with the result to this file");
-  eval_cmd->add_option("--label", eval_cfg.label,
-                       "Label of the CSV row and source name in the trace (default: the checkpoint path)");
-  eval_cmd->add_option("--save-logits", eval_cfg.save_logits,
-                       "Write the normalised inputs, labels and logits (test-set order) to this HDF5 file "
-                       "(one rank; use --test-limit for big sets)");
-  eval_cmd->add_option("--trace", eval_cfg.trace_file,
-                       "Append per-layer activation statistics to this trace file (HDF5); a network with "
-                       "AMM is evaluated and traced in each inference mode: amm, mm, biggest, extreme");
+  eval_cmd->add_option("--result-file", eval_cfg.result_file,
+                       "Append a CSV row with the result to this file");
+  eval_cmd->add_option(
+      "--label", eval_cfg.label,
+      "Label of the CSV row and source name in the trace (default: the checkpoint path)");
+  eval_cmd->add_option(
+      "--save-logits", eval_cfg.save_logits,
+      "Write the normalised inputs, labels and logits (test-set order) to this HDF5 file "
+      "(one rank; use --test-limit for big sets)");
+  eval_cmd->add_option(
+      "--trace", eval_cfg.trace_file,
+      "Append per-layer activation statistics to this trace file (HDF5); a network with "
+      "AMM is evaluated and traced in each inference mode: amm, mm, biggest, extreme");
 
   CLI::App* trace_cmd = app.add_subcommand("trace", "Analyse activation traces (trace.h5 files)");
   trace_cmd->require_subcommand(1);
   std::string trace_file, plot_out = "escaping.png", plot_title = "max |x| per layer";
   std::vector<std::string> trace_files;
   CLI::App* summary_cmd = trace_cmd->add_subcommand(
-      "summary", "Per layer max |x| (last evaluation, worst seen), growth, first NaN/Inf, escaping verdict");
+      "summary",
+      "Per layer max |x| (last evaluation, worst seen), growth, first NaN/Inf, escaping verdict");
   summary_cmd->add_option("file", trace_file, "Trace file")->required();
-  CLI::App* compare_cmd = trace_cmd->add_subcommand("compare", "The per-layer max |x| of several runs side by side");
+  CLI::App* compare_cmd =
+      trace_cmd->add_subcommand("compare", "The per-layer max |x| of several runs side by side");
   compare_cmd->add_option("files", trace_files, "Trace files")->required();
-  CLI::App* plot_cmd = trace_cmd->add_subcommand("plot", "PNG of log10(max |x|) per layer, one line per run and mode (gnuplot)");
+  CLI::App* plot_cmd = trace_cmd->add_subcommand(
+      "plot", "PNG of log10(max |x|) per layer, one line per run and mode (gnuplot)");
   plot_cmd->add_option("files", trace_files, "Trace files")->required();
   plot_cmd->add_option("--out", plot_out, "PNG to write");
   plot_cmd->add_option("--title", plot_title, "Figure title");
 
   train::QuailConfig quail_cfg;
   CLI::App* quail_cmd = app.add_subcommand(
-      "quail", "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
+      "quail",
+      "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
   bind_quail(quail_cmd, quail_cfg);
 
   CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");

@@ -13,7 +13,8 @@ constexpr int kTrimThreshold = 1 << 30;
 
 std::string tune_malloc() {
   const char* choice = std::getenv("SISYPHUS_MALLOC");
-  if (choice && std::strcmp(choice, "system") == 0) return "malloc: glibc defaults (SISYPHUS_MALLOC=system)";
+  if (choice && std::strcmp(choice, "system") == 0)
+    return "malloc: glibc defaults (SISYPHUS_MALLOC=system)";
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_"))
     return "malloc: settings from MALLOC_*_ environment variables";
 #ifdef __GLIBC__

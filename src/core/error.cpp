@@ -4,16 +4,26 @@ namespace sisyphus {
 
 const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kConfig: return "config";
-    case ErrorKind::kData: return "data";
-    case ErrorKind::kCheckpoint: return "checkpoint";
-    case ErrorKind::kHdf5: return "hdf5";
-    case ErrorKind::kMpi: return "mpi";
-    case ErrorKind::kNccl: return "nccl";
-    case ErrorKind::kCuda: return "cuda";
-    case ErrorKind::kModel: return "model";
-    case ErrorKind::kIo: return "io";
-    case ErrorKind::kDiverged: return "diverged";
+    case ErrorKind::kConfig:
+      return "config";
+    case ErrorKind::kData:
+      return "data";
+    case ErrorKind::kCheckpoint:
+      return "checkpoint";
+    case ErrorKind::kHdf5:
+      return "hdf5";
+    case ErrorKind::kMpi:
+      return "mpi";
+    case ErrorKind::kNccl:
+      return "nccl";
+    case ErrorKind::kCuda:
+      return "cuda";
+    case ErrorKind::kModel:
+      return "model";
+    case ErrorKind::kIo:
+      return "io";
+    case ErrorKind::kDiverged:
+      return "diverged";
   }
   return "unknown";
 }
@@ -26,8 +36,8 @@ void fail(ErrorKind kind, const std::string& message, const char* file, int line
   std::string where(file);
   auto slash = where.find("src/");
   if (slash != std::string::npos) where = where.substr(slash + 4);
-  throw Error(kind, std::string(error_kind_name(kind)) + " error: " + message + " (" + where +
-                        ":" + std::to_string(line) + ")");
+  throw Error(kind, std::string(error_kind_name(kind)) + " error: " + message + " (" + where + ":" +
+                        std::to_string(line) + ")");
 }
 
 }  // namespace sisyphus

@@ -11,7 +11,18 @@
 namespace sisyphus {
 
 // Which part of the system failed; lets callers and tests tell errors apart.
-enum class ErrorKind { kConfig, kData, kCheckpoint, kHdf5, kMpi, kNccl, kCuda, kModel, kIo, kDiverged };
+enum class ErrorKind {
+  kConfig,
+  kData,
+  kCheckpoint,
+  kHdf5,
+  kMpi,
+  kNccl,
+  kCuda,
+  kModel,
+  kIo,
+  kDiverged
+};
 
 const char* error_kind_name(ErrorKind kind);
 
@@ -32,7 +43,7 @@ class Error : public std::runtime_error {
 #define SISYPHUS_FAIL(kind, msg) ::sisyphus::fail((kind), (msg), __FILE__, __LINE__)
 
 // Throws ErrorKind `kind` with `msg` when `cond` is false.
-#define SISYPHUS_CHECK(cond, kind, msg) \
-  do {                                  \
+#define SISYPHUS_CHECK(cond, kind, msg)        \
+  do {                                         \
     if (!(cond)) SISYPHUS_FAIL((kind), (msg)); \
   } while (0)

@@ -59,8 +59,10 @@ void make_dirs(const std::string& path) {
 
 void sync_file(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY));
-  if (fd.get() < 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot reopen '" + path + "' to sync it: " + why());
-  if (::fsync(fd.get()) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "fsync of '" + path + "' failed (disk full?): " + why());
+  if (fd.get() < 0)
+    SISYPHUS_FAIL(ErrorKind::kIo, "cannot reopen '" + path + "' to sync it: " + why());
+  if (::fsync(fd.get()) != 0)
+    SISYPHUS_FAIL(ErrorKind::kIo, "fsync of '" + path + "' failed (disk full?): " + why());
 }
 
 void rename_over(const std::string& from, const std::string& to) {
@@ -72,7 +74,8 @@ void copy_file_atomic(const std::string& src, const std::string& dst) {
   const std::string tmp = dst + ".tmp";
   {
     Fd in(::open(src.c_str(), O_RDONLY));
-    if (in.get() < 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot open '" + src + "' to copy it: " + why());
+    if (in.get() < 0)
+      SISYPHUS_FAIL(ErrorKind::kIo, "cannot open '" + src + "' to copy it: " + why());
     Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
     if (out.get() < 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot create '" + tmp + "': " + why());
     std::vector<char> buf(1 << 20);
@@ -84,11 +87,13 @@ void copy_file_atomic(const std::string& src, const std::string& dst) {
       for (ssize_t done = 0; done < n;) {
         ssize_t w = ::write(out.get(), buf.data() + done, static_cast<size_t>(n - done));
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write '" + tmp + "' (disk full?): " + why());
+        if (w < 0)
+          SISYPHUS_FAIL(ErrorKind::kIo, "cannot write '" + tmp + "' (disk full?): " + why());
         done += w;
       }
     }
-    if (::fsync(out.get()) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "fsync of '" + tmp + "' failed (disk full?): " + why());
+    if (::fsync(out.get()) != 0)
+      SISYPHUS_FAIL(ErrorKind::kIo, "fsync of '" + tmp + "' failed (disk full?): " + why());
     if (!out.close()) SISYPHUS_FAIL(ErrorKind::kIo, "cannot close '" + tmp + "': " + why());
   }
   rename_over(tmp, dst);

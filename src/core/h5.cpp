@@ -29,21 +29,27 @@ void silence_hdf5() {
                    src, line);
 }
 
-#define H5_CHECK(expr, call, file, what)                               \
-  ([&]() {                                                             \
-    auto _r = (expr);                                                  \
-    if (_r < 0) h5_fail((call), (file), (what), __FILE__, __LINE__);   \
-    return _r;                                                         \
+#define H5_CHECK(expr, call, file, what)                             \
+  ([&]() {                                                           \
+    auto _r = (expr);                                                \
+    if (_r < 0) h5_fail((call), (file), (what), __FILE__, __LINE__); \
+    return _r;                                                       \
   }())
 
 hid_t native_type(DType t) {
   switch (t) {
-    case DType::kU8: return H5T_NATIVE_UINT8;
-    case DType::kU16: return H5T_NATIVE_UINT16;
-    case DType::kI32: return H5T_NATIVE_INT32;
-    case DType::kI64: return H5T_NATIVE_INT64;
-    case DType::kF32: return H5T_NATIVE_FLOAT;
-    case DType::kF64: return H5T_NATIVE_DOUBLE;
+    case DType::kU8:
+      return H5T_NATIVE_UINT8;
+    case DType::kU16:
+      return H5T_NATIVE_UINT16;
+    case DType::kI32:
+      return H5T_NATIVE_INT32;
+    case DType::kI64:
+      return H5T_NATIVE_INT64;
+    case DType::kF32:
+      return H5T_NATIVE_FLOAT;
+    case DType::kF64:
+      return H5T_NATIVE_DOUBLE;
   }
   return H5T_NATIVE_UINT8;
 }
@@ -51,12 +57,18 @@ hid_t native_type(DType t) {
 // Standard little-endian file types, so files are portable across machines.
 hid_t file_type(DType t) {
   switch (t) {
-    case DType::kU8: return H5T_STD_U8LE;
-    case DType::kU16: return H5T_STD_U16LE;
-    case DType::kI32: return H5T_STD_I32LE;
-    case DType::kI64: return H5T_STD_I64LE;
-    case DType::kF32: return H5T_IEEE_F32LE;
-    case DType::kF64: return H5T_IEEE_F64LE;
+    case DType::kU8:
+      return H5T_STD_U8LE;
+    case DType::kU16:
+      return H5T_STD_U16LE;
+    case DType::kI32:
+      return H5T_STD_I32LE;
+    case DType::kI64:
+      return H5T_STD_I64LE;
+    case DType::kF32:
+      return H5T_IEEE_F32LE;
+    case DType::kF64:
+      return H5T_IEEE_F64LE;
   }
   return H5T_STD_U8LE;
 }
@@ -79,24 +91,36 @@ struct Guard {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::kU8: return "uint8";
-    case DType::kU16: return "uint16";
-    case DType::kI32: return "int32";
-    case DType::kI64: return "int64";
-    case DType::kF32: return "float32";
-    case DType::kF64: return "float64";
+    case DType::kU8:
+      return "uint8";
+    case DType::kU16:
+      return "uint16";
+    case DType::kI32:
+      return "int32";
+    case DType::kI64:
+      return "int64";
+    case DType::kF32:
+      return "float32";
+    case DType::kF64:
+      return "float64";
   }
   return "?";
 }
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::kU8: return 1;
-    case DType::kU16: return 2;
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
-    case DType::kF32: return 4;
-    case DType::kF64: return 8;
+    case DType::kU8:
+      return 1;
+    case DType::kU16:
+      return 2;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
+    case DType::kF32:
+      return 4;
+    case DType::kF64:
+      return 8;
   }
   return 1;
 }
@@ -169,8 +193,8 @@ Object open_file(const std::string& filename, bool writable) {
   std::fclose(probe);
   hid_t id = H5Fopen(filename.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "'" + filename +
-                                        "' is not a readable HDF5 file (corrupt or truncated?)");
+    SISYPHUS_FAIL(ErrorKind::kHdf5,
+                  "'" + filename + "' is not a readable HDF5 file (corrupt or truncated?)");
   }
   return Object(id, "/", filename);
 }
@@ -220,9 +244,9 @@ std::vector<std::string> list(const Object& group) {
   H5_CHECK(H5Gget_info(group.id(), &info), "H5Gget_info", group.file(), group.path());
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    ssize_t len = H5_CHECK(H5Lget_name_by_idx(group.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i,
-                                              nullptr, 0, H5P_DEFAULT),
-                           "H5Lget_name_by_idx", group.file(), group.path());
+    ssize_t len = H5_CHECK(
+        H5Lget_name_by_idx(group.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
+        "H5Lget_name_by_idx", group.file(), group.path());
     std::string name(static_cast<size_t>(len) + 1, '\0');
     H5_CHECK(H5Lget_name_by_idx(group.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(),
                                 name.size(), H5P_DEFAULT),
@@ -239,8 +263,9 @@ void write_array(const Object& loc, const std::string& name, DType dtype,
                  const std::vector<int64_t>& shape, const void* data, int64_t chunk_rows) {
   std::string path = child_path(loc, name);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
-  hid_t space = dims.empty() ? H5Screate(H5S_SCALAR)
-                             : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  hid_t space = dims.empty()
+                    ? H5Screate(H5S_SCALAR)
+                    : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
   H5_CHECK(space, "H5Screate_simple", loc.file(), path);
   Guard space_guard{space, H5Sclose};
 
@@ -270,12 +295,13 @@ ArrayInfo array_info(const Object& loc, const std::string& name) {
   if (!exists(loc, name)) {
     SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
   }
-  hid_t dset = H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  hid_t dset =
+      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
   hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
   Guard space_guard{space, H5Sclose};
-  int rank = H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(),
-                      path);
+  int rank =
+      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   if (rank > 0) {
     H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
@@ -290,13 +316,16 @@ ArrayInfo array_info(const Object& loc, const std::string& name) {
     info.dtype = size == 4 ? DType::kF32 : DType::kF64;
   } else if (cls == H5T_INTEGER) {
     bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
-    if (size == 1) info.dtype = DType::kU8;
-    else if (size == 2) info.dtype = DType::kU16;
-    else if (size == 4) info.dtype = is_signed ? DType::kI32 : DType::kI64;
-    else info.dtype = DType::kI64;
+    if (size == 1)
+      info.dtype = DType::kU8;
+    else if (size == 2)
+      info.dtype = DType::kU16;
+    else if (size == 4)
+      info.dtype = is_signed ? DType::kI32 : DType::kI64;
+    else
+      info.dtype = DType::kI64;
   } else {
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + loc.file() +
-                                        " is not numeric");
+    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + loc.file() + " is not numeric");
   }
   info.shape.assign(dims.begin(), dims.end());
   return info;
@@ -310,7 +339,8 @@ void read_array(const Object& loc, const std::string& name, DType dtype, void* o
                                         std::to_string(info.numel()) + " values, expected " +
                                         std::to_string(count));
   }
-  hid_t dset = H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  hid_t dset =
+      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
   if (count > 0) {
     H5_CHECK(H5Dread(dset, native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "H5Dread",
@@ -344,32 +374,40 @@ std::vector<std::string> take_strings(const std::vector<char*>& ptrs) {
 void create_table_of(const Object& loc, const std::string& name, hid_t type,
                      const std::vector<int64_t>& inner, int64_t chunk_rows) {
   std::string path = child_path(loc, name);
-  std::vector<hsize_t> dims = {0}, maxdims = {H5S_UNLIMITED}, chunk = {static_cast<hsize_t>(std::max<int64_t>(1, chunk_rows))};
+  std::vector<hsize_t> dims = {0}, maxdims = {H5S_UNLIMITED},
+                       chunk = {static_cast<hsize_t>(std::max<int64_t>(1, chunk_rows))};
   for (auto d : inner) {
     dims.push_back(static_cast<hsize_t>(d));
     maxdims.push_back(static_cast<hsize_t>(d));
     chunk.push_back(static_cast<hsize_t>(std::max<int64_t>(1, d)));
   }
-  hid_t space = H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()),
-                         "H5Screate_simple", loc.file(), path);
+  hid_t space =
+      H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()),
+               "H5Screate_simple", loc.file(), path);
   Guard space_guard{space, H5Sclose};
   hid_t dcpl = H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", loc.file(), path);
   Guard dcpl_guard{dcpl, H5Pclose};
-  H5_CHECK(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", loc.file(), path);
-  hid_t dset = H5_CHECK(H5Dcreate2(loc.id(), name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                        "H5Dcreate2", loc.file(), path);
+  H5_CHECK(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk",
+           loc.file(), path);
+  hid_t dset =
+      H5_CHECK(H5Dcreate2(loc.id(), name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+               "H5Dcreate2", loc.file(), path);
   H5Dclose(dset);
 }
 
 // Extends the table by `rows` rows and writes `data` (of memory type `mem`) there.
-void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const void* data, int64_t rows) {
+void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const void* data,
+                    int64_t rows) {
   std::string path = child_path(loc, name);
-  hid_t dset = H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  hid_t dset =
+      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
   hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  int rank = H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
+  int rank =
+      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims", loc.file(), path);
+  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
+           loc.file(), path);
   H5Sclose(space);
   std::vector<hsize_t> start(dims.size(), 0), count = dims;
   start[0] = dims[0];
@@ -378,11 +416,14 @@ void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const
   H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
   hid_t file_space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
   Guard file_space_guard{file_space, H5Sclose};
-  H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-           "H5Sselect_hyperslab", loc.file(), path);
-  hid_t mem_space = H5_CHECK(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple", loc.file(), path);
+  H5_CHECK(
+      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+      "H5Sselect_hyperslab", loc.file(), path);
+  hid_t mem_space =
+      H5_CHECK(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple", loc.file(), path);
   Guard mem_space_guard{mem_space, H5Sclose};
-  H5_CHECK(H5Dwrite(dset, mem, mem_space, file_space, H5P_DEFAULT, data), "H5Dwrite", loc.file(), path);
+  H5_CHECK(H5Dwrite(dset, mem, mem_space, file_space, H5P_DEFAULT, data), "H5Dwrite", loc.file(),
+           path);
 }
 
 }  // namespace
@@ -398,11 +439,13 @@ void create_string_table(const Object& loc, const std::string& name, int64_t chu
   create_table_of(loc, name, type, {}, chunk_rows);
 }
 
-void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data, int64_t rows) {
+void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data,
+                 int64_t rows) {
   append_rows_of(loc, name, native_type(dtype), data, rows);
 }
 
-void append_strings(const Object& loc, const std::string& name, const std::vector<std::string>& values) {
+void append_strings(const Object& loc, const std::string& name,
+                    const std::vector<std::string>& values) {
   hid_t type = vlen_string_type(loc.file(), child_path(loc, name));
   Guard type_guard{type, H5Tclose};
   std::vector<const char*> ptrs;
@@ -412,25 +455,32 @@ void append_strings(const Object& loc, const std::string& name, const std::vecto
 
 std::vector<std::string> read_strings(const Object& loc, const std::string& name) {
   std::string path = child_path(loc, name);
-  if (!exists(loc, name)) SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
-  hid_t dset = H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  if (!exists(loc, name))
+    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
+  hid_t dset =
+      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
   hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
   Guard space_guard{space, H5Sclose};
-  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", loc.file(), path);
+  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints",
+                        loc.file(), path);
   hid_t type = vlen_string_type(loc.file(), path);
   Guard type_guard{type, H5Tclose};
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
-  if (n > 0) H5_CHECK(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "H5Dread", loc.file(), path);
+  if (n > 0)
+    H5_CHECK(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "H5Dread", loc.file(),
+             path);
   return take_strings(ptrs);
 }
 
 // --- attributes -------------------------------------------------------------
 namespace {
 
-void write_attr_1d(const Object& obj, const std::string& name, hid_t type, hsize_t n, const void* data) {
+void write_attr_1d(const Object& obj, const std::string& name, hid_t type, hsize_t n,
+                   const void* data) {
   std::string what = obj.path() + "@" + name;
-  if (H5Aexists(obj.id(), name.c_str()) > 0) H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
+  if (H5Aexists(obj.id(), name.c_str()) > 0)
+    H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
   hid_t space = H5_CHECK(H5Screate_simple(1, &n, nullptr), "H5Screate_simple", obj.file(), what);
   Guard space_guard{space, H5Sclose};
   hid_t attr = H5_CHECK(H5Acreate2(obj.id(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
@@ -495,7 +545,8 @@ std::vector<std::string> attr_strings(const Object& obj, const std::string& name
   Guard attr_guard{attr, H5Aclose};
   hid_t space = H5_CHECK(H5Aget_space(attr), "H5Aget_space", obj.file(), what);
   Guard space_guard{space, H5Sclose};
-  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", obj.file(), what);
+  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints",
+                        obj.file(), what);
   hid_t type = vlen_string_type(obj.file(), what);
   Guard type_guard{type, H5Tclose};
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
@@ -514,7 +565,8 @@ std::string attr_string(const Object& obj, const std::string& name) {
   hid_t type = H5_CHECK(H5Aget_type(attr), "H5Aget_type", obj.file(), what);
   Guard type_guard{type, H5Tclose};
   if (H5Tget_class(type) != H5T_STRING) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "attribute '" + what + "' in " + obj.file() + " is not a string");
+    SISYPHUS_FAIL(ErrorKind::kHdf5,
+                  "attribute '" + what + "' in " + obj.file() + " is not a string");
   }
   if (H5Tis_variable_str(type) > 0) {
     hid_t mem = H5_CHECK(H5Tcopy(H5T_C_S1), "H5Tcopy", obj.file(), what);

@@ -50,7 +50,7 @@ struct ArrayInfo {
 };
 
 // --- files ------------------------------------------------------------------
-Object create_file(const std::string& filename);     // truncates
+Object create_file(const std::string& filename);  // truncates
 Object open_file(const std::string& filename, bool writable = false);
 void flush(const Object& file);
 bool is_hdf5(const std::string& filename);
@@ -76,8 +76,10 @@ void read_array(const Object& loc, const std::string& name, DType dtype, void* o
 void create_table(const Object& loc, const std::string& name, DType dtype,
                   const std::vector<int64_t>& inner, int64_t chunk_rows = 64);
 void create_string_table(const Object& loc, const std::string& name, int64_t chunk_rows = 64);
-void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data, int64_t rows);
-void append_strings(const Object& loc, const std::string& name, const std::vector<std::string>& values);
+void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data,
+                 int64_t rows);
+void append_strings(const Object& loc, const std::string& name,
+                    const std::vector<std::string>& values);
 std::vector<std::string> read_strings(const Object& loc, const std::string& name);
 
 // --- attributes (on a file, group or dataset) --------------------------------

@@ -7,9 +7,12 @@ namespace sisyphus::data {
 
 const char* augment_name(Augment a) {
   switch (a) {
-    case Augment::kNone: return "none";
-    case Augment::kCropFlip: return "crop4+flip";
-    case Augment::kRotateFlip: return "rotate20+flip";
+    case Augment::kNone:
+      return "none";
+    case Augment::kCropFlip:
+      return "crop4+flip";
+    case Augment::kRotateFlip:
+      return "rotate20+flip";
   }
   return "?";
 }

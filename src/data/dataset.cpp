@@ -14,15 +14,39 @@ namespace {
 // CIFAR-100 uses its own statistics; Fashion-MNIST and MNIST theirs.
 const std::vector<DatasetSpec>& specs() {
   static const std::vector<DatasetSpec> kSpecs = {
-      {"fashion-mnist", 1, 28, 10, {0.2860f}, {0.3530f}, Augment::kNone,
+      {"fashion-mnist",
+       1,
+       28,
+       10,
+       {0.2860f},
+       {0.3530f},
+       Augment::kNone,
        "/usr/share/datasets/fashion-mnist"},
       {"mnist", 1, 28, 10, {0.1307f}, {0.3081f}, Augment::kNone, "datasets/mnist"},
-      {"cifar10", 3, 32, 10, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f},
-       Augment::kCropFlip, "datasets/cifar-10-batches-bin"},
-      {"cifar100", 3, 32, 100, {0.5071f, 0.4865f, 0.4409f}, {0.2673f, 0.2564f, 0.2762f},
-       Augment::kCropFlip, "datasets/cifar-100-binary"},
-      {"tiny-imagenet", 3, 64, 200, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f},
-       Augment::kRotateFlip, "datasets/tiny-imagenet.h5"},
+      {"cifar10",
+       3,
+       32,
+       10,
+       {0.4914f, 0.4822f, 0.4465f},
+       {0.2470f, 0.2435f, 0.2616f},
+       Augment::kCropFlip,
+       "datasets/cifar-10-batches-bin"},
+      {"cifar100",
+       3,
+       32,
+       100,
+       {0.5071f, 0.4865f, 0.4409f},
+       {0.2673f, 0.2564f, 0.2762f},
+       Augment::kCropFlip,
+       "datasets/cifar-100-binary"},
+      {"tiny-imagenet",
+       3,
+       64,
+       200,
+       {0.485f, 0.456f, 0.406f},
+       {0.229f, 0.224f, 0.225f},
+       Augment::kRotateFlip,
+       "datasets/tiny-imagenet.h5"},
   };
   return kSpecs;
 }
@@ -59,10 +83,9 @@ ImageSet load_split(const DatasetSpec& spec, const std::string& dir, bool train)
     SISYPHUS_FAIL(ErrorKind::kData,
                   "'" + set.source + "' holds " + std::to_string(set.channels) + "x" +
                       std::to_string(set.height) + "x" + std::to_string(set.width) + " images of " +
-                      std::to_string(set.num_classes) + " classes, but " + spec.name +
-                      " expects " + std::to_string(spec.channels) + "x" +
-                      std::to_string(spec.size) + "x" + std::to_string(spec.size) + " and " +
-                      std::to_string(spec.num_classes));
+                      std::to_string(set.num_classes) + " classes, but " + spec.name + " expects " +
+                      std::to_string(spec.channels) + "x" + std::to_string(spec.size) + "x" +
+                      std::to_string(spec.size) + " and " + std::to_string(spec.num_classes));
   }
   return set;
 }

@@ -37,8 +37,8 @@ class GzReader {
                       "'" + path_ + "' is corrupt while reading " + what + ": " + msg);
       }
       if (got == 0) {
-        SISYPHUS_FAIL(ErrorKind::kData, "'" + path_ + "' is truncated: it ends inside the " +
-                                            what + " (" + std::to_string(done) + " of " +
+        SISYPHUS_FAIL(ErrorKind::kData, "'" + path_ + "' is truncated: it ends inside the " + what +
+                                            " (" + std::to_string(done) + " of " +
                                             std::to_string(size) + " bytes)");
       }
       done += static_cast<size_t>(got);
@@ -71,8 +71,7 @@ ImageSet read_idx(const std::string& images_path, const std::string& labels_path
     GzReader in(images_path);
     uint32_t magic = in.read_be32("header");
     if (magic != 0x00000803u) {
-      SISYPHUS_FAIL(ErrorKind::kData, "'" + images_path +
-                                          "' is not an IDX image file (magic " +
+      SISYPHUS_FAIL(ErrorKind::kData, "'" + images_path + "' is not an IDX image file (magic " +
                                           std::to_string(magic) + ", expected 2051)");
     }
     uint32_t n = in.read_be32("header");

@@ -6,8 +6,8 @@
 
 namespace sisyphus::data {
 
-BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec,
-                         std::vector<int64_t> indices, LoaderOptions options)
+BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec, std::vector<int64_t> indices,
+                         LoaderOptions options)
     : set_(set), indices_(std::move(indices)), options_(options) {
   const int64_t n = static_cast<int64_t>(indices_.size());
   for (int64_t b = 0; b < n; b += std::max<int64_t>(1, options_.batch_size)) starts_.push_back(b);
@@ -15,7 +15,8 @@ BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec,
   start(spec);
 }
 
-BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec, RankBatches batches, LoaderOptions options)
+BatchLoader::BatchLoader(const ImageSet& set, const DatasetSpec& spec, RankBatches batches,
+                         LoaderOptions options)
     : set_(set), indices_(std::move(batches.indices)), options_(options) {
   starts_.push_back(0);
   for (int64_t size : batches.sizes) starts_.push_back(starts_.back() + size);
@@ -47,7 +48,8 @@ Batch BatchLoader::make_batch(int64_t b) const {
   const int64_t count = starts_.at(static_cast<size_t>(b) + 1) - begin;
   Batch batch;
   const auto pinned = torch::TensorOptions().pinned_memory(options_.pin_memory);
-  batch.images = torch::empty({count, set_.channels, set_.height, set_.width}, pinned.dtype(torch::kFloat32));
+  batch.images =
+      torch::empty({count, set_.channels, set_.height, set_.width}, pinned.dtype(torch::kFloat32));
   batch.labels = torch::empty({count}, pinned.dtype(torch::kInt64));
   float* img = batch.images.data_ptr<float>();
   int64_t* lab = batch.labels.data_ptr<int64_t>();

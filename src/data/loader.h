@@ -42,7 +42,8 @@ class BatchLoader {
   BatchLoader(const ImageSet& set, const DatasetSpec& spec, std::vector<int64_t> indices,
               LoaderOptions options);
   // One rank's batches of given sizes (sampler.h: shard_batches).
-  BatchLoader(const ImageSet& set, const DatasetSpec& spec, RankBatches batches, LoaderOptions options);
+  BatchLoader(const ImageSet& set, const DatasetSpec& spec, RankBatches batches,
+              LoaderOptions options);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

@@ -20,21 +20,25 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
     uint64_t bound = static_cast<uint64_t>(i) + 1;
     uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
     uint64_t r;
-    do r = rng(); while (r >= limit);
+    do r = rng();
+    while (r >= limit);
     std::swap(order[i], order[static_cast<int64_t>(r % bound)]);
   }
   return order;
 }
 
 Share rank_share(int64_t count, int rank, int world_size) {
-  SISYPHUS_CHECK(world_size >= 1 && rank >= 0 && rank < world_size && count >= 0, ErrorKind::kConfig,
+  SISYPHUS_CHECK(world_size >= 1 && rank >= 0 && rank < world_size && count >= 0,
+                 ErrorKind::kConfig,
                  "invalid rank " + std::to_string(rank) + " of " + std::to_string(world_size));
   const int64_t base = count / world_size, extra = count % world_size;
   return {rank * base + std::min<int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
 }
 
-RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size, int64_t global_batch) {
-  SISYPHUS_CHECK(global_batch >= 1, ErrorKind::kConfig, "invalid global batch " + std::to_string(global_batch));
+RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size,
+                          int64_t global_batch) {
+  SISYPHUS_CHECK(global_batch >= 1, ErrorKind::kConfig,
+                 "invalid global batch " + std::to_string(global_batch));
   const int64_t n = static_cast<int64_t>(order.size());
   RankBatches mine;
   for (int64_t k = 0; k < num_global_batches(n, global_batch); ++k) {
@@ -50,6 +54,8 @@ int64_t global_batch_count(int64_t n, int64_t global_batch, int64_t k) {
   return std::clamp<int64_t>(n - k * global_batch, 0, global_batch);
 }
 
-int64_t num_global_batches(int64_t n, int64_t global_batch) { return (n + global_batch - 1) / global_batch; }
+int64_t num_global_batches(int64_t n, int64_t global_batch) {
+  return (n + global_batch - 1) / global_batch;
+}
 
 }  // namespace sisyphus::data

@@ -31,7 +31,8 @@ struct RankBatches {
   std::vector<int64_t> indices;
   std::vector<int64_t> sizes;
 };
-RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size, int64_t global_batch);
+RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size,
+                          int64_t global_batch);
 // Samples in global batch k (all ranks together) of an epoch over n samples,
 // and the number of global batches.
 int64_t global_batch_count(int64_t n, int64_t global_batch, int64_t k);

@@ -100,8 +100,8 @@ PackStats pack_tiny_imagenet(const std::string& src_dir, const std::string& out_
     std::istringstream fields(line);
     std::string file, wnid;
     if (!(fields >> file >> wnid)) {
-      SISYPHUS_FAIL(ErrorKind::kData, "'" + ann_path + "' line " + std::to_string(line_no) +
-                                          " is malformed");
+      SISYPHUS_FAIL(ErrorKind::kData,
+                    "'" + ann_path + "' line " + std::to_string(line_no) + " is malformed");
     }
     auto it = label_of.find(wnid);
     if (it == label_of.end()) {

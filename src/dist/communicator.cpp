@@ -26,7 +26,8 @@ DeviceKind parse_device(const std::string& name) {
   if (name == "auto") return DeviceKind::kAuto;
   if (name == "cpu") return DeviceKind::kCpu;
   if (name == "cuda") return DeviceKind::kCuda;
-  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown device '" + name + "' for --device (known: auto, cpu, cuda)");
+  SISYPHUS_FAIL(ErrorKind::kConfig,
+                "unknown device '" + name + "' for --device (known: auto, cpu, cuda)");
 }
 
 bool launched_by_mpi() {
@@ -46,7 +47,8 @@ constexpr bool kHaveNccl =
     false;
 #endif
 
-std::shared_ptr<Communicator> make_nccl(std::shared_ptr<MpiCommunicator> mpi, int device, double timeout_s) {
+std::shared_ptr<Communicator> make_nccl(std::shared_ptr<MpiCommunicator> mpi, int device,
+                                        double timeout_s) {
 #ifdef SISYPHUS_WITH_NCCL
   return std::make_shared<NcclCommunicator>(std::move(mpi), NcclOptions{device, timeout_s});
 #else
@@ -68,15 +70,16 @@ Connection connect(const ConnectOptions& o) {
                  "--backend nccl needs --device cuda (or auto); for CPU tensors use --backend mpi");
   const bool cuda = o.device == DeviceKind::kCuda || (o.device == DeviceKind::kAuto && gpus > 0);
   Connection c;
-  if (o.backend == Backend::kNccl) SISYPHUS_CHECK(gpus > 0, ErrorKind::kCuda,
-                                                  "--backend nccl: no GPU is visible to this process "
-                                                  "(HINT: --backend mpi on CPU machines)");
+  if (o.backend == Backend::kNccl)
+    SISYPHUS_CHECK(gpus > 0, ErrorKind::kCuda,
+                   "--backend nccl: no GPU is visible to this process "
+                   "(HINT: --backend mpi on CPU machines)");
 
   if (o.backend == Backend::kLocal || (o.backend == Backend::kAuto && !launched_by_mpi())) {
     const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
     if (size && std::atoi(size) > 1) {
-      SISYPHUS_FAIL(ErrorKind::kConfig, "--backend local cannot run under mpirun with " + std::string(size) +
-                                            " ranks (HINT: --backend mpi)");
+      SISYPHUS_FAIL(ErrorKind::kConfig, "--backend local cannot run under mpirun with " +
+                                            std::string(size) + " ranks (HINT: --backend mpi)");
     }
     c.comm = std::make_shared<LocalCommunicator>();
     c.cuda_device = cuda ? 0 : -1;
@@ -90,8 +93,9 @@ Connection connect(const ConnectOptions& o) {
   const bool shared_gpu = cuda && mpi->local_size() > gpus;
   if (o.backend == Backend::kNccl) {
     SISYPHUS_CHECK(!shared_gpu, ErrorKind::kNccl,
-                   "--backend nccl: " + std::to_string(mpi->local_size()) + " ranks on this host share " +
-                       std::to_string(gpus) + " GPU(s), and NCCL refuses two ranks on one GPU "
+                   "--backend nccl: " + std::to_string(mpi->local_size()) +
+                       " ranks on this host share " + std::to_string(gpus) +
+                       " GPU(s), and NCCL refuses two ranks on one GPU "
                        "(HINT: one rank per GPU, or --backend mpi)");
     c.comm = make_nccl(std::move(mpi), c.cuda_device, o.nccl_timeout_s);
     c.why = "--backend nccl";
@@ -101,9 +105,10 @@ Connection connect(const ConnectOptions& o) {
   } else {
     c.why = o.backend == Backend::kMpi ? "--backend mpi"
             : !cuda                    ? "auto: CPU tensors under mpirun"
-            : shared_gpu               ? "auto: " + std::to_string(mpi->local_size()) + " ranks share " +
-                                 std::to_string(gpus) + " GPU(s), which NCCL refuses: MPI via pinned memory"
-                                       : "auto: this build has no NCCL: MPI via pinned memory";
+            : shared_gpu
+                ? "auto: " + std::to_string(mpi->local_size()) + " ranks share " +
+                      std::to_string(gpus) + " GPU(s), which NCCL refuses: MPI via pinned memory"
+                : "auto: this build has no NCCL: MPI via pinned memory";
     c.comm = std::move(mpi);
   }
   return c;

@@ -23,19 +23,19 @@ int world_rank_for_messages() {
 }
 
 // Checks an MPI return code: names the call, the rank, the file and line.
-#define MPI_CHECK(call)                                                                    \
-  do {                                                                                     \
-    int _rc = (call);                                                                      \
-    if (_rc != MPI_SUCCESS) {                                                              \
-      char _msg[MPI_MAX_ERROR_STRING];                                                     \
-      int _len = 0;                                                                        \
-      MPI_Error_string(_rc, _msg, &_len);                                                  \
+#define MPI_CHECK(call)                                                                           \
+  do {                                                                                            \
+    int _rc = (call);                                                                             \
+    if (_rc != MPI_SUCCESS) {                                                                     \
+      char _msg[MPI_MAX_ERROR_STRING];                                                            \
+      int _len = 0;                                                                               \
+      MPI_Error_string(_rc, _msg, &_len);                                                         \
       SISYPHUS_FAIL(ErrorKind::kMpi, std::string(#call).substr(0, std::string(#call).find('(')) + \
-                                         " failed on rank " +                             \
-                                         std::to_string(world_rank_for_messages()) + ": " + \
-                                         std::string(_msg, _len) +                         \
-                                         " (HINT: did every rank issue the same collectives?)"); \
-    }                                                                                      \
+                                         " failed on rank " +                                     \
+                                         std::to_string(world_rank_for_messages()) + ": " +       \
+                                         std::string(_msg, _len) +                                \
+                                         " (HINT: did every rank issue the same collectives?)");  \
+    }                                                                                             \
   } while (0)
 
 // MPI is initialised once and finalised when the process exits normally.
@@ -60,14 +60,19 @@ void ensure_mpi() {
 
 MPI_Datatype mpi_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return MPI_FLOAT;
-    case torch::kFloat64: return MPI_DOUBLE;
-    case torch::kInt64: return MPI_INT64_T;
-    case torch::kInt32: return MPI_INT32_T;
-    case torch::kUInt8: return MPI_UINT8_T;
+    case torch::kFloat32:
+      return MPI_FLOAT;
+    case torch::kFloat64:
+      return MPI_DOUBLE;
+    case torch::kInt64:
+      return MPI_INT64_T;
+    case torch::kInt32:
+      return MPI_INT32_T;
+    case torch::kUInt8:
+      return MPI_UINT8_T;
     default:
-      SISYPHUS_FAIL(ErrorKind::kMpi, std::string("no MPI type for dtype ") +
-                                         c10::toString(t.scalar_type()));
+      SISYPHUS_FAIL(ErrorKind::kMpi,
+                    std::string("no MPI type for dtype ") + c10::toString(t.scalar_type()));
   }
 }
 
@@ -87,7 +92,8 @@ void check_tensor(const torch::Tensor& t) {
 // no GPU: the tests' CPU path).
 torch::Tensor host_side(const torch::Tensor& t, bool stage_all) {
   if (!stage_all && !t.is_cuda()) return t;
-  torch::Tensor host = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(t.is_cuda()));
+  torch::Tensor host =
+      torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(t.is_cuda()));
   host.copy_(t);  // device -> host: waits for the kernels that produced t
   return host;
 }
@@ -152,7 +158,8 @@ MpiCommunicator::MpiCommunicator(bool stage_all) : stage_all_(stage_all) {
   int local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", -1);
   if (local < 0 || local_size < 0) {
     MPI_Comm node;
-    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+    MPI_CHECK(
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
     MPI_CHECK(MPI_Comm_rank(node, &local));
     MPI_CHECK(MPI_Comm_size(node, &local_size));
     MPI_CHECK(MPI_Comm_free(&node));
@@ -165,16 +172,16 @@ std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, Reduce
   check_tensor(t);
   torch::Tensor host = host_side(t, stage_all_);
   auto work = std::make_unique<MpiWork>(t, host, op == ReduceOp::kAvg, size_);
-  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host),
-                           mpi_op(op), MPI_COMM_WORLD, work->request()));
+  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()),
+                           mpi_type(host), mpi_op(op), MPI_COMM_WORLD, work->request()));
   return work;
 }
 
 void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);
   torch::Tensor host = host_side(t, stage_all_);
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host),
-                          mpi_op(op), MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()),
+                          mpi_type(host), mpi_op(op), MPI_COMM_WORLD));
   if (op == ReduceOp::kAvg) host.div_(size_);
   copy_back(t, host);
 }
@@ -182,7 +189,8 @@ void MpiCommunicator::all_reduce(torch::Tensor& t, ReduceOp op) {
 void MpiCommunicator::broadcast(torch::Tensor& t, int root) {
   check_tensor(t);
   torch::Tensor host = host_side(t, stage_all_);
-  MPI_CHECK(MPI_Bcast(host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host), root, MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Bcast(host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host), root,
+                      MPI_COMM_WORLD));
   copy_back(t, host);
 }
 
@@ -194,7 +202,8 @@ torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& t) {
   for (auto d : in.sizes()) shape.push_back(d);
   torch::Tensor out = torch::empty(shape, host_in.options());
   MPI_CHECK(MPI_Allgather(host_in.data_ptr(), static_cast<int>(host_in.numel()), mpi_type(host_in),
-                          out.data_ptr(), static_cast<int>(host_in.numel()), mpi_type(host_in), MPI_COMM_WORLD));
+                          out.data_ptr(), static_cast<int>(host_in.numel()), mpi_type(host_in),
+                          MPI_COMM_WORLD));
   return in.is_cuda() ? out.to(in.device()) : out;
 }
 

@@ -49,34 +49,46 @@ struct NcclCommunicator::State {
 namespace {
 
 // Checks an NCCL return code at its own call site.
-#define NCCL_CHECK(state, call)                                            \
-  do {                                                                     \
-    ncclResult_t _r = (call);                                              \
-    if (_r != ncclSuccess) (state).fail(#call, _r, __FILE__, __LINE__);    \
+#define NCCL_CHECK(state, call)                                         \
+  do {                                                                  \
+    ncclResult_t _r = (call);                                           \
+    if (_r != ncclSuccess) (state).fail(#call, _r, __FILE__, __LINE__); \
   } while (0)
 
 ncclDataType_t nccl_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return ncclFloat32;
-    case torch::kFloat64: return ncclFloat64;
-    case torch::kFloat16: return ncclFloat16;
-    case torch::kBFloat16: return ncclBfloat16;
-    case torch::kInt64: return ncclInt64;
-    case torch::kInt32: return ncclInt32;
-    case torch::kUInt8: return ncclUint8;
-    case torch::kInt8: return ncclInt8;
+    case torch::kFloat32:
+      return ncclFloat32;
+    case torch::kFloat64:
+      return ncclFloat64;
+    case torch::kFloat16:
+      return ncclFloat16;
+    case torch::kBFloat16:
+      return ncclBfloat16;
+    case torch::kInt64:
+      return ncclInt64;
+    case torch::kInt32:
+      return ncclInt32;
+    case torch::kUInt8:
+      return ncclUint8;
+    case torch::kInt8:
+      return ncclInt8;
     default:
-      SISYPHUS_FAIL(ErrorKind::kNccl, std::string("no NCCL type for dtype ") +
-                                          c10::toString(t.scalar_type()));
+      SISYPHUS_FAIL(ErrorKind::kNccl,
+                    std::string("no NCCL type for dtype ") + c10::toString(t.scalar_type()));
   }
 }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kMin: return ncclMin;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kSum: return ncclSum;
+    case ReduceOp::kMin:
+      return ncclMin;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kSum:
+      return ncclSum;
   }
   return ncclSum;
 }
@@ -84,8 +96,11 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 // Later kernels on the current stream wait for the collective; the host does not.
 class NcclWork : public Work {
  public:
-  NcclWork(std::shared_ptr<at::cuda::CUDAEvent> done, int device) : done_(std::move(done)), device_(device) {}
-  void wait() override { done_->block(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_))); }
+  NcclWork(std::shared_ptr<at::cuda::CUDAEvent> done, int device)
+      : done_(std::move(done)), device_(device) {}
+  void wait() override {
+    done_->block(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)));
+  }
   bool test() override { return done_->query(); }
 
  private:
@@ -106,8 +121,9 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi, NcclOpt
                  "--backend nccl: rank " + std::to_string(s.rank) +
                      " sees no GPU (HINT: --backend mpi --device cpu on CPU machines)");
   SISYPHUS_CHECK(options_.device >= 0 && options_.device < gpus, ErrorKind::kCuda,
-                 "--backend nccl: rank " + std::to_string(s.rank) + " was given cuda:" +
-                     std::to_string(options_.device) + " but sees " + std::to_string(gpus) + " GPU(s)");
+                 "--backend nccl: rank " + std::to_string(s.rank) +
+                     " was given cuda:" + std::to_string(options_.device) + " but sees " +
+                     std::to_string(gpus) + " GPU(s)");
   SISYPHUS_CHECK(options_.timeout_s > 0, ErrorKind::kConfig, "--nccl-timeout must be positive");
   const auto dev = static_cast<c10::DeviceIndex>(options_.device);
   c10::cuda::CUDAGuard guard(dev);
@@ -123,7 +139,8 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi, NcclOpt
       [raw](const std::string& what) {
         // No exception can reach main from here: abort, say so once, exit.
         raw->abort_comm();
-        std::fprintf(stderr, "sisyphus: [rank %d] NCCL failure: %s; communicator aborted, exiting\n",
+        std::fprintf(stderr,
+                     "sisyphus: [rank %d] NCCL failure: %s; communicator aborted, exiting\n",
                      raw->rank, what.c_str());
         std::fflush(stderr);
         std::_Exit(1);
@@ -134,7 +151,8 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi, NcclOpt
         if (ncclCommGetAsyncError(raw->comm, &async) != ncclSuccess || async == ncclSuccess ||
             async == ncclInProgress)
           return PollResult::pending();
-        return PollResult::failed(std::string("asynchronous NCCL error: ") + ncclGetErrorString(async));
+        return PollResult::failed(std::string("asynchronous NCCL error: ") +
+                                  ncclGetErrorString(async));
       });
 }
 
@@ -148,16 +166,19 @@ namespace {
 
 void check_on_device(const torch::Tensor& t, int device, const char* what) {
   SISYPHUS_CHECK(t.is_cuda() && t.device().index() == device, ErrorKind::kNccl,
-                 std::string(what) + " on a tensor on " + t.device().str() + ", but this rank's NCCL "
-                 "communicator is on cuda:" + std::to_string(device) +
-                     " (HINT: move the tensor to the job's device)");
-  SISYPHUS_CHECK(t.is_contiguous(), ErrorKind::kNccl, std::string(what) + " on a non-contiguous tensor");
+                 std::string(what) + " on a tensor on " + t.device().str() +
+                     ", but this rank's NCCL "
+                     "communicator is on cuda:" +
+                     std::to_string(device) + " (HINT: move the tensor to the job's device)");
+  SISYPHUS_CHECK(t.is_contiguous(), ErrorKind::kNccl,
+                 std::string(what) + " on a non-contiguous tensor");
 }
 
 // Runs `launch` on the NCCL stream after the current stream's queued work;
 // returns the event that marks its end, watched until done.
 template <typename Launch>
-std::shared_ptr<at::cuda::CUDAEvent> enqueue(NcclCommunicator::State& s, int device, const std::string& what,
+std::shared_ptr<at::cuda::CUDAEvent> enqueue(NcclCommunicator::State& s, int device,
+                                             const std::string& what,
                                              std::vector<torch::Tensor> touched, Launch launch) {
   const auto dev = static_cast<c10::DeviceIndex>(device);
   c10::cuda::CUDAGuard guard(dev);
@@ -166,7 +187,8 @@ std::shared_ptr<at::cuda::CUDAEvent> enqueue(NcclCommunicator::State& s, int dev
   ready.record(current);
   ready.block(*s.stream);
   // The caching allocator must not reuse these blocks before NCCL is done.
-  for (auto& t : touched) c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), *s.stream);
+  for (auto& t : touched)
+    c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), *s.stream);
   launch(s.stream->stream());
   auto done = std::make_shared<at::cuda::CUDAEvent>();
   done->record(*s.stream);
@@ -181,7 +203,8 @@ std::shared_ptr<at::cuda::CUDAEvent> enqueue(NcclCommunicator::State& s, int dev
 }
 
 std::string describe(const char* call, const torch::Tensor& t) {
-  return std::string(call) + "(" + std::to_string(t.numel()) + " x " + c10::toString(t.scalar_type()) + ")";
+  return std::string(call) + "(" + std::to_string(t.numel()) + " x " +
+         c10::toString(t.scalar_type()) + ")";
 }
 
 }  // namespace
@@ -190,10 +213,11 @@ std::unique_ptr<Work> NcclCommunicator::all_reduce_async(torch::Tensor& t, Reduc
   if (t.device().is_cpu()) return mpi_->all_reduce_async(t, op);
   check_on_device(t, options_.device, "all-reduce");
   State& s = *state_;
-  auto done = enqueue(s, options_.device, describe("ncclAllReduce", t), {t}, [&](cudaStream_t stream) {
-    NCCL_CHECK(s, ncclAllReduce(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t),
-                                nccl_op(op), s.comm, stream));
-  });
+  auto done =
+      enqueue(s, options_.device, describe("ncclAllReduce", t), {t}, [&](cudaStream_t stream) {
+        NCCL_CHECK(s, ncclAllReduce(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()),
+                                    nccl_type(t), nccl_op(op), s.comm, stream));
+      });
   return std::make_unique<NcclWork>(std::move(done), options_.device);
 }
 
@@ -201,10 +225,11 @@ void NcclCommunicator::broadcast(torch::Tensor& t, int root) {
   if (t.device().is_cpu()) return mpi_->broadcast(t, root);
   check_on_device(t, options_.device, "broadcast");
   State& s = *state_;
-  auto done = enqueue(s, options_.device, describe("ncclBroadcast", t), {t}, [&](cudaStream_t stream) {
-    NCCL_CHECK(s, ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t),
-                                root, s.comm, stream));
-  });
+  auto done =
+      enqueue(s, options_.device, describe("ncclBroadcast", t), {t}, [&](cudaStream_t stream) {
+        NCCL_CHECK(s, ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()),
+                                    nccl_type(t), root, s.comm, stream));
+      });
   NcclWork(std::move(done), options_.device).wait();
 }
 
@@ -216,10 +241,11 @@ torch::Tensor NcclCommunicator::all_gather(const torch::Tensor& t) {
   for (auto d : in.sizes()) shape.push_back(d);
   torch::Tensor out = torch::empty(shape, in.options());
   State& s = *state_;
-  auto done = enqueue(s, options_.device, describe("ncclAllGather", in), {in, out}, [&](cudaStream_t stream) {
-    NCCL_CHECK(s, ncclAllGather(in.data_ptr(), out.data_ptr(), static_cast<size_t>(in.numel()),
-                                nccl_type(in), s.comm, stream));
-  });
+  auto done = enqueue(
+      s, options_.device, describe("ncclAllGather", in), {in, out}, [&](cudaStream_t stream) {
+        NCCL_CHECK(s, ncclAllGather(in.data_ptr(), out.data_ptr(), static_cast<size_t>(in.numel()),
+                                    nccl_type(in), s.comm, stream));
+      });
   NcclWork(std::move(done), options_.device).wait();
   return out;
 }

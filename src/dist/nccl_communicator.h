@@ -30,8 +30,8 @@ namespace sisyphus::dist {
 int cuda_device_count();
 
 struct NcclOptions {
-  int device = 0;            // the CUDA device of this rank
-  double timeout_s = 600;    // a collective in flight longer than this fails the job
+  int device = 0;          // the CUDA device of this rank
+  double timeout_s = 600;  // a collective in flight longer than this fails the job
 };
 
 class NcclCommunicator : public Communicator {

@@ -27,7 +27,8 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
     names_.push_back(name);
     params_.push_back(p);
   }
-  if (comm_->size() == 1) return;  // one rank: its gradients are the mean already (no buckets, no hooks)
+  if (comm_->size() == 1)
+    return;  // one rank: its gradients are the mean already (no buckets, no hooks)
   // Gradients arrive roughly in reverse order of the forward pass.
   slots_.resize(params_.size());
   int64_t cap = options.first_bucket_bytes;
@@ -47,8 +48,9 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
   }
   for (int64_t elements : sizes) {
     Bucket b;
-    b.flat = torch::zeros({elements}, params_.empty() ? torch::TensorOptions().dtype(torch::kFloat32)
-                                                      : params_.front().options().requires_grad(false));
+    b.flat =
+        torch::zeros({elements}, params_.empty() ? torch::TensorOptions().dtype(torch::kFloat32)
+                                                 : params_.front().options().requires_grad(false));
     buckets_.push_back(std::move(b));
   }
   for (size_t k = 0; k < params_.size(); ++k) {

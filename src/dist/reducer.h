@@ -6,15 +6,14 @@
 // layer) are assigned, in reverse order, to flat float buckets: the first
 // holds up to `first_bucket_bytes`, the others up to `bucket_bytes`. During
 // backward a hook copies each gradient into its bucket, scaled by
-// local_count / global_count (one multiply per bucket); when a bucket is complete its all-reduce (sum)
-// starts, always in bucket order so every rank issues the same collectives.
-// The last bucket is complete only when backward is (nearly) done, so it is
-// reduced with a blocking all-reduce (faster in MPI than non-blocking).
-// finish_step() waits for all buckets and makes each parameter's .grad the
-// global mean gradient, exactly what one process would compute over the
-// union of all ranks' batches (uneven last batches included). On a single
-// rank the reducer does nothing (the gradients are the mean already), so the
-// trainers always have one instead of branching on the number of ranks.
+// local_count / global_count (one multiply per bucket); when a bucket is complete its all-reduce
+// (sum) starts, always in bucket order so every rank issues the same collectives. The last bucket
+// is complete only when backward is (nearly) done, so it is reduced with a blocking all-reduce
+// (faster in MPI than non-blocking). finish_step() waits for all buckets and makes each parameter's
+// .grad the global mean gradient, exactly what one process would compute over the union of all
+// ranks' batches (uneven last batches included). On a single rank the reducer does nothing (the
+// gradients are the mean already), so the trainers always have one instead of branching on the
+// number of ranks.
 #pragma once
 
 #include <torch/types.h>
@@ -29,7 +28,7 @@
 namespace sisyphus::dist {
 
 struct ReducerOptions {
-  int64_t bucket_bytes = 25 << 20;      // 25 MiB, as DDP
+  int64_t bucket_bytes = 25 << 20;       // 25 MiB, as DDP
   int64_t first_bucket_bytes = 1 << 20;  // small first bucket: starts communicating early
 };
 // Buckets of `bucket_mb` MiB (--bucket-mb), the first at most 1 MiB.
@@ -37,8 +36,8 @@ ReducerOptions reducer_options(double bucket_mb);
 
 struct ReducerStats {
   int64_t steps = 0;
-  int64_t bytes_reduced = 0;     // payload all-reduced, summed over steps
-  double exposed_wait_s = 0;     // time spent blocked on communication (waits + the last bucket)
+  int64_t bytes_reduced = 0;  // payload all-reduced, summed over steps
+  double exposed_wait_s = 0;  // time spent blocked on communication (waits + the last bucket)
 };
 
 class GradientReducer {
@@ -65,8 +64,8 @@ class GradientReducer {
  private:
   struct Slot {
     int64_t bucket = 0;
-    int64_t offset = 0;   // in elements, inside the bucket
-    torch::Tensor view;   // the parameter's shape, aliasing its part of the bucket
+    int64_t offset = 0;  // in elements, inside the bucket
+    torch::Tensor view;  // the parameter's shape, aliasing its part of the bucket
     bool ready = false;
   };
   struct Bucket {

@@ -20,7 +20,8 @@ std::string broadcast_string(Communicator& comm, const std::string& s, int root)
   torch::Tensor bytes = torch::zeros({len.item<int64_t>()}, torch::kUInt8);
   if (comm.rank() == root && !s.empty()) std::memcpy(bytes.data_ptr(), s.data(), s.size());
   if (bytes.numel() > 0) comm.broadcast(bytes, root);
-  return std::string(reinterpret_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+  return std::string(reinterpret_cast<const char*>(bytes.data_ptr()),
+                     static_cast<size_t>(bytes.numel()));
 }
 
 // The first "key=value" line that differs, described for an error message.
@@ -67,9 +68,11 @@ void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weig
   if (!floats.empty()) {
     // [weighted buffers..., weight] in one all-reduce
     std::vector<torch::Tensor> flat_parts;
-    for (auto& b : floats) flat_parts.push_back(b.reshape({-1}).to(torch::kFloat64) * static_cast<double>(weight));
+    for (auto& b : floats)
+      flat_parts.push_back(b.reshape({-1}).to(torch::kFloat64) * static_cast<double>(weight));
     // On the buffers' device: torch::cat refuses a CPU tensor among CUDA ones.
-    flat_parts.push_back(torch::full({1}, static_cast<double>(weight), floats.front().options().dtype(torch::kFloat64)));
+    flat_parts.push_back(torch::full({1}, static_cast<double>(weight),
+                                     floats.front().options().dtype(torch::kFloat64)));
     torch::Tensor flat = torch::cat(flat_parts);
     comm.all_reduce(flat, ReduceOp::kSum);
     flat = flat.narrow(0, 0, flat.numel() - 1) / flat[flat.numel() - 1];
@@ -100,7 +103,8 @@ void check_same_config(Communicator& comm, const std::string& config_text) {
   if (same) return;
   std::string root = broadcast_string(comm, config_text, 0);
   std::string diff = root == config_text ? "" : first_difference(config_text, root, comm.rank());
-  torch::Tensor who = torch::tensor({diff.empty() ? static_cast<int64_t>(INT_MAX) : comm.rank()}, torch::kInt64);
+  torch::Tensor who =
+      torch::tensor({diff.empty() ? static_cast<int64_t>(INT_MAX) : comm.rank()}, torch::kInt64);
   comm.all_reduce(who, ReduceOp::kMin);
   std::string message = broadcast_string(comm, diff, static_cast<int>(who.item<int64_t>()));
   SISYPHUS_FAIL(ErrorKind::kConfig, "ranks were started with different settings: " + message);

@@ -41,7 +41,9 @@ WaitOutcome wait_for(const Poll& poll, double timeout_s, double max_sleep_s) {
 }
 
 Watchdog::Watchdog(double timeout_s, double interval_s, Failure on_failure, Poll health)
-    : timeout_s_(timeout_s), interval_s_(interval_s), on_failure_(std::move(on_failure)),
+    : timeout_s_(timeout_s),
+      interval_s_(interval_s),
+      on_failure_(std::move(on_failure)),
       health_(std::move(health)) {
   thread_ = std::thread([this] { run(); });
 }
@@ -80,7 +82,8 @@ void Watchdog::check_once(std::unique_lock<std::mutex>& lock) {
   for (size_t i = 0; i < items_.size() && failure.empty();) {
     PollResult r = items_[i].poll();
     if (r.state == PollResult::kDone) {
-      items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));  // releases what the poll kept alive
+      items_.erase(items_.begin() +
+                   static_cast<std::ptrdiff_t>(i));  // releases what the poll kept alive
       continue;
     }
     if (r.state == PollResult::kFailed) {

@@ -15,11 +15,16 @@ constexpr const char* kFormat = "sisyphus-checkpoint";
 
 h5::DType h5_dtype(const torch::Tensor& t, const std::string& name) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return h5::DType::kF32;
-    case torch::kFloat64: return h5::DType::kF64;
-    case torch::kInt64: return h5::DType::kI64;
-    case torch::kInt32: return h5::DType::kI32;
-    case torch::kUInt8: return h5::DType::kU8;
+    case torch::kFloat32:
+      return h5::DType::kF32;
+    case torch::kFloat64:
+      return h5::DType::kF64;
+    case torch::kInt64:
+      return h5::DType::kI64;
+    case torch::kInt32:
+      return h5::DType::kI32;
+    case torch::kUInt8:
+      return h5::DType::kU8;
     default:
       SISYPHUS_FAIL(ErrorKind::kCheckpoint, "tensor '" + name + "' has unsupported dtype " +
                                                 std::string(c10::toString(t.scalar_type())));
@@ -28,12 +33,18 @@ h5::DType h5_dtype(const torch::Tensor& t, const std::string& name) {
 
 torch::ScalarType torch_dtype(h5::DType t) {
   switch (t) {
-    case h5::DType::kF32: return torch::kFloat32;
-    case h5::DType::kF64: return torch::kFloat64;
-    case h5::DType::kI64: return torch::kInt64;
-    case h5::DType::kI32: return torch::kInt32;
-    case h5::DType::kU8: return torch::kUInt8;
-    case h5::DType::kU16: return torch::kInt32;
+    case h5::DType::kF32:
+      return torch::kFloat32;
+    case h5::DType::kF64:
+      return torch::kFloat64;
+    case h5::DType::kI64:
+      return torch::kInt64;
+    case h5::DType::kI32:
+      return torch::kInt32;
+    case h5::DType::kU8:
+      return torch::kUInt8;
+    case h5::DType::kU16:
+      return torch::kInt32;
   }
   return torch::kFloat32;
 }
@@ -96,7 +107,8 @@ CheckpointMeta read_meta(const h5::Object& file) {
   if (h5::has_attr(file, "train_loss")) m.train_loss = h5::attr_double(file, "train_loss");
   if (h5::has_attr(file, "test_nonfinite")) m.test_nonfinite = h5::attr_int(file, "test_nonfinite");
   // older checkpoints lack it: all their outputs were finite unless test_nonfinite says otherwise
-  m.test_acc_finite = h5::has_attr(file, "test_acc_finite") ? h5::attr_double(file, "test_acc_finite") : m.test_acc;
+  m.test_acc_finite =
+      h5::has_attr(file, "test_acc_finite") ? h5::attr_double(file, "test_acc_finite") : m.test_acc;
   if (h5::has_attr(file, "teacher")) m.teacher = h5::attr_string(file, "teacher");
   return m;
 }
@@ -181,7 +193,8 @@ std::vector<std::string> load_module_state(torch::nn::Module& module, const Tens
   TensorList mine = module_state(module);
   auto optional = [&optional_suffixes](const std::string& name) {
     for (const auto& s : optional_suffixes)
-      if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+      if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+        return true;
     return false;
   };
   std::vector<std::string> missing;
@@ -197,8 +210,8 @@ std::vector<std::string> load_module_state(torch::nn::Module& module, const Tens
     }
     if (it->second.sizes() != t.sizes()) {
       SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + source + "': tensor '" + name + "' has shape " +
-                                                c10::str(it->second.sizes()) + ", the network expects " +
-                                                c10::str(t.sizes()));
+                                                c10::str(it->second.sizes()) +
+                                                ", the network expects " + c10::str(t.sizes()));
     }
   }
   if (given.size() + missing.size() != mine.size()) {
@@ -206,15 +219,17 @@ std::vector<std::string> load_module_state(torch::nn::Module& module, const Tens
       bool known = false;
       for (const auto& m : mine) known = known || m.first == name;
       if (!known)
-        SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + source + "' has tensor '" + name +
-                                                  "' that the network does not have");
+        SISYPHUS_FAIL(ErrorKind::kCheckpoint,
+                      "'" + source + "' has tensor '" + name + "' that the network does not have");
     }
   }
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : mine) {
     auto it = given.find(name);
-    if (it != given.end()) t.copy_(it->second);
-    else t.fill_(std::numeric_limits<double>::quiet_NaN());
+    if (it != given.end())
+      t.copy_(it->second);
+    else
+      t.fill_(std::numeric_limits<double>::quiet_NaN());
   }
   return missing;
 }

@@ -26,21 +26,21 @@ namespace sisyphus::io {
 using TensorList = std::vector<std::pair<std::string, torch::Tensor>>;
 
 struct CheckpointMeta {
-  std::string network;        // "lenet"
-  std::string dataset;        // "fashion-mnist"
+  std::string network;  // "lenet"
+  std::string dataset;  // "fashion-mnist"
   std::string stage = "baseline";
-  int64_t epoch = 0;          // epochs completed
-  int64_t step = 0;           // optimizer steps completed
-  std::string config;         // resolved config, INI text
-  std::string config_hash;    // hex digest of `config`
-  double test_acc = 0;        // fraction in [0, 1], over all test samples
-  double test_acc_finite = 0; // over the samples with finite outputs (the reference's figure)
+  int64_t epoch = 0;           // epochs completed
+  int64_t step = 0;            // optimizer steps completed
+  std::string config;          // resolved config, INI text
+  std::string config_hash;     // hex digest of `config`
+  double test_acc = 0;         // fraction in [0, 1], over all test samples
+  double test_acc_finite = 0;  // over the samples with finite outputs (the reference's figure)
   double test_loss = 0;
   int64_t num_classes = 0;
   int64_t in_channels = 0;
   int64_t image_size = 0;
   bool imagenet_stem = false;
-  bool batchnorm = true;      // false for networks built with --no-batchnorm
+  bool batchnorm = true;  // false for networks built with --no-batchnorm
   // QuaIL (stage = "mimic-03", "finetune-02", ...); defaults for baselines
   std::string activation = "relu";  // activation spec of every slot (nn/act_spec.h)
   int64_t point = -1;               // the stage's imitation point
@@ -52,9 +52,9 @@ struct CheckpointMeta {
 
 struct Checkpoint {
   CheckpointMeta meta;
-  TensorList model;                                 // state_dict order
+  TensorList model;                                           // state_dict order
   std::vector<std::pair<std::string, TensorList>> optimizer;  // kind -> per-parameter tensors
-  torch::Tensor rng_state;                          // may be undefined
+  torch::Tensor rng_state;                                    // may be undefined
 };
 
 inline constexpr int64_t kCheckpointVersion = 1;

@@ -19,7 +19,8 @@ constexpr const char* kForms =
     "prefixed by amm+";
 
 [[noreturn]] void bad_spec(const std::string& spec, const std::string& why) {
-  SISYPHUS_FAIL(ErrorKind::kConfig, "bad activation '" + spec + "': " + why + " (forms: " + kForms + ")");
+  SISYPHUS_FAIL(ErrorKind::kConfig,
+                "bad activation '" + spec + "': " + why + " (forms: " + kForms + ")");
 }
 
 double parse_number(const std::string& spec, const std::string& text) {
@@ -33,13 +34,15 @@ double parse_number(const std::string& spec, const std::string& text) {
 
 // "degree=2,range=5" -> {degree: [2], range: [5]}; "coeffs=1,2,3" -> {coeffs: [1, 2, 3]}:
 // a comma-separated item without '=' continues the previous key's list.
-std::map<std::string, std::vector<double>> parse_args(const std::string& spec, const std::string& args) {
+std::map<std::string, std::vector<double>> parse_args(const std::string& spec,
+                                                      const std::string& args) {
   std::map<std::string, std::vector<double>> out;
   std::string key;
   size_t pos = 0;
   while (pos <= args.size()) {
     size_t comma = args.find(',', pos);
-    std::string item = args.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string item =
+        args.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     size_t eq = item.find('=');
     if (eq != std::string::npos) {
       key = item.substr(0, eq);
@@ -67,11 +70,14 @@ std::shared_ptr<Activation> make_plain(const std::string& spec, const std::strin
   }
   for (const auto& [k, v] : args)
     if (k != "degree" && k != "range") bad_spec(spec, "unknown key '" + k + "'");
-  if (!args.count("degree") || !args.count("range")) bad_spec(spec, "a fit needs degree= and range=");
-  if (args["degree"].size() != 1 || args["range"].size() != 1) bad_spec(spec, "degree and range take one value");
+  if (!args.count("degree") || !args.count("range"))
+    bad_spec(spec, "a fit needs degree= and range=");
+  if (args["degree"].size() != 1 || args["range"].size() != 1)
+    bad_spec(spec, "degree and range take one value");
   const double d = args["degree"][0];
   if (d != std::floor(d)) bad_spec(spec, "degree must be an integer");
-  return std::make_shared<Polynomial>(fit_relu_least_squares(static_cast<int>(d), args["range"][0]));
+  return std::make_shared<Polynomial>(
+      fit_relu_least_squares(static_cast<int>(d), args["range"][0]));
 }
 
 }  // namespace

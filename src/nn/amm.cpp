@@ -56,12 +56,14 @@ class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
     const std::vector<int64_t> dims = reduce_dims(x), shape = channel_shape(x);
     torch::Tensor at_min = x.eq(saved[1].narrow(0, 0, c).view(shape));
     torch::Tensor at_max = x.eq(saved[1].narrow(0, c, c).view(shape));
-    torch::Tensor held = x.size(0) > 0 ? torch::cat({at_min.sum(dims), at_max.sum(dims)}).to(grads[0].dtype())
-                                       : torch::zeros({2 * c}, grads[0].options());
+    torch::Tensor held = x.size(0) > 0
+                             ? torch::cat({at_min.sum(dims), at_max.sum(dims)}).to(grads[0].dtype())
+                             : torch::zeros({2 * c}, grads[0].options());
     torch::Tensor packed = torch::cat({grads[0] * n, held}).contiguous();
     if (StatSyncPtr sync = sync_from_capsule(ctx->saved_data["sync"])) sync->sum(packed);
     if (n <= 0 || x.size(0) == 0) return {torch::zeros_like(x), torch::Tensor(), torch::Tensor()};
-    torch::Tensor share = packed.narrow(0, 0, 2 * c) / n / packed.narrow(0, 2 * c, 2 * c).clamp_min(1);
+    torch::Tensor share =
+        packed.narrow(0, 0, 2 * c) / n / packed.narrow(0, 2 * c, 2 * c).clamp_min(1);
     torch::Tensor gx = at_min.to(x.dtype()) * share.narrow(0, 0, c).view(shape) +
                        at_max.to(x.dtype()) * share.narrow(0, c, c).view(shape);
     return {gx, torch::Tensor(), torch::Tensor()};
@@ -88,10 +90,14 @@ const std::vector<std::string>& amm_later_buffers() {
 
 std::string amm_mode_name(AmmMode mode) {
   switch (mode) {
-    case AmmMode::kAmm: return "amm";
-    case AmmMode::kMm: return "mm";
-    case AmmMode::kBiggest: return "biggest";
-    case AmmMode::kExtreme: return "extreme";
+    case AmmMode::kAmm:
+      return "amm";
+    case AmmMode::kMm:
+      return "mm";
+    case AmmMode::kBiggest:
+      return "biggest";
+    case AmmMode::kExtreme:
+      return "extreme";
   }
   return "amm";
 }
@@ -102,7 +108,8 @@ AmmImpl::AmmImpl(int64_t channels, double eps, double momentum)
   running_max = register_buffer("running_max", torch::zeros({channels}));
   extreme_min = register_buffer("extreme_min", torch::zeros({channels}));
   extreme_max = register_buffer("extreme_max", torch::zeros({channels}));
-  biggest_min = register_buffer("biggest_min", torch::ones({channels}));  // the reference starts both at 1
+  biggest_min =
+      register_buffer("biggest_min", torch::ones({channels}));  // the reference starts both at 1
   biggest_range = register_buffer("biggest_range", torch::ones({channels}));
   num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
 }
@@ -122,7 +129,7 @@ torch::Tensor AmmImpl::batch_min_max(const torch::Tensor& x) {
 void AmmImpl::update_running(const torch::Tensor& mn, const torch::Tensor& mx) {
   torch::NoGradGuard no_grad;
   const torch::Tensor first = num_batches_tracked.eq(0);  // [] bool
-  const torch::Tensor valid = mn.le(mx).all();             // [] bool: some rank had samples
+  const torch::Tensor valid = mn.le(mx).all();            // [] bool: some rank had samples
   auto follow = [&](torch::Tensor& running, const torch::Tensor& batch) {
     torch::Tensor moved = running * (1 - momentum_);
     moved.add_(batch, momentum_);
@@ -146,7 +153,8 @@ torch::Tensor AmmImpl::forward(const torch::Tensor& input) {
   SISYPHUS_CHECK(input.dim() >= 2 && input.size(1) == channels_, ErrorKind::kModel,
                  "AMM for " + std::to_string(channels_) + " channels got an input of shape " +
                      c10::str(input.sizes()));
-  const torch::Tensor x = as_fp32(input);  // min/max and the division in fp32, also under bf16 autocast
+  const torch::Tensor x =
+      as_fp32(input);       // min/max and the division in fp32, also under bf16 autocast
   torch::Tensor lo, range;  // [C]
   if (is_training() || mode_ == AmmMode::kMm) {
     torch::Tensor both = batch_min_max(x);  // joins the collective even without samples here
@@ -175,6 +183,8 @@ AmmActivation::AmmActivation(int64_t channels, std::shared_ptr<Activation> inner
   register_module("act", inner_);
 }
 
-torch::Tensor AmmActivation::forward(const torch::Tensor& x) { return inner_->forward(amm_->forward(x)); }
+torch::Tensor AmmActivation::forward(const torch::Tensor& x) {
+  return inner_->forward(amm_->forward(x));
+}
 
 }  // namespace sisyphus::nn

@@ -58,12 +58,12 @@ torch::Tensor BatchNormImpl::forward_synced(const torch::Tensor& x) {
   const double n_local = static_cast<double>(x.numel() / std::max<int64_t>(c, 1));
   // [sum | sum of squares | count] per channel, in double for the E[x^2] - E[x]^2 form
   torch::Tensor xd = x.to(torch::kFloat64);
-  torch::Tensor local = torch::cat({xd.sum(dims), (xd * xd).sum(dims),
-                                    torch::full({c}, n_local, xd.options())});
+  torch::Tensor local =
+      torch::cat({xd.sum(dims), (xd * xd).sum(dims), torch::full({c}, n_local, xd.options())});
   torch::Tensor total = SyncSums::apply(local, n_local, sync_);
-  torch::Tensor count = total.narrow(0, 2 * c, c).detach();             // [C], all equal
-  torch::Tensor mean = total.narrow(0, 0, c) / count;                    // [C]
-  torch::Tensor var = total.narrow(0, c, c) / count - mean * mean;       // biased, [C]
+  torch::Tensor count = total.narrow(0, 2 * c, c).detach();         // [C], all equal
+  torch::Tensor mean = total.narrow(0, 0, c) / count;               // [C]
+  torch::Tensor var = total.narrow(0, c, c) / count - mean * mean;  // biased, [C]
   {
     torch::NoGradGuard no_grad;
     torch::Tensor unbiased = var * count / (count - 1).clamp_min(1);

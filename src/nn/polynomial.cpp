@@ -17,7 +17,8 @@ torch::Tensor Quad::forward(const torch::Tensor& input) {
 
 Polynomial::Polynomial(std::vector<double> coeffs, std::string spec)
     : coeffs_(std::move(coeffs)), spec_(std::move(spec)) {
-  SISYPHUS_CHECK(!coeffs_.empty(), ErrorKind::kConfig, "a polynomial needs at least one coefficient");
+  SISYPHUS_CHECK(!coeffs_.empty(), ErrorKind::kConfig,
+                 "a polynomial needs at least one coefficient");
   if (spec_.empty()) {
     spec_ = "poly:coeffs=";
     for (size_t d = 0; d < coeffs_.size(); ++d) {

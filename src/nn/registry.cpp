@@ -19,12 +19,18 @@ Network make_network(const std::string& name, const NetShape& shape, bool imagen
     SISYPHUS_FAIL(ErrorKind::kConfig, "--no-batchnorm applies to the plain stacks, not to " + name);
   }
   Network net;
-  if (name == "mlp") net = make_mlp(shape);
-  else if (name == "lenet") net = make_lenet(shape);
-  else if (name == "alexnet") net = make_alexnet(shape);
-  else if (name == "vgg11") net = make_vgg(shape, 11);
-  else if (name == "vgg16") net = make_vgg(shape, 16);
-  else if (name == "mobilenet") net = make_mobilenet_v1(shape);
+  if (name == "mlp")
+    net = make_mlp(shape);
+  else if (name == "lenet")
+    net = make_lenet(shape);
+  else if (name == "alexnet")
+    net = make_alexnet(shape);
+  else if (name == "vgg11")
+    net = make_vgg(shape, 11);
+  else if (name == "vgg16")
+    net = make_vgg(shape, 16);
+  else if (name == "mobilenet")
+    net = make_mobilenet_v1(shape);
   else if (name.rfind("resnet", 0) == 0 &&
            (name == "resnet18" || name == "resnet20" || name == "resnet32" || name == "resnet50"))
     net = make_resnet(name, shape, imagenet_stem ? ResNetStem::kImageNet : ResNetStem::kCifar);
@@ -42,10 +48,11 @@ Network make_network(const std::string& name, const NetShape& shape, bool imagen
       net->forward(torch::zeros({2, shape.in_channels, shape.image_size, shape.image_size}));
     } catch (const c10::Error& e) {
       std::string msg = e.what_without_backtrace();
-      SISYPHUS_FAIL(ErrorKind::kModel,
-                    "network '" + name + "' cannot take " + std::to_string(shape.in_channels) +
-                        "x" + std::to_string(shape.image_size) + "x" +
-                        std::to_string(shape.image_size) + " inputs: " + msg.substr(0, msg.find('\n')));
+      SISYPHUS_FAIL(ErrorKind::kModel, "network '" + name + "' cannot take " +
+                                           std::to_string(shape.in_channels) + "x" +
+                                           std::to_string(shape.image_size) + "x" +
+                                           std::to_string(shape.image_size) +
+                                           " inputs: " + msg.substr(0, msg.find('\n')));
     }
     net->train();
   }

@@ -19,7 +19,8 @@ std::vector<Poly> legendre(int n) {
   for (int k = 1; k < n; ++k) {
     Poly next(static_cast<size_t>(k) + 2, 0.0L);
     for (size_t j = 0; j < p[k].size(); ++j) next[j + 1] += (2.0L * k + 1) * p[k][j];
-    for (size_t j = 0; j < p[k - 1].size(); ++j) next[j] -= static_cast<long double>(k) * p[k - 1][j];
+    for (size_t j = 0; j < p[k - 1].size(); ++j)
+      next[j] -= static_cast<long double>(k) * p[k - 1][j];
     for (auto& c : next) c /= static_cast<long double>(k + 1);
     p[static_cast<size_t>(k) + 1] = next;
   }

@@ -13,10 +13,8 @@ namespace tnn = torch::nn;
 namespace {
 
 tnn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
-  return tnn::Conv2d(tnn::Conv2dOptions(in, out, kernel)
-                         .stride(stride)
-                         .padding(kernel / 2)
-                         .bias(false));
+  return tnn::Conv2d(
+      tnn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
 
 // Shared by both block kinds: a chain of (conv, bn, slot) stages whose last
@@ -42,7 +40,7 @@ class BlockImpl : public tnn::Module {
   }
 
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = option_a_             ? option_a(x)
+    torch::Tensor identity = option_a_                ? option_a(x)
                              : downsample_.is_empty() ? x
                                                       : downsample_->forward(x);
     torch::Tensor out = x;
@@ -85,7 +83,9 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
     conv1_ = register_module("conv1", conv(s.in_channels, stem_width, /*kernel=*/3, /*stride=*/1));
   } else {
     conv1_ = register_module(
-        "conv1", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, stem_width, 7).stride(2).padding(3).bias(false)));
+        "conv1",
+        tnn::Conv2d(
+            tnn::Conv2dOptions(s.in_channels, stem_width, 7).stride(2).padding(3).bias(false)));
   }
   bn1_ = register_module("bn1", BatchNorm(stem_width));
   act_ = register_module("act", ActivationSlot());
@@ -116,7 +116,8 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
       for (size_t i = 0; i < stages.size(); ++i) {
         std::string n = std::to_string(i + 1);
         std::vector<std::string> owners = {bname + ".conv" + n, bname + ".bn" + n};
-        if (i + 1 == stages.size() && block->has_downsample()) owners.push_back(bname + ".downsample");
+        if (i + 1 == stages.size() && block->has_downsample())
+          owners.push_back(bname + ".downsample");
         add_point(bname + ".act" + n, owners, block->acts()[i]);
       }
       in = out;
@@ -145,7 +146,8 @@ std::shared_ptr<ResNetImpl> make_resnet(const std::string& arch, const NetShape&
                                         std::vector<int64_t>{16, 32, 64}, stem);
   if (arch == "resnet32")  // the reference's ResNet-32: option A shortcuts, no projection
     return std::make_shared<ResNetImpl>(arch, s, false, std::vector<int>{5, 5, 5},
-                                        std::vector<int64_t>{16, 32, 64}, stem, ResNetShortcut::kOptionA);
+                                        std::vector<int64_t>{16, 32, 64}, stem,
+                                        ResNetShortcut::kOptionA);
   if (arch == "resnet50")
     return std::make_shared<ResNetImpl>(arch, s, true, std::vector<int>{3, 4, 6, 3},
                                         std::vector<int64_t>{64, 128, 256, 512}, stem);

@@ -4,10 +4,10 @@
 // stride-1 stem without pooling, BasicBlocks; where the shape changes, a 1x1
 // conv + BN shortcut (ResNet-18, ResNet-20) or, for ResNet-32 as in the
 // reference, the parameter-free "option A" shortcut: stride-2 subsampling
-// with the new channels zero-padded, half before and half after. ResNet-50 uses torchvision's Bottleneck (stride on the
-// 3x3 conv) with a 64x64 stem (3x3 stride 1, no pooling) for TinyImageNet, or
-// the ImageNet stem (7x7 stride 2 + 3x3 stride-2 pooling, average instead of
-// max as everywhere in this project).
+// with the new channels zero-padded, half before and half after. ResNet-50 uses torchvision's
+// Bottleneck (stride on the 3x3 conv) with a 64x64 stem (3x3 stride 1, no pooling) for
+// TinyImageNet, or the ImageNet stem (7x7 stride 2 + 3x3 stride-2 pooling, average instead of max
+// as everywhere in this project).
 //
 // Imitation points per block: BasicBlock "act1" (conv1, bn1) and "act2"
 // (conv2, bn2, downsample; after the addition); Bottleneck "act1", "act2",

@@ -25,8 +25,11 @@ std::string SequentialNetImpl::next_name() const {
 void SequentialNetImpl::conv(int64_t in, int64_t out, int64_t kernel, int64_t stride,
                              int64_t padding, bool bias, int64_t groups) {
   pending_owners_.push_back(next_name());
-  sections_.back()->push_back(tnn::Conv2d(
-      tnn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias).groups(groups)));
+  sections_.back()->push_back(tnn::Conv2d(tnn::Conv2dOptions(in, out, kernel)
+                                              .stride(stride)
+                                              .padding(padding)
+                                              .bias(bias)
+                                              .groups(groups)));
 }
 
 void SequentialNetImpl::batchnorm2d(int64_t channels) {
@@ -149,8 +152,8 @@ std::shared_ptr<SequentialNetImpl> make_alexnet(const NetShape& s) {
 std::shared_ptr<SequentialNetImpl> make_vgg(const NetShape& s, int depth) {
   // Channel plan; 0 is a 2x2 average pool (the paper replaces max pooling).
   static const std::vector<int64_t> kVgg11 = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
-  static const std::vector<int64_t> kVgg16 = {64,  64,  0,   128, 128, 0,   256, 256, 256,
-                                              0,   512, 512, 512, 0,   512, 512, 512, 0};
+  static const std::vector<int64_t> kVgg16 = {64, 64,  0,   128, 128, 0,   256, 256, 256,
+                                              0,  512, 512, 512, 0,   512, 512, 512, 0};
   auto net = std::make_shared<SequentialNetImpl>("vgg" + std::to_string(depth), s.batchnorm);
   net->section("features");
   int64_t in = s.in_channels;
@@ -174,7 +177,7 @@ std::shared_ptr<SequentialNetImpl> make_vgg(const NetShape& s, int depth) {
 std::shared_ptr<SequentialNetImpl> make_mobilenet_v1(const NetShape& s) {
   // (output channels, stride) of each depthwise-separable block.
   static const std::vector<std::pair<int64_t, int64_t>> kBlocks = {
-      {64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2}, {512, 1},
+      {64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1},  {512, 2}, {512, 1},
       {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1}};
   auto net = std::make_shared<SequentialNetImpl>("mobilenet", s.batchnorm);
   net->section("features");

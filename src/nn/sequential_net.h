@@ -12,10 +12,10 @@ namespace sisyphus::nn {
 
 // Input geometry and output classes of a network.
 struct NetShape {
-  int64_t in_channels = 3;   // 1 for (Fashion-)MNIST
-  int64_t image_size = 32;   // square inputs
+  int64_t in_channels = 3;  // 1 for (Fashion-)MNIST
+  int64_t image_size = 32;  // square inputs
   int64_t num_classes = 10;
-  bool batchnorm = true;     // false: no BN layers (plain stacks only; for exactness tests)
+  bool batchnorm = true;  // false: no BN layers (plain stacks only; for exactness tests)
 };
 
 class SequentialNetImpl : public NetworkImpl {

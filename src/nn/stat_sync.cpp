@@ -15,7 +15,8 @@ struct SyncHolder : torch::CustomClassHolder {
 
 void attach_stat_sync(torch::nn::Module& module, const StatSyncPtr& sync, SyncScope scope) {
   for (const auto& m : module.modules(/*include_self=*/true)) {
-    if (auto* bn = dynamic_cast<BatchNormImpl*>(m.get())) bn->set_sync(scope.batchnorm ? sync : nullptr);
+    if (auto* bn = dynamic_cast<BatchNormImpl*>(m.get()))
+      bn->set_sync(scope.batchnorm ? sync : nullptr);
     if (auto* amm = dynamic_cast<AmmImpl*>(m.get())) amm->set_sync(scope.amm ? sync : nullptr);
   }
 }

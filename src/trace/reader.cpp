@@ -22,11 +22,13 @@ std::vector<int64_t> read_i64(const h5::Object& g, const std::string& name, int6
 }  // namespace
 
 TraceFile read_trace(const std::string& path) {
-  if (!fs::file_exists(path)) SISYPHUS_FAIL(ErrorKind::kIo, "trace file '" + path + "' does not exist");
+  if (!fs::file_exists(path))
+    SISYPHUS_FAIL(ErrorKind::kIo, "trace file '" + path + "' does not exist");
   if (!h5::is_hdf5(path)) SISYPHUS_FAIL(ErrorKind::kIo, "'" + path + "' is not an HDF5 file");
   h5::Object file = h5::open_file(path);
   if (!h5::has_attr(file, "format") || h5::attr_string(file, "format") != "sisyphus-trace")
-    SISYPHUS_FAIL(ErrorKind::kIo, "'" + path + "' is not a sisyphus trace (no format=sisyphus-trace attribute)");
+    SISYPHUS_FAIL(ErrorKind::kIo,
+                  "'" + path + "' is not a sisyphus trace (no format=sisyphus-trace attribute)");
   TraceFile t;
   t.path = path;
   t.header.run = h5::attr_string(file, "run");
@@ -37,11 +39,14 @@ TraceFile read_trace(const std::string& path) {
   t.header.layers = h5::attr_strings(file, "layers");
   t.header.bound = h5::attr_double(file, "bound");
   h5::Object g = h5::open_group(file, "records");
-  std::vector<std::string> source = h5::read_strings(g, "source"), stage = h5::read_strings(g, "stage"),
+  std::vector<std::string> source = h5::read_strings(g, "source"),
+                           stage = h5::read_strings(g, "stage"),
                            phase = h5::read_strings(g, "phase"), mode = h5::read_strings(g, "mode");
   // A killed writer may leave the columns of its last record uneven: keep the complete rows.
-  int64_t rows = static_cast<int64_t>(std::min({source.size(), stage.size(), phase.size(), mode.size()}));
-  for (const char* c : {"epoch", "step", "samples", "min", "max", "max_abs", "mean", "std", "count", "nan", "inf", "above", "hist"})
+  int64_t rows =
+      static_cast<int64_t>(std::min({source.size(), stage.size(), phase.size(), mode.size()}));
+  for (const char* c : {"epoch", "step", "samples", "min", "max", "max_abs", "mean", "std", "count",
+                        "nan", "inf", "above", "hist"})
     rows = std::min(rows, h5::array_info(g, c).shape.at(0));
   const int64_t L = static_cast<int64_t>(t.header.layers.size());
   auto whole = [&](const char* c) { return h5::array_info(g, c).numel(); };
@@ -75,7 +80,8 @@ TraceFile read_trace(const std::string& path) {
       s.nan = nan[i];
       s.inf = inf[i];
       s.above = above[i];
-      for (int b = 0; b < kHistBins; ++b) s.hist[static_cast<size_t>(b)] = hist[i * kHistBins + static_cast<size_t>(b)];
+      for (int b = 0; b < kHistBins; ++b)
+        s.hist[static_cast<size_t>(b)] = hist[i * kHistBins + static_cast<size_t>(b)];
       rec.layers.push_back(s);
     }
     t.records.push_back(std::move(rec));

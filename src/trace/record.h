@@ -31,13 +31,14 @@ struct LayerStats {
 };
 
 struct TraceRecord {
-  std::string source;  // what was traced: the run name, or eval's --label / checkpoint
-  std::string stage;   // "baseline", "mimic-03", "finetune-00", ...
-  std::string phase;   // "train" or "eval"
-  std::string mode;    // AMM inference mode in evaluation ("amm", "mm", "extreme"), "batch" in training, "-" without AMM
-  int64_t epoch = 0;   // epochs completed in the stage (training: the epoch in progress, 1-based)
-  int64_t step = 0;    // optimizer steps completed in the run
-  int64_t samples = 0; // input samples behind the record (all ranks)
+  std::string source;   // what was traced: the run name, or eval's --label / checkpoint
+  std::string stage;    // "baseline", "mimic-03", "finetune-00", ...
+  std::string phase;    // "train" or "eval"
+  std::string mode;     // AMM inference mode in evaluation ("amm", "mm", "extreme"), "batch" in
+                        // training, "-" without AMM
+  int64_t epoch = 0;    // epochs completed in the stage (training: the epoch in progress, 1-based)
+  int64_t step = 0;     // optimizer steps completed in the run
+  int64_t samples = 0;  // input samples behind the record (all ranks)
   std::vector<LayerStats> layers;  // one per imitation point, in order
 };
 

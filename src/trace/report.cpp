@@ -31,11 +31,15 @@ std::string magnitude(const LayerStats& s) {
   return fmt("%.3g", s.max_abs);
 }
 
-std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' '); }
+std::string pad(const std::string& s, size_t w) {
+  return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' ');
+}
 
 std::string verdict(const TraceRecord& r, const std::vector<std::string>& layers) {
   int k = escaping_layer(r);
-  return k < 0 ? "bounded (no escaping)" : "escaping from layer " + std::to_string(k) + " (" + layers[static_cast<size_t>(k)] + ")";
+  return k < 0 ? "bounded (no escaping)"
+               : "escaping from layer " + std::to_string(k) + " (" +
+                     layers[static_cast<size_t>(k)] + ")";
 }
 
 }  // namespace
@@ -71,8 +75,9 @@ std::string summary(const TraceFile& file) {
   const auto& layers = file.header.layers;
   std::vector<Series> series = eval_series(file);
   std::ostringstream out;
-  out << file.path << ": " << file.header.network << " on " << file.header.dataset << ", run '" << file.header.run
-      << "', " << file.records.size() << " records, " << layers.size() << " layers (" << file.header.program << ")\n";
+  out << file.path << ": " << file.header.network << " on " << file.header.dataset << ", run '"
+      << file.header.run << "', " << file.records.size() << " records, " << layers.size()
+      << " layers (" << file.header.program << ")\n";
   // worst max |x| per layer over every record; first NaN/Inf
   std::vector<double> worst(layers.size(), 0.0);
   std::string first_bad;
@@ -81,27 +86,30 @@ std::string summary(const TraceFile& file) {
       const LayerStats& s = r.layers[l];
       worst[l] = std::max(worst[l], (s.nan > 0 || s.inf > 0) ? INFINITY : s.max_abs);
       if (first_bad.empty() && (s.nan > 0 || s.inf > 0))
-        first_bad = "layer " + std::to_string(l) + " (" + layers[l] + "), " + r.phase + " of stage " + r.stage +
-                    " at step " + std::to_string(r.step) + ": " + std::to_string(s.nan) + " NaN, " +
-                    std::to_string(s.inf) + " Inf";
+        first_bad = "layer " + std::to_string(l) + " (" + layers[l] + "), " + r.phase +
+                    " of stage " + r.stage + " at step " + std::to_string(r.step) + ": " +
+                    std::to_string(s.nan) + " NaN, " + std::to_string(s.inf) + " Inf";
     }
   }
   size_t w = 6;
   for (const auto& n : layers) w = std::max(w, n.size() + 1);
   for (const auto& s : series) {
-    out << "\n" << s.name << ": last evaluation (stage " << s.record->stage << ", step " << s.record->step << ", "
-        << s.record->samples << " samples)\n";
-    out << "  " << pad("#", 4) << pad("layer", w) << pad("max|x|", 11) << pad("log10", 8) << pad("growth", 10)
-        << pad("worst seen", 11) << "NaN/Inf\n";
+    out << "\n"
+        << s.name << ": last evaluation (stage " << s.record->stage << ", step " << s.record->step
+        << ", " << s.record->samples << " samples)\n";
+    out << "  " << pad("#", 4) << pad("layer", w) << pad("max|x|", 11) << pad("log10", 8)
+        << pad("growth", 10) << pad("worst seen", 11) << "NaN/Inf\n";
     double prev = NAN;
     for (size_t l = 0; l < layers.size(); ++l) {
       const LayerStats& st = s.record->layers[l];
       double e = log10_abs(st);
       std::string growth = "";
-      if (l > 0 && std::isfinite(e) && std::isfinite(prev)) growth = "x10^" + fmt("%+.1f", e - prev);
+      if (l > 0 && std::isfinite(e) && std::isfinite(prev))
+        growth = "x10^" + fmt("%+.1f", e - prev);
       out << "  " << pad(std::to_string(l), 4) << pad(layers[l], w) << pad(magnitude(st), 11)
           << pad(std::isfinite(e) ? fmt("%.2f", e) : "inf", 8) << pad(growth, 10)
-          << pad(std::isfinite(worst[l]) ? fmt("%.3g", worst[l]) : "Inf", 11) << (st.nan + st.inf) << "\n";
+          << pad(std::isfinite(worst[l]) ? fmt("%.3g", worst[l]) : "Inf", 11) << (st.nan + st.inf)
+          << "\n";
       prev = e;
     }
     out << "  verdict: " << verdict(*s.record, layers) << "\n";
@@ -116,11 +124,14 @@ std::string compare(const std::vector<TraceFile>& files) {
   std::vector<std::pair<std::string, const TraceRecord*>> cols;
   for (const auto& f : files) {
     if (f.header.layers.size() != layers.size())
-      SISYPHUS_FAIL(ErrorKind::kConfig, "trace compare: '" + f.path + "' has " + std::to_string(f.header.layers.size()) +
-                                            " layers, '" + files[0].path + "' has " + std::to_string(layers.size()));
+      SISYPHUS_FAIL(ErrorKind::kConfig, "trace compare: '" + f.path + "' has " +
+                                            std::to_string(f.header.layers.size()) + " layers, '" +
+                                            files[0].path + "' has " +
+                                            std::to_string(layers.size()));
     for (const auto& s : eval_series(f)) cols.emplace_back(s.name, s.record);
   }
-  if (cols.empty()) SISYPHUS_FAIL(ErrorKind::kConfig, "trace compare: no evaluation records in these files");
+  if (cols.empty())
+    SISYPHUS_FAIL(ErrorKind::kConfig, "trace compare: no evaluation records in these files");
   std::ostringstream out;
   out << "max |x| per layer at the last evaluation (log10 in parentheses)\n";
   size_t w = 6;
@@ -132,20 +143,24 @@ std::string compare(const std::vector<TraceFile>& files) {
     out << pad(std::to_string(l), 4) << pad(layers[l], w);
     for (const auto& [name, r] : cols) {
       double e = log10_abs(r->layers[l]);
-      out << pad(magnitude(r->layers[l]) + (std::isfinite(e) ? " (" + fmt("%.1f", e) + ")" : ""), 18);
+      out << pad(magnitude(r->layers[l]) + (std::isfinite(e) ? " (" + fmt("%.1f", e) + ")" : ""),
+                 18);
     }
     out << "\n";
   }
   for (size_t c = 0; c < cols.size(); ++c)
-    out << "[" << c + 1 << "] " << cols[c].first << ": " << verdict(*cols[c].second, layers) << "\n";
+    out << "[" << c + 1 << "] " << cols[c].first << ": " << verdict(*cols[c].second, layers)
+        << "\n";
   return out.str();
 }
 
-void plot(const std::vector<TraceFile>& files, const std::string& out_png, const std::string& title) {
+void plot(const std::vector<TraceFile>& files, const std::string& out_png,
+          const std::string& title) {
   std::vector<std::pair<std::string, const TraceRecord*>> cols;
   for (const auto& f : files)
     for (const auto& s : eval_series(f)) cols.emplace_back(s.name, s.record);
-  if (cols.empty()) SISYPHUS_FAIL(ErrorKind::kConfig, "trace plot: no evaluation records in these files");
+  if (cols.empty())
+    SISYPHUS_FAIL(ErrorKind::kConfig, "trace plot: no evaluation records in these files");
   const std::string data = out_png + ".dat", script = out_png + ".gp";
   {
     std::FILE* f = std::fopen(data.c_str(), "w");
@@ -155,7 +170,8 @@ void plot(const std::vector<TraceFile>& files, const std::string& out_png, const
       std::fprintf(f, "%zu", l);
       for (const auto& c : cols) {
         double e = l < c.second->layers.size() ? log10_abs(c.second->layers[l]) : NAN;
-        std::fprintf(f, " %s", std::isfinite(e) ? fmt("%.4f", e).c_str() : (e > 0 ? "38.5" : "NaN"));
+        std::fprintf(f, " %s",
+                     std::isfinite(e) ? fmt("%.4f", e).c_str() : (e > 0 ? "38.5" : "NaN"));
       }
       std::fprintf(f, "\n");
     }
@@ -172,8 +188,8 @@ void plot(const std::vector<TraceFile>& files, const std::string& out_png, const
       std::string label = cols[c].first;
       for (auto& ch : label)
         if (ch == '"' || ch == '_') ch = ' ';
-      std::fprintf(f, "%s'%s' using 1:%zu with linespoints title \"%s\"", c ? ", " : "", data.c_str(), c + 2,
-                   label.c_str());
+      std::fprintf(f, "%s'%s' using 1:%zu with linespoints title \"%s\"", c ? ", " : "",
+                   data.c_str(), c + 2, label.c_str());
     }
     std::fprintf(f, "\n");
     if (std::fclose(f) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write '" + script + "'");
@@ -193,7 +209,8 @@ void plot(const std::vector<TraceFile>& files, const std::string& out_png, const
                                       ? "gnuplot is not installed (apt-get install gnuplot-nox)"
                                       : "gnuplot failed: " + first);
   }
-  if (!fs::file_exists(out_png)) SISYPHUS_FAIL(ErrorKind::kIo, "gnuplot wrote no '" + out_png + "'");
+  if (!fs::file_exists(out_png))
+    SISYPHUS_FAIL(ErrorKind::kIo, "gnuplot wrote no '" + out_png + "'");
 }
 
 }  // namespace sisyphus::trace

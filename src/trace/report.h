@@ -32,6 +32,7 @@ std::string summary(const TraceFile& file);
 std::string compare(const std::vector<TraceFile>& files);
 // log10(max |x|) per layer, one line per series, as a PNG made by gnuplot.
 // Error(kIo) when gnuplot is missing or fails.
-void plot(const std::vector<TraceFile>& files, const std::string& out_png, const std::string& title);
+void plot(const std::vector<TraceFile>& files, const std::string& out_png,
+          const std::string& title);
 
 }  // namespace sisyphus::trace

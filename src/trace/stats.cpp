@@ -17,7 +17,9 @@ std::vector<double> hist_edges() {
   return e;
 }
 
-TraceAccumulator::TraceAccumulator(size_t points, double bound) : points_(points), bound_(bound) { reset(); }
+TraceAccumulator::TraceAccumulator(size_t points, double bound) : points_(points), bound_(bound) {
+  reset();
+}
 
 void TraceAccumulator::reset() {
   const int64_t l = static_cast<int64_t>(points_);
@@ -42,7 +44,8 @@ torch::Tensor point_row(const torch::Tensor& x, bool all_finite, double bound) {
     finite = valid.masked_select(torch::isfinite(valid));
   }
   const auto count = static_cast<double>(x.numel());
-  const auto n_valid = static_cast<double>(valid.numel()), n_finite = static_cast<double>(finite.numel());
+  const auto n_valid = static_cast<double>(valid.numel()),
+             n_finite = static_cast<double>(finite.numel());
   torch::Tensor abs = valid.abs();
   torch::Tensor sums = torch::stack({
       torch::full({}, count, f64),
@@ -55,8 +58,10 @@ torch::Tensor point_row(const torch::Tensor& x, bool all_finite, double bound) {
   });
   if (valid.numel() == 0)  // all NaN: no histogram, extremes untouched
     return torch::cat({sums, torch::zeros({kHistBins}, f64), torch::full({3}, -kInf, f64)});
-  torch::Tensor lg = abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);  // in place: abs is ours
-  torch::Tensor hist = torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
+  torch::Tensor lg =
+      abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);  // in place: abs is ours
+  torch::Tensor hist =
+      torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
   auto [mn, mx] = torch::aminmax(valid);
   torch::Tensor neg_min = mn.neg().to(torch::kFloat64), max = mx.to(torch::kFloat64);
   return torch::cat({sums, hist, torch::stack({neg_min, max, torch::maximum(neg_min, max)})});
@@ -86,7 +91,9 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
   torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
   torch::Tensor idx = torch::tensor(index, torch::kInt64);
   sums_.index_add_(0, idx, block.narrow(1, 0, kSumCols + kHistBins));
-  extreme_.index_copy_(0, idx, torch::maximum(extreme_.index_select(0, idx), block.narrow(1, kSumCols + kHistBins, 3)));
+  extreme_.index_copy_(
+      0, idx,
+      torch::maximum(extreme_.index_select(0, idx), block.narrow(1, kSumCols + kHistBins, 3)));
 }
 
 std::vector<LayerStats> TraceAccumulator::reduce(dist::Communicator* comm, int64_t* samples) const {
@@ -113,7 +120,8 @@ std::vector<LayerStats> TraceAccumulator::reduce(dist::Communicator* comm, int64
     st.nan = static_cast<int64_t>(s[i][4]);
     st.inf = static_cast<int64_t>(s[i][5]);
     st.above = static_cast<int64_t>(s[i][6]);
-    for (int b = 0; b < kHistBins; ++b) st.hist[static_cast<size_t>(b)] = static_cast<int64_t>(s[i][kSumCols + b]);
+    for (int b = 0; b < kHistBins; ++b)
+      st.hist[static_cast<size_t>(b)] = static_cast<int64_t>(s[i][kSumCols + b]);
     const bool any = st.count > st.nan;
     st.min = any ? -e[i][0] : 0;
     st.max = any ? e[i][1] : 0;

@@ -26,7 +26,8 @@ class TraceAccumulator {
  private:
   size_t points_;
   double bound_;
-  torch::Tensor sums_;     // [L, 7 + bins] float64: count, finite, sum, sumsq, nan, inf, above, hist...
+  torch::Tensor
+      sums_;  // [L, 7 + bins] float64: count, finite, sum, sumsq, nan, inf, above, hist...
   torch::Tensor extreme_;  // [L, 3] float64: -min, max, max_abs (reduced with max)
   int64_t samples_ = 0;
 };

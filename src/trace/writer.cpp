@@ -30,9 +30,12 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   if (append && fs::file_exists(path)) {
     file_ = h5::open_file(path, /*writable=*/true);
     if (!h5::has_attr(file_, "format") || h5::attr_string(file_, "format") != kFormat)
-      SISYPHUS_FAIL(ErrorKind::kIo, "'" + path + "' exists and is not a sisyphus trace; move it away");
+      SISYPHUS_FAIL(ErrorKind::kIo,
+                    "'" + path + "' exists and is not a sisyphus trace; move it away");
     if (h5::attr_strings(file_, "layers") != header.layers)
-      SISYPHUS_FAIL(ErrorKind::kIo, "trace '" + path + "' holds other layers than this network's; use another file");
+      SISYPHUS_FAIL(
+          ErrorKind::kIo,
+          "trace '" + path + "' holds other layers than this network's; use another file");
     records_ = h5::open_group(file_, "records");
     return;
   }
@@ -48,7 +51,8 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   h5::set_attr(file_, "bound", header.bound);
   h5::set_attr(file_, "hist_unit", std::string("log10(|x|)"));
   std::vector<double> edges = hist_edges();
-  h5::write_array(file_, "hist_edges", h5::DType::kF64, {static_cast<int64_t>(edges.size())}, edges.data());
+  h5::write_array(file_, "hist_edges", h5::DType::kF64, {static_cast<int64_t>(edges.size())},
+                  edges.data());
   records_ = h5::create_group(file_, "records");
   const int64_t l = static_cast<int64_t>(layers_);
   for (const char* c : kStringColumns) h5::create_string_table(records_, c);

@@ -32,8 +32,9 @@ std::pair<int64_t, int64_t> resume_baseline(const TrainConfig& cfg, const std::s
                                             nn::NetworkImpl& net, Sgd& sgd) {
   io::Checkpoint ckpt = io::load_checkpoint(last_path);
   if (ckpt.meta.network != cfg.network || ckpt.meta.dataset != cfg.dataset) {
-    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' holds " + ckpt.meta.network + " on " +
-                                              ckpt.meta.dataset + ", not " + cfg.network + " on " + cfg.dataset);
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' holds " + ckpt.meta.network +
+                                              " on " + ckpt.meta.dataset + ", not " + cfg.network +
+                                              " on " + cfg.dataset);
   }
   io::load_module_state(net, ckpt.model, last_path);
   for (const auto& [kind, list] : ckpt.optimizer)
@@ -54,9 +55,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
   const std::string config_text = to_config_text(cfg);
   log::info("sisyphus train: resolved config (usable with --config):\n" + config_text);
   dist::check_same_config(*job.comm, config_text);
-  log::info("ranks: " + std::to_string(job.world) + " (" + job.comm->backend() + " backend), global batch " +
-            std::to_string(cfg.batch_size) + " split over the ranks" +
-            (job.world > 1 ? std::string(cfg.sync_bn ? ", synchronised BN" : ", per-rank BN statistics") : "") +
+  log::info("ranks: " + std::to_string(job.world) + " (" + job.comm->backend() +
+            " backend), global batch " + std::to_string(cfg.batch_size) + " split over the ranks" +
+            (job.world > 1
+                 ? std::string(cfg.sync_bn ? ", synchronised BN" : ", per-rank BN statistics")
+                 : "") +
             ", " + std::to_string(torch::get_num_threads()) + " torch threads per rank");
   const data::DatasetSpec& spec = data::dataset_spec(cfg.dataset);
 
@@ -81,9 +84,10 @@ BaselineResult train_baseline(TrainConfig cfg) {
   attach(collectives, *net, {.batchnorm = cfg.sync_bn});
   // Without SyncBN each rank's BN statistics move with its own batch: they
   // are averaged after every step (weighted by the ranks' samples).
-  const BufferFilter averaged = cfg.sync_bn ? BufferFilter() : [](const std::string&) { return true; };
-  log::info("model: " + cfg.network + " with " + std::to_string(net->parameter_count()) + " parameters, " +
-            std::to_string(net->points().size()) + " imitation points");
+  const BufferFilter averaged =
+      cfg.sync_bn ? BufferFilter() : [](const std::string&) { return true; };
+  log::info("model: " + cfg.network + " with " + std::to_string(net->parameter_count()) +
+            " parameters, " + std::to_string(net->points().size()) + " imitation points");
 
   int64_t start_epoch = 0, step = 0;
   if (cfg.resume && fs::file_exists(last_path)) {
@@ -93,12 +97,14 @@ BaselineResult train_baseline(TrainConfig cfg) {
   }
   dist::broadcast_state(*job.comm, *net);  // every rank starts from rank 0's state
 
-  trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset, config_text, "", {}, kBaselineTraceBound};
+  trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset,        config_text,
+                             "",      {},          kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
   RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every);
-  EpochRunner runner(job, data, spec, trace,
-                     {cfg.run, cfg.batch_size, cfg.test_batch_size, cfg.augment, cfg.log_every, cfg.verify_ranks,
-                      /*keep_outputs=*/false});
+  EpochRunner runner(
+      job, data, spec, trace,
+      {cfg.run, cfg.batch_size, cfg.test_batch_size, cfg.augment, cfg.log_every, cfg.verify_ranks,
+       /*keep_outputs=*/false});
   std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
   if (job.rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
   const io::CheckpointMeta meta =
@@ -107,7 +113,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // Stops the run on a non-finite loss on any rank (the verdict is reduced:
   // every rank stops at the same step).
   const StepCheck diverged = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
-    const GuardReading g = check_escape({}, 0, r.loss, std::numeric_limits<double>::infinity(), job.comm.get());
+    const GuardReading g =
+        check_escape({}, 0, r.loss, std::numeric_limits<double>::infinity(), job.comm.get());
     if (!g.escaped) return "";
     return "the loss became NaN or Inf at step " + std::to_string(at) +
            "; the last good checkpoint is " + last_path;
@@ -119,14 +126,20 @@ BaselineResult train_baseline(TrainConfig cfg) {
   int64_t images_seen = 0;
   double train_seconds = 0;
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
-    const EpochPlan plan{"baseline", epoch, cfg.epochs, cosine_lr(cfg.optim, epoch, cfg.epochs), cfg.seed};
+    const EpochPlan plan{"baseline", epoch, cfg.epochs, cosine_lr(cfg.optim, epoch, cfg.epochs),
+                         cfg.seed};
     EpochOutcome out = runner.train(*net, sgd, reducer, objective, plan, averaged, &step, diverged);
-    if (!out.stopped.empty()) SISYPHUS_FAIL(ErrorKind::kDiverged, "epoch " + std::to_string(epoch + 1) + ": " + out.stopped);
+    if (!out.stopped.empty())
+      SISYPHUS_FAIL(ErrorKind::kDiverged,
+                    "epoch " + std::to_string(epoch + 1) + ": " + out.stopped);
     train_seconds += out.seconds;
     images_seen += out.sums.seen;
 
-    EpochRecord rec{"baseline", -1, epoch + 1, cfg.epochs, step, plan.lr, "loss", out.sums, out.seconds,
-                    runner.test(*net, "baseline", "-", epoch + 1, step)};
+    EpochRecord rec{"baseline",  -1,
+                    epoch + 1,   cfg.epochs,
+                    step,        plan.lr,
+                    "loss",      out.sums,
+                    out.seconds, runner.test(*net, "baseline", "-", epoch + 1, step)};
     result.eval = *rec.eval;
     ++result.epochs_run;
     if (job.rank == 0) io::save_checkpoint(last_path, epoch_checkpoint(meta, rec, *net, sgd));
@@ -136,7 +149,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
   if (result.epochs_run == 0) {
     // Already finished: report the checkpoint's model on the test set.
     result.eval = evaluate(*net, data.test, spec, job.place, cfg.test_batch_size, job.comm.get());
-    log::info("run '" + cfg.run + "' had already finished " + std::to_string(cfg.epochs) + " epochs");
+    log::info("run '" + cfg.run + "' had already finished " + std::to_string(cfg.epochs) +
+              " epochs");
   }
   result.images_per_s = train_seconds > 0 ? images_seen / train_seconds : 0;
   return result;

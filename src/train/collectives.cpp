@@ -5,7 +5,8 @@
 namespace sisyphus::train {
 namespace {
 
-void timed_all_reduce(dist::Communicator& comm, SyncTime& time, torch::Tensor& t, dist::ReduceOp op) {
+void timed_all_reduce(dist::Communicator& comm, SyncTime& time, torch::Tensor& t,
+                      dist::ReduceOp op) {
   const auto t0 = Clock::now();
   comm.all_reduce(t, op);
   time.calls += 1;
@@ -20,8 +21,12 @@ StatCollectives stat_collectives(const Job& job) {
   std::shared_ptr<dist::Communicator> comm = job.comm;
   std::shared_ptr<SyncTime> time = c.time;
   auto sync = std::make_shared<nn::StatSync>();
-  sync->sum = [comm, time](torch::Tensor& t) { timed_all_reduce(*comm, *time, t, dist::ReduceOp::kSum); };
-  sync->max = [comm, time](torch::Tensor& t) { timed_all_reduce(*comm, *time, t, dist::ReduceOp::kMax); };
+  sync->sum = [comm, time](torch::Tensor& t) {
+    timed_all_reduce(*comm, *time, t, dist::ReduceOp::kSum);
+  };
+  sync->max = [comm, time](torch::Tensor& t) {
+    timed_all_reduce(*comm, *time, t, dist::ReduceOp::kMax);
+  };
   c.sync = std::move(sync);
   return c;
 }

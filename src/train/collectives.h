@@ -17,7 +17,7 @@ struct SyncTime {
 };
 
 struct StatCollectives {
-  nn::StatSyncPtr sync;                                        // null on one rank
+  nn::StatSyncPtr sync;  // null on one rank
   std::shared_ptr<SyncTime> time = std::make_shared<SyncTime>();
 };
 StatCollectives stat_collectives(const Job& job);

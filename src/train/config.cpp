@@ -49,7 +49,8 @@ void check_device(const DeviceConfig& d) {
           "'" + d.device + "' is not one of auto, cpu, cuda");
   require(d.precision == "fp32" || d.precision == "bf16", "--precision",
           "'" + d.precision + "' is not one of fp32, bf16");
-  require(std::isfinite(d.nccl_timeout) && d.nccl_timeout > 0, "--nccl-timeout", "must be positive (seconds)");
+  require(std::isfinite(d.nccl_timeout) && d.nccl_timeout > 0, "--nccl-timeout",
+          "must be positive (seconds)");
 }
 
 namespace {
@@ -58,19 +59,26 @@ namespace {
 class ConfigText {
  public:
   explicit ConfigText(const char* section) : out_(std::string("[") + section + "]\n") {}
-  void text(const char* key, const std::string& v) { out_ += std::string(key) + "=\"" + v + "\"\n"; }
-  void integer(const char* key, int64_t v) { out_ += std::string(key) + "=" + std::to_string(v) + "\n"; }
+  void text(const char* key, const std::string& v) {
+    out_ += std::string(key) + "=\"" + v + "\"\n";
+  }
+  void integer(const char* key, int64_t v) {
+    out_ += std::string(key) + "=" + std::to_string(v) + "\n";
+  }
   void unsigned_integer(const char* key, uint64_t v) {
     out_ += std::string(key) + "=" + std::to_string(v) + "\n";
   }
-  void flag(const char* key, bool v) { out_ += std::string(key) + "=" + (v ? "true" : "false") + "\n"; }
+  void flag(const char* key, bool v) {
+    out_ += std::string(key) + "=" + (v ? "true" : "false") + "\n";
+  }
   void number(const char* key, double v) {  // shortest text that reads back to the same double
     char buf[32];
     auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
     out_ += std::string(key) + "=" + std::string(buf, end) + "\n";
   }
   // The batch and data settings every training command has.
-  void batches(int64_t batch, int64_t test_batch, int64_t train_limit, int64_t test_limit, bool augment) {
+  void batches(int64_t batch, int64_t test_batch, int64_t train_limit, int64_t test_limit,
+               bool augment) {
     integer("batch-size", batch);
     integer("test-batch-size", test_batch);
     integer("train-limit", train_limit);
@@ -106,7 +114,8 @@ void resolve(TrainConfig& cfg) {
   if (!known) {
     std::string list;
     for (const auto& n : nn::network_names()) list += (list.empty() ? "" : ", ") + n;
-    SISYPHUS_FAIL(ErrorKind::kConfig, "unknown network '" + cfg.network + "' for --net (known: " + list + ")");
+    SISYPHUS_FAIL(ErrorKind::kConfig,
+                  "unknown network '" + cfg.network + "' for --net (known: " + list + ")");
   }
   require(cfg.epochs >= 1, "--epochs", "must be at least 1");
   check_optim(cfg.optim);
@@ -160,11 +169,12 @@ void resolve(QuailConfig& cfg) {
             cfg.bucket_mb, cfg.backend, cfg.log_every, cfg.trace_every, cfg.run);
   check_device(cfg.dev);
   require(cfg.escape_bound > 0, "--escape-bound", "must be positive");
-  require(cfg.evaluate == "reference" || cfg.evaluate == "stages" || cfg.evaluate == "epochs", "--evaluate",
-          "'" + cfg.evaluate + "' is not one of reference, stages, epochs");
+  require(cfg.evaluate == "reference" || cfg.evaluate == "stages" || cfg.evaluate == "epochs",
+          "--evaluate", "'" + cfg.evaluate + "' is not one of reference, stages, epochs");
   require(cfg.stop_after_epochs >= 0, "--stop-after-epochs", "must not be negative");
   require(cfg.amm_sync || !cfg.verify_ranks, "--no-amm-sync",
-          "leaves the ranks with different AMM statistics; add --no-verify-ranks (for measurements only)");
+          "leaves the ranks with different AMM statistics; add --no-verify-ranks (for measurements "
+          "only)");
 }
 
 std::string to_config_text(const QuailConfig& c) {

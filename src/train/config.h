@@ -19,11 +19,12 @@ struct OptimConfig {
 // Where a job's tensors live and how it computes (docs/gpu.md). Shared by
 // train, quail and eval.
 struct DeviceConfig {
-  std::string device = "auto";     // auto (a GPU when one is visible), cpu, cuda
-  std::string precision = "fp32";  // fp32, bf16 (autocast; polynomial activations and AMM stay fp32)
-  bool channels_last = false;      // NHWC memory format for images and conv weights
-  bool cudnn_benchmark = true;     // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
-  double nccl_timeout = 600;       // seconds a NCCL collective may take before the job is ended
+  std::string device = "auto";  // auto (a GPU when one is visible), cpu, cuda
+  std::string precision =
+      "fp32";                   // fp32, bf16 (autocast; polynomial activations and AMM stay fp32)
+  bool channels_last = false;   // NHWC memory format for images and conv weights
+  bool cudnn_benchmark = true;  // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
+  double nccl_timeout = 600;    // seconds a NCCL collective may take before the job is ended
 };
 void check_device(const DeviceConfig& d);  // Error(kConfig) naming the flag
 
@@ -32,27 +33,27 @@ struct TrainConfig {
   std::string dataset = "fashion-mnist";  // fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet
   std::string data_dir;                   // empty: the data set's default location
   bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
-  bool batchnorm = true;                  // false: drop the BN layers (plain stacks; exactness tests)
-  int64_t epochs = 5;                     // total epochs (a resumed run continues to this)
-  int64_t batch_size = 128;               // global training batch, split over the ranks
-  int64_t test_batch_size = 100;          // global evaluation batch, split over the ranks
-  int64_t train_limit = 0;                // use only the first N training images (0: all)
-  int64_t test_limit = 0;                 // use only the first N test images (0: all)
-  bool augment = true;                    // the data set's training augmentation
+  bool batchnorm = true;          // false: drop the BN layers (plain stacks; exactness tests)
+  int64_t epochs = 5;             // total epochs (a resumed run continues to this)
+  int64_t batch_size = 128;       // global training batch, split over the ranks
+  int64_t test_batch_size = 100;  // global evaluation batch, split over the ranks
+  int64_t train_limit = 0;        // use only the first N training images (0: all)
+  int64_t test_limit = 0;         // use only the first N test images (0: all)
+  bool augment = true;            // the data set's training augmentation
   OptimConfig optim;
-  uint64_t seed = 42;                     // weights, data order and augmentation
-  int threads = 0;                        // torch intra-op threads (0: the cores shared among local ranks)
-  bool sync_bn = true;                    // SyncBatchNorm: BN statistics over all ranks' batches
-                                          // (R ranks train as one process with the global batch)
-  bool verify_ranks = true;               // compare parameter checksums across ranks every epoch
-  std::string backend = "auto";           // auto, local, mpi, nccl
-  DeviceConfig dev;                       // device, precision, memory format
-  double bucket_mb = 25;                  // gradient bucket size in MiB (the first is 1 MiB at most)
-  std::string run;                        // run name (empty: <network>-<dataset>)
+  uint64_t seed = 42;            // weights, data order and augmentation
+  int threads = 0;               // torch intra-op threads (0: the cores shared among local ranks)
+  bool sync_bn = true;           // SyncBatchNorm: BN statistics over all ranks' batches
+                                 // (R ranks train as one process with the global batch)
+  bool verify_ranks = true;      // compare parameter checksums across ranks every epoch
+  std::string backend = "auto";  // auto, local, mpi, nccl
+  DeviceConfig dev;              // device, precision, memory format
+  double bucket_mb = 25;         // gradient bucket size in MiB (the first is 1 MiB at most)
+  std::string run;               // run name (empty: <network>-<dataset>)
   std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
-  bool resume = false;                    // continue from <run>/last.h5
-  int64_t log_every = 50;                 // progress line every N steps (0: only per epoch)
-  int64_t trace_every = 50;               // activation trace record every N steps (0: evaluations only)
+  bool resume = false;                         // continue from <run>/last.h5
+  int64_t log_every = 50;                      // progress line every N steps (0: only per epoch)
+  int64_t trace_every = 50;  // activation trace record every N steps (0: evaluations only)
 };
 
 // Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
@@ -61,40 +62,40 @@ struct TrainConfig {
 // stage gets a fresh optimizer with `optim` and a cosine schedule over its
 // epochs (the reference's defaults).
 struct QuailConfig {
-  std::string teacher;             // baseline checkpoint (ReLU) to imitate
-  std::string act = "quad";        // student activation spec (nn/act_spec.h)
-  bool amm = false;                // AMM before every activation
-  int64_t mimic_epochs = 50;       // epochs of each mimic stage (0: no mimic stages)
-  int64_t finetune_epochs = 50;    // epochs of each fine-tune stage (0: none)
-  int64_t batch_size = 128;        // global, split over the ranks
-  int64_t test_batch_size = 100;   // global, split over the ranks
+  std::string teacher;            // baseline checkpoint (ReLU) to imitate
+  std::string act = "quad";       // student activation spec (nn/act_spec.h)
+  bool amm = false;               // AMM before every activation
+  int64_t mimic_epochs = 50;      // epochs of each mimic stage (0: no mimic stages)
+  int64_t finetune_epochs = 50;   // epochs of each fine-tune stage (0: none)
+  int64_t batch_size = 128;       // global, split over the ranks
+  int64_t test_batch_size = 100;  // global, split over the ranks
   int64_t train_limit = 0;
   int64_t test_limit = 0;
   bool augment = true;
   OptimConfig optim{0.1, 0.5, true, 0.0, 1e-3};
-  uint64_t seed = 42;              // data order and augmentation (per stage: derived)
+  uint64_t seed = 42;  // data order and augmentation (per stage: derived)
   int threads = 0;
   std::string backend = "auto";
-  DeviceConfig dev;                // device, precision, memory format
+  DeviceConfig dev;  // device, precision, memory format
   double bucket_mb = 25;
-  std::string data_dir;            // empty: the data set's default location
-  std::string run;                 // empty: <network>-<dataset>-quail-<act>[-amm]
+  std::string data_dir;  // empty: the data set's default location
+  std::string run;       // empty: <network>-<dataset>-quail-<act>[-amm]
   std::string checkpoint_dir = "checkpoints";
-  bool resume = false;             // continue from <run>/last.h5 (stage and epoch)
+  bool resume = false;  // continue from <run>/last.h5 (stage and epoch)
   int64_t log_every = 50;
-  double escape_bound = 1e6;       // a checked output with max |x| above this escapes
-  bool continue_on_escape = false; // on escape: record it and exit 0 (for sweeps)
-  int64_t stop_after_epochs = 0;   // end this invocation after N epochs (0: run to the end);
-                                   // for time-sliced jobs that go on with --resume
+  double escape_bound = 1e6;        // a checked output with max |x| above this escapes
+  bool continue_on_escape = false;  // on escape: record it and exit 0 (for sweeps)
+  int64_t stop_after_epochs = 0;    // end this invocation after N epochs (0: run to the end);
+                                    // for time-sliced jobs that go on with --resume
   bool verify_ranks = true;
-  int64_t trace_every = 50;        // activation trace record every N steps (0: evaluations only)
+  int64_t trace_every = 50;  // activation trace record every N steps (0: evaluations only)
   std::string evaluate = "reference";  // when the student is tested: reference (after the last
                                        // mimic stage and after fine-tuning), stages, epochs
-  bool frozen_eval = false;        // frozen points' BN/AMM in evaluation mode during training
-                                   // (not the reference's: it keeps the whole student in training mode)
-  bool sync_bn = true;             // SyncBatchNorm (off: per-rank BN statistics, averaged after each step)
-  bool amm_sync = true;            // AMM min/max over all ranks; off only to measure its cost
-                                   // (ranks' AMM statistics then differ: use with verify_ranks off)
+  bool frozen_eval = false;            // frozen points' BN/AMM in evaluation mode during training
+                             // (not the reference's: it keeps the whole student in training mode)
+  bool sync_bn = true;   // SyncBatchNorm (off: per-rank BN statistics, averaged after each step)
+  bool amm_sync = true;  // AMM min/max over all ranks; off only to measure its cost
+                         // (ranks' AMM statistics then differ: use with verify_ranks off)
 };
 
 void resolve(QuailConfig& cfg);  // data_dir and run need the teacher: filled by the driver

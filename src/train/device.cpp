@@ -18,7 +18,8 @@ namespace sisyphus::train {
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::kFp32;
   if (name == "bf16") return Precision::kBf16;
-  SISYPHUS_FAIL(ErrorKind::kConfig, "unknown precision '" + name + "' for --precision (known: fp32, bf16)");
+  SISYPHUS_FAIL(ErrorKind::kConfig,
+                "unknown precision '" + name + "' for --precision (known: fp32, bf16)");
 }
 
 void use_device(const Placement& place, bool cudnn_benchmark) {
@@ -28,7 +29,8 @@ void use_device(const Placement& place, bool cudnn_benchmark) {
   at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
 #else
   (void)cudnn_benchmark;
-  SISYPHUS_FAIL(ErrorKind::kCuda, "this build has no CUDA support (HINT: build against a CUDA torch)");
+  SISYPHUS_FAIL(ErrorKind::kCuda,
+                "this build has no CUDA support (HINT: build against a CUDA torch)");
 #endif
 }
 
@@ -69,12 +71,14 @@ struct DeviceFeed::CudaState {
 struct DeviceFeed::CudaState {};
 #endif
 
-DeviceFeed::DeviceFeed(data::BatchLoader& loader, const data::DatasetSpec& spec, const Placement& place)
+DeviceFeed::DeviceFeed(data::BatchLoader& loader, const data::DatasetSpec& spec,
+                       const Placement& place)
     : loader_(loader), spec_(spec), place_(place) {
 #ifdef SISYPHUS_WITH_CUDA
   if (place_.cuda()) {
-    cuda_.reset(new CudaState{c10::cuda::getStreamFromPool(/*isHighPriority=*/false, place_.device.index()),
-                              at::cuda::CUDAEvent()});
+    cuda_.reset(
+        new CudaState{c10::cuda::getStreamFromPool(/*isHighPriority=*/false, place_.device.index()),
+                      at::cuda::CUDAEvent()});
   }
 #endif
   stage();
@@ -93,7 +97,8 @@ void DeviceFeed::stage() {
   }
 #ifdef SISYPHUS_WITH_CUDA
   c10::cuda::CUDAStreamGuard guard(cuda_->copy_stream);
-  staged_.images = host.images.to(place_.device, /*non_blocking=*/true).contiguous(place_.image_format());
+  staged_.images =
+      host.images.to(place_.device, /*non_blocking=*/true).contiguous(place_.image_format());
   staged_.labels = host.labels.to(place_.device, /*non_blocking=*/true);
   cuda_->ready.record(cuda_->copy_stream);
 #endif
@@ -102,8 +107,10 @@ void DeviceFeed::stage() {
 data::Batch DeviceFeed::next() {
   if (!have_staged_) {
     data::Batch empty;
-    empty.images = torch::zeros({0, spec_.channels, spec_.size, spec_.size}, torch::TensorOptions().device(place_.device));
-    empty.labels = torch::zeros({0}, torch::TensorOptions().dtype(torch::kInt64).device(place_.device));
+    empty.images = torch::zeros({0, spec_.channels, spec_.size, spec_.size},
+                                torch::TensorOptions().device(place_.device));
+    empty.labels =
+        torch::zeros({0}, torch::TensorOptions().dtype(torch::kInt64).device(place_.device));
     return empty;
   }
   data::Batch out = std::move(staged_);

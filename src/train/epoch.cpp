@@ -12,17 +12,18 @@
 
 namespace sisyphus::train {
 
-std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set, const data::DatasetSpec& spec,
-                                                const Job& job, int64_t global_batch, bool augment,
-                                                uint64_t seed, int64_t epoch) {
+std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set,
+                                                const data::DatasetSpec& spec, const Job& job,
+                                                int64_t global_batch, bool augment, uint64_t seed,
+                                                int64_t epoch) {
   data::LoaderOptions opts;
   opts.augment = augment ? spec.train_augment : data::Augment::kNone;
   opts.seed = seed;
   opts.epoch = epoch;
   opts.pin_memory = job.place.cuda();  // asynchronous host->device copies (DeviceFeed)
   std::vector<int64_t> order = data::epoch_order(set.n, seed, epoch, /*shuffle=*/true);
-  return std::make_unique<data::BatchLoader>(set, spec, data::shard_batches(order, job.rank, job.world, global_batch),
-                                             opts);
+  return std::make_unique<data::BatchLoader>(
+      set, spec, data::shard_batches(order, job.rank, job.world, global_batch), opts);
 }
 
 void EpochSums::add(double mean_loss, int64_t batch_correct, int64_t batch_size) {
@@ -31,7 +32,9 @@ void EpochSums::add(double mean_loss, int64_t batch_correct, int64_t batch_size)
   seen += batch_size;
 }
 
-double EpochSums::mean_loss() const { return loss_sum / static_cast<double>(std::max<int64_t>(seen, 1)); }
+double EpochSums::mean_loss() const {
+  return loss_sum / static_cast<double>(std::max<int64_t>(seen, 1));
+}
 
 double EpochSums::accuracy() const {
   return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(seen, 1));
@@ -39,8 +42,9 @@ double EpochSums::accuracy() const {
 
 void sum_over_ranks(const Job& job, EpochSums* sums) {
   if (job.world == 1) return;
-  torch::Tensor t = torch::tensor({sums->loss_sum, static_cast<double>(sums->correct), static_cast<double>(sums->seen)},
-                                  torch::kFloat64);
+  torch::Tensor t = torch::tensor(
+      {sums->loss_sum, static_cast<double>(sums->correct), static_cast<double>(sums->seen)},
+      torch::kFloat64);
   job.comm->all_reduce(t, dist::ReduceOp::kSum);
   sums->loss_sum = t[0].item<double>();
   sums->correct = static_cast<int64_t>(t[1].item<double>());
@@ -63,8 +67,8 @@ io::CheckpointMeta run_meta(const std::string& network, const std::string& datas
   return m;
 }
 
-io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord& rec, const nn::NetworkImpl& net,
-                                const Sgd& sgd) {
+io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord& rec,
+                                const nn::NetworkImpl& net, const Sgd& sgd) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   io::Checkpoint ckpt;
   ckpt.meta = run;
@@ -102,16 +106,19 @@ EpochRow epoch_row(const EpochRecord& rec, double elapsed_s) {
 std::string epoch_line(const EpochRecord& rec, double elapsed_s, const std::string& extra) {
   char test[160];
   if (rec.eval) {
-    std::snprintf(test, sizeof(test), "test acc %.2f%% over all, %.2f%% over the finite (%lld non-finite)",
+    std::snprintf(test, sizeof(test),
+                  "test acc %.2f%% over all, %.2f%% over the finite (%lld non-finite)",
                   rec.eval->accuracy() * 100, rec.eval->finite_accuracy() * 100,
                   static_cast<long long>(rec.eval->nonfinite));
   } else {
     std::snprintf(test, sizeof(test), "test: not evaluated");
   }
   char line[512];
-  std::snprintf(line, sizeof(line), "[%s] epoch %lld/%lld done: train %s %.5g acc %.2f%% | %s | %.0f img/s | %s%s",
-                rec.stage.c_str(), static_cast<long long>(rec.epoch), static_cast<long long>(rec.epochs),
-                rec.loss_name.c_str(), rec.sums.mean_loss(), rec.sums.accuracy() * 100, test,
+  std::snprintf(line, sizeof(line),
+                "[%s] epoch %lld/%lld done: train %s %.5g acc %.2f%% | %s | %.0f img/s | %s%s",
+                rec.stage.c_str(), static_cast<long long>(rec.epoch),
+                static_cast<long long>(rec.epochs), rec.loss_name.c_str(), rec.sums.mean_loss(),
+                rec.sums.accuracy() * 100, test,
                 rec.seconds > 0 ? static_cast<double>(rec.sums.seen) / rec.seconds : 0.0,
                 log::format_duration(elapsed_s).c_str(), extra.c_str());
   return line;

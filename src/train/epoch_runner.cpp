@@ -10,15 +10,18 @@
 
 namespace sisyphus::train {
 
-EpochRunner::EpochRunner(const Job& job, const Splits& data, const data::DatasetSpec& spec, RunTrace& trace,
-                         RunnerSettings settings)
+EpochRunner::EpochRunner(const Job& job, const Splits& data, const data::DatasetSpec& spec,
+                         RunTrace& trace, RunnerSettings settings)
     : job_(job), data_(data), spec_(spec), trace_(trace), s_(std::move(settings)) {}
 
-int64_t EpochRunner::steps_per_epoch() const { return data::num_global_batches(data_.train.n, s_.global_batch); }
+int64_t EpochRunner::steps_per_epoch() const {
+  return data::num_global_batches(data_.train.n, s_.global_batch);
+}
 
 EpochOutcome EpochRunner::train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientReducer& reducer,
-                                const Objective& objective, const EpochPlan& plan, const BufferFilter& averaged,
-                                int64_t* step, const StepCheck& check) {
+                                const Objective& objective, const EpochPlan& plan,
+                                const BufferFilter& averaged, int64_t* step,
+                                const StepCheck& check) {
   std::unique_ptr<data::BatchLoader> loader =
       epoch_loader(data_.train, spec_, job_, s_.global_batch, s_.augment, plan.seed, plan.epoch);
   DeviceFeed feed(*loader, spec_, job_.place);  // next batch copied while this one computes
@@ -28,37 +31,43 @@ EpochOutcome EpochRunner::train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientRe
   EpochOutcome out;
   for (int64_t epoch_step = 1; epoch_step <= steps; ++epoch_step) {
     data::Batch batch = feed.next();  // this rank's share of the global batch (possibly empty)
-    const int64_t global_count = data::global_batch_count(data_.train.n, s_.global_batch, epoch_step - 1);
+    const int64_t global_count =
+        data::global_batch_count(data_.train.n, s_.global_batch, epoch_step - 1);
     const bool traced = trace_.due(*step + 1);
-    StepResult r = train_step(net, sgd, batch, job_.place, plan.lr, objective, reducer, global_count,
-                              s_.keep_outputs || traced);
+    StepResult r = train_step(net, sgd, batch, job_.place, plan.lr, objective, reducer,
+                              global_count, s_.keep_outputs || traced);
     if (averaged) dist::average_buffers(*job_.comm, net, batch.size(), averaged);
     ++*step;
     out.stopped = check ? check(r, batch.size(), *step) : "";
-    if (traced || (!out.stopped.empty() && !r.outputs.empty())) {  // a stop is traced when its outputs are kept
+    if (traced || (!out.stopped.empty() &&
+                   !r.outputs.empty())) {  // a stop is traced when its outputs are kept
       trace_.accumulator().add(r.outputs, batch.size());
       trace_.record(s_.run, plan.stage, "train", "batch", plan.epoch + 1, *step);
     }
     if (!out.stopped.empty()) break;
     out.sums.add(r.loss, r.correct, batch.size());
     if (s_.log_every > 0 && epoch_step % s_.log_every == 0) {
-      const double rate = static_cast<double>(out.sums.seen * job_.world) / seconds_since(start);  // rank 0's view
-      const double remaining =
-          static_cast<double>((plan.epochs - plan.epoch) * data_.train.n - out.sums.seen * job_.world) / rate;
-      log::info(progress_line(plan.stage, plan.epoch + 1, plan.epochs, epoch_step, steps, out.sums.mean_loss(),
-                              out.sums.accuracy(), plan.lr, rate, remaining));
+      const double rate =
+          static_cast<double>(out.sums.seen * job_.world) / seconds_since(start);  // rank 0's view
+      const double remaining = static_cast<double>((plan.epochs - plan.epoch) * data_.train.n -
+                                                   out.sums.seen * job_.world) /
+                               rate;
+      log::info(progress_line(plan.stage, plan.epoch + 1, plan.epochs, epoch_step, steps,
+                              out.sums.mean_loss(), out.sums.accuracy(), plan.lr, rate, remaining));
     }
   }
   out.seconds = seconds_since(start);
   if (!out.stopped.empty()) return out;
   sum_over_ranks(job_, &out.sums);
-  if (s_.verify_ranks) verify_ranks(*job_.comm, net, plan.stage + " epoch " + std::to_string(plan.epoch + 1));
+  if (s_.verify_ranks)
+    verify_ranks(*job_.comm, net, plan.stage + " epoch " + std::to_string(plan.epoch + 1));
   return out;
 }
 
-EvalResult EpochRunner::test(nn::NetworkImpl& net, const std::string& stage, const std::string& mode, int64_t epoch,
-                             int64_t step) {
-  EvalResult r = evaluate(net, data_.test, spec_, job_.place, s_.test_batch, job_.comm.get(), &trace_.accumulator());
+EvalResult EpochRunner::test(nn::NetworkImpl& net, const std::string& stage,
+                             const std::string& mode, int64_t epoch, int64_t step) {
+  EvalResult r = evaluate(net, data_.test, spec_, job_.place, s_.test_batch, job_.comm.get(),
+                          &trace_.accumulator());
   trace_.record(s_.run, stage, "eval", mode, epoch, step);
   return r;
 }

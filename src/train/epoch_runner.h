@@ -23,9 +23,9 @@
 namespace sisyphus::train {
 
 struct RunnerSettings {
-  std::string run;            // names the trace's records
-  int64_t global_batch = 128; // training batch over all ranks (the experiment's setting)
-  int64_t test_batch = 100;   // evaluation batch over all ranks
+  std::string run;             // names the trace's records
+  int64_t global_batch = 128;  // training batch over all ranks (the experiment's setting)
+  int64_t test_batch = 100;    // evaluation batch over all ranks
   bool augment = true;
   int64_t log_every = 50;     // progress line every N steps (0: none)
   bool verify_ranks = true;   // checksums compared across ranks after every epoch
@@ -37,7 +37,7 @@ struct EpochPlan {
   int64_t epoch = 0;   // 0-based, within the stage
   int64_t epochs = 0;  // of the stage
   double lr = 0;
-  uint64_t seed = 0;   // data order and augmentation
+  uint64_t seed = 0;  // data order and augmentation
 };
 
 // Buffers averaged over the ranks after every step (weighted by each rank's
@@ -63,12 +63,12 @@ class EpochRunner {
 
   // One epoch of `objective` on the training split; `step` counts global
   // optimizer steps across epochs and stages.
-  EpochOutcome train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientReducer& reducer, const Objective& objective,
-                     const EpochPlan& plan, const BufferFilter& averaged, int64_t* step,
-                     const StepCheck& check = nullptr);
+  EpochOutcome train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientReducer& reducer,
+                     const Objective& objective, const EpochPlan& plan,
+                     const BufferFilter& averaged, int64_t* step, const StepCheck& check = nullptr);
   // The test split, traced as (stage, "eval", mode) at (epoch, step).
-  EvalResult test(nn::NetworkImpl& net, const std::string& stage, const std::string& mode, int64_t epoch,
-                  int64_t step);
+  EvalResult test(nn::NetworkImpl& net, const std::string& stage, const std::string& mode,
+                  int64_t epoch, int64_t step);
 
  private:
   const Job& job_;

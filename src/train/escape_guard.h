@@ -17,8 +17,8 @@ struct GuardReading {
   double loss = 0;              // largest loss over the ranks
   std::vector<double> max_abs;  // per checked point, over all ranks (inf: NaN/Inf seen)
   bool escaped = false;
-  int64_t point = -1;           // first offending point (index into the outputs); -1: the loss
-  double value = 0;             // its value
+  int64_t point = -1;  // first offending point (index into the outputs); -1: the loss
+  double value = 0;    // its value
 };
 
 // outputs[0..checked) are checked; a rank without samples passes its (empty)

@@ -19,13 +19,15 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
   // empty, so that layers that synchronise in forward (AMM's `mm` mode)
   // issue the same collectives everywhere and see one process's batches.
   const std::vector<int64_t> order = data::epoch_order(set.n, 0, 0, /*shuffle=*/false);
-  data::BatchLoader loader(set, spec,
-                           data::shard_batches(order, comm ? comm->rank() : 0, comm ? comm->size() : 1, batch_size),
-                           opts);
+  data::BatchLoader loader(
+      set, spec,
+      data::shard_batches(order, comm ? comm->rank() : 0, comm ? comm->size() : 1, batch_size),
+      opts);
   DeviceFeed feed(loader, spec, place);
   const int64_t steps = data::num_global_batches(set.n, batch_size);
   const auto on_device = torch::TensorOptions().device(place.device);
-  torch::Tensor counts = torch::zeros({3}, on_device.dtype(torch::kInt64));  // samples, correct, non-finite
+  torch::Tensor counts =
+      torch::zeros({3}, on_device.dtype(torch::kInt64));  // samples, correct, non-finite
   torch::Tensor loss_sum = torch::zeros({}, on_device.dtype(torch::kFloat64));
   for (int64_t s = 0; s < steps; ++s) {
     data::Batch batch = feed.next();
@@ -41,7 +43,7 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
       }
     }
     logits = logits.to(torch::kFloat32);
-    torch::Tensor finite = torch::isfinite(logits).all(/*dim=*/1);          // [B]
+    torch::Tensor finite = torch::isfinite(logits).all(/*dim=*/1);  // [B]
     torch::Tensor losses = torch::nn::functional::cross_entropy(
         logits, batch.labels,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B]

@@ -21,7 +21,9 @@ struct EvalResult {
   // figure (NaN samples leave the denominator), so an escaping network can
   // show a high value over few samples. Reported next to accuracy().
   double finite_accuracy() const {
-    return samples > nonfinite ? static_cast<double>(correct) / static_cast<double>(samples - nonfinite) : 0.0;
+    return samples > nonfinite
+               ? static_cast<double>(correct) / static_cast<double>(samples - nonfinite)
+               : 0.0;
   }
   double mean_loss() const {
     return samples > nonfinite ? loss_sum / static_cast<double>(samples - nonfinite) : 0.0;

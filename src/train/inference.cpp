@@ -35,16 +35,22 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-void append_result(const EvalConfig& cfg, const EvalReport& r, const std::string& mode, const EvalResult& res) {
+void append_result(const EvalConfig& cfg, const EvalReport& r, const std::string& mode,
+                   const EvalResult& res) {
   const bool fresh = !fs::file_exists(cfg.result_file);
   std::FILE* f = std::fopen(cfg.result_file.c_str(), "a");
   if (!f) SISYPHUS_FAIL(ErrorKind::kIo, "cannot append to result file '" + cfg.result_file + "'");
-  if (fresh) std::fprintf(f, "label,checkpoint,activation,amm_mode,accuracy,nonfinite,samples,accuracy_finite\n");
-  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld,%.6f\n", csv_field(cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
+  if (fresh)
+    std::fprintf(
+        f, "label,checkpoint,activation,amm_mode,accuracy,nonfinite,samples,accuracy_finite\n");
+  std::fprintf(f, "%s,%s,%s,%s,%.6f,%lld,%lld,%.6f\n",
+               csv_field(cfg.label.empty() ? cfg.checkpoint : cfg.label).c_str(),
                csv_field(cfg.checkpoint).c_str(), csv_field(r.activation).c_str(),
-               r.has_amm ? mode.c_str() : "-", res.accuracy(), static_cast<long long>(res.nonfinite),
-               static_cast<long long>(res.samples), res.finite_accuracy());
-  if (std::fclose(f) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write result file '" + cfg.result_file + "'");
+               r.has_amm ? mode.c_str() : "-", res.accuracy(),
+               static_cast<long long>(res.nonfinite), static_cast<long long>(res.samples),
+               res.finite_accuracy());
+  if (std::fclose(f) != 0)
+    SISYPHUS_FAIL(ErrorKind::kIo, "cannot write result file '" + cfg.result_file + "'");
 }
 
 // The evaluated inputs (after normalisation), labels and logits in test-set
@@ -78,7 +84,8 @@ void save_logits(nn::NetworkImpl& net, const data::ImageSet& set, const data::Da
 }  // namespace
 
 EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
-  SISYPHUS_CHECK(cfg.batch_size >= 1, ErrorKind::kConfig, "bad value for --batch-size: must be at least 1");
+  SISYPHUS_CHECK(cfg.batch_size >= 1, ErrorKind::kConfig,
+                 "bad value for --batch-size: must be at least 1");
   nn::parse_amm_mode(cfg.amm_mode);  // an unknown mode fails before any work
   if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
   check_device(cfg.dev);
@@ -99,8 +106,8 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
   const std::vector<std::string> missing =
       io::load_module_state(*net, ckpt.model, cfg.checkpoint, nn::amm_later_buffers());
   if (!missing.empty())
-    log::info("eval: '" + cfg.checkpoint + "' predates AMM's biggest statistics (" + missing.front() +
-              ", ...): --amm-mode biggest is unavailable for it");
+    log::info("eval: '" + cfg.checkpoint + "' predates AMM's biggest statistics (" +
+              missing.front() + ", ...): --amm-mode biggest is unavailable for it");
   EvalReport report;
   if (!cfg.act.empty() && cfg.act != ckpt.meta.activation) {
     if (nn::has_amm(*net) && cfg.act.rfind("amm+", 0) != 0) {
@@ -109,14 +116,16 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
     }
     if (cfg.act.rfind("amm+", 0) == 0 && !nn::has_amm(*net)) {
       SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + ": '" + cfg.checkpoint +
-                                            "' has no trained AMM statistics (" + ckpt.meta.activation +
+                                            "' has no trained AMM statistics (" +
+                                            ckpt.meta.activation +
                                             "); add AMM by training with `sisyphus quail --amm`");
     }
     if (nn::has_amm(*net)) {  // keep the trained AMM statistics, swap what follows them
       torch::NoGradGuard no_grad;
       std::map<std::string, torch::Tensor> amm_state;
       for (const auto& item : net->named_buffers())
-        if (item.key().find(".amm.") != std::string::npos) amm_state[item.key()] = item.value().clone();
+        if (item.key().find(".amm.") != std::string::npos)
+          amm_state[item.key()] = item.value().clone();
       nn::set_activations(*net, cfg.act, probe_input(spec));
       for (auto& item : net->named_buffers()) {
         auto kept = amm_state.find(item.key());
@@ -144,25 +153,30 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
   const std::string source = cfg.label.empty() ? cfg.checkpoint : cfg.label;
   std::unique_ptr<RunTrace> trace;
   if (!cfg.trace_file.empty()) {
-    trace::TraceHeader header{source, ckpt.meta.network, ckpt.meta.dataset, ckpt.meta.config, "", {}, kEvalTraceBound};
+    trace::TraceHeader header{source, ckpt.meta.network, ckpt.meta.dataset, ckpt.meta.config, "",
+                              {},     kEvalTraceBound};
     for (const auto& p : net->points()) header.layers.push_back(p.name);
     trace = std::make_unique<RunTrace>(job, cfg.trace_file, header, /*append=*/true, /*every=*/0);
   }
   for (const auto& mode : modes) {
     if (report.has_amm) {
       const nn::AmmMode m = nn::parse_amm_mode(mode);
-      SISYPHUS_CHECK(nn::has_amm_statistics(*net, m), ErrorKind::kCheckpoint,
-                     "--amm-mode " + mode + ": '" + cfg.checkpoint +
-                         "' predates AMM's biggest statistics; use --amm-mode amm, mm or extreme, or train it "
-                         "again with this version");
+      SISYPHUS_CHECK(
+          nn::has_amm_statistics(*net, m), ErrorKind::kCheckpoint,
+          "--amm-mode " + mode + ": '" + cfg.checkpoint +
+              "' predates AMM's biggest statistics; use --amm-mode amm, mm or extreme, or train it "
+              "again with this version");
       nn::set_amm_mode(*net, m);
     }
     log::info("eval: " + cfg.checkpoint + " (" + ckpt.meta.network + ", stage " + ckpt.meta.stage +
-              ") with activation " + report.activation + (report.has_amm ? ", AMM inference mode " + mode : "") +
-              " on " + std::to_string(test_set.n) + " test images, " + std::to_string(job.world) + " rank(s)" +
-              (trace ? ", tracing to " + cfg.trace_file : ""));
-    EvalResult r = evaluate(*net, test_set, spec, job.place, cfg.batch_size, job.comm.get(), trace ? &trace->accumulator() : nullptr);
-    if (trace) trace->record(source, ckpt.meta.stage, "eval", mode, ckpt.meta.epoch, ckpt.meta.step);
+              ") with activation " + report.activation +
+              (report.has_amm ? ", AMM inference mode " + mode : "") + " on " +
+              std::to_string(test_set.n) + " test images, " + std::to_string(job.world) +
+              " rank(s)" + (trace ? ", tracing to " + cfg.trace_file : ""));
+    EvalResult r = evaluate(*net, test_set, spec, job.place, cfg.batch_size, job.comm.get(),
+                            trace ? &trace->accumulator() : nullptr);
+    if (trace)
+      trace->record(source, ckpt.meta.stage, "eval", mode, ckpt.meta.epoch, ckpt.meta.step);
     if (!cfg.result_file.empty() && job.rank == 0) append_result(cfg, report, mode, r);
     report.modes.emplace_back(mode, r);
     if (!cfg.save_logits.empty() && (mode == cfg.amm_mode || !report.has_amm)) {

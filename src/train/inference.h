@@ -14,24 +14,25 @@
 namespace sisyphus::train {
 
 struct EvalConfig {
-  std::string checkpoint;      // path to a sisyphus checkpoint (.h5)
-  std::string data_dir;        // empty: the data set's default location
-  std::string act;             // empty: the checkpoint's own activations
+  std::string checkpoint;        // path to a sisyphus checkpoint (.h5)
+  std::string data_dir;          // empty: the data set's default location
+  std::string act;               // empty: the checkpoint's own activations
   std::string amm_mode = "amm";  // AMM inference mode: amm, mm, extreme
-  int64_t batch_size = 100;    // evaluation batch per rank
-  int64_t test_limit = 0;      // first N test images only (0: all)
-  int threads = 0;             // torch threads (0: the host's cores / local ranks)
+  int64_t batch_size = 100;      // evaluation batch per rank
+  int64_t test_limit = 0;        // first N test images only (0: all)
+  int threads = 0;               // torch threads (0: the host's cores / local ranks)
   std::string backend = "auto";
-  DeviceConfig dev;            // device, precision, memory format
-  std::string result_file;     // append one CSV row per evaluation (rank 0)
-  std::string label;           // the row's label and the trace's source (default: the checkpoint path)
-  std::string save_logits;     // write the (normalised) inputs, labels and logits to this HDF5 file (one rank)
-  std::string trace_file;      // record activation statistics here (appending); with AMM,
-                               // for each inference mode: amm, mm and extreme
+  DeviceConfig dev;         // device, precision, memory format
+  std::string result_file;  // append one CSV row per evaluation (rank 0)
+  std::string label;        // the row's label and the trace's source (default: the checkpoint path)
+  std::string
+      save_logits;  // write the (normalised) inputs, labels and logits to this HDF5 file (one rank)
+  std::string trace_file;  // record activation statistics here (appending); with AMM,
+                           // for each inference mode: amm, mm and extreme
 };
 
 struct EvalReport {
-  EvalResult result;       // with the chosen (or only) mode
+  EvalResult result;                                      // with the chosen (or only) mode
   std::vector<std::pair<std::string, EvalResult>> modes;  // every mode evaluated
 
   std::string activation;  // the spec that was evaluated

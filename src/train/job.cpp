@@ -22,7 +22,8 @@ void set_torch_threads(int threads, int local_ranks) {
 
 Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) {
   Job job;
-  dist::Connection c = dist::connect({dist::parse_backend(backend), dist::parse_device(dev.device), dev.nccl_timeout});
+  dist::Connection c = dist::connect(
+      {dist::parse_backend(backend), dist::parse_device(dev.device), dev.nccl_timeout});
   job.comm = c.comm;
   dist::set_active(job.comm);
   job.rank = job.comm->rank();
@@ -31,12 +32,13 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   log::set_rank(job.rank, job.world);
   log::detail(tune_malloc());  // --verbose shows it
   set_torch_threads(threads, job.local_ranks);
-  if (c.cuda_device >= 0) job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
+  if (c.cuda_device >= 0)
+    job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
   job.place.precision = parse_precision(dev.precision);
   job.place.channels_last = dev.channels_last;
   use_device(job.place, dev.cudnn_benchmark);
-  log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" + c.why + "), " +
-            dev.precision + (dev.channels_last ? ", channels-last" : ""));
+  log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" +
+            c.why + "), " + dev.precision + (dev.channels_last ? ", channels-last" : ""));
   return job;
 }
 

@@ -23,7 +23,8 @@ MetricsCsv::~MetricsCsv() {
 void MetricsCsv::write(const EpochRow& r) {
   std::fprintf(file_, "%s,%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n", r.stage.c_str(),
                static_cast<long long>(r.epoch), static_cast<long long>(r.step), r.lr, r.train_loss,
-               r.train_acc, r.test_loss, r.test_acc, r.test_acc_finite, r.images_per_s, r.elapsed_s);
+               r.train_acc, r.test_loss, r.test_acc, r.test_acc_finite, r.images_per_s,
+               r.elapsed_s);
   if (std::fflush(file_) != 0) SISYPHUS_FAIL(ErrorKind::kIo, "cannot write '" + path_ + "'");
 }
 
@@ -31,11 +32,12 @@ std::string progress_line(const std::string& stage, int64_t epoch, int64_t epoch
                           int64_t steps, double loss, double acc, double lr, double images_per_s,
                           double eta_s) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "[%s] epoch %lld/%lld step %lld/%lld loss %.4f acc %.2f%% lr %.4g %.0f img/s ETA %s",
-                stage.c_str(), static_cast<long long>(epoch), static_cast<long long>(epochs),
-                static_cast<long long>(step), static_cast<long long>(steps), loss, acc * 100.0, lr,
-                images_per_s, log::format_duration(eta_s).c_str());
+  std::snprintf(
+      buf, sizeof(buf),
+      "[%s] epoch %lld/%lld step %lld/%lld loss %.4f acc %.2f%% lr %.4g %.0f img/s ETA %s",
+      stage.c_str(), static_cast<long long>(epoch), static_cast<long long>(epochs),
+      static_cast<long long>(step), static_cast<long long>(steps), loss, acc * 100.0, lr,
+      images_per_s, log::format_duration(eta_s).c_str());
   return buf;
 }
 

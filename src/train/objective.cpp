@@ -18,10 +18,12 @@ std::string Objective::describe(const nn::NetworkImpl& student) const {
   return "MSE to the teacher's output at point " + student.points().at(point_).name;
 }
 
-torch::Tensor Objective::loss(const std::vector<torch::Tensor>& outs, const data::Batch& batch) const {
+torch::Tensor Objective::loss(const std::vector<torch::Tensor>& outs,
+                              const data::Batch& batch) const {
   const torch::Tensor& mine = imitates() ? outs.at(point_) : outs.back();
   if (batch.size() == 0) return mine.sum() * 0.0;
-  if (!imitates()) return torch::nn::functional::cross_entropy(mine, batch.labels);  // fp32 under autocast
+  if (!imitates())
+    return torch::nn::functional::cross_entropy(mine, batch.labels);  // fp32 under autocast
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;

@@ -38,12 +38,15 @@ std::string format_number(const char* fmt, double v) {
 }
 
 // The teacher: a trained ReLU network, frozen, in evaluation mode.
-nn::Network load_teacher(const io::Checkpoint& ckpt, const std::string& path, const data::DatasetSpec& spec) {
+nn::Network load_teacher(const io::Checkpoint& ckpt, const std::string& path,
+                         const data::DatasetSpec& spec) {
   if (ckpt.meta.activation != "relu") {
-    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "teacher '" + path + "' has activation " + ckpt.meta.activation +
-                                              "; QuaIL imitates a ReLU network (a `sisyphus train` checkpoint)");
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
+                  "teacher '" + path + "' has activation " + ckpt.meta.activation +
+                      "; QuaIL imitates a ReLU network (a `sisyphus train` checkpoint)");
   }
-  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm), ckpt.meta.imagenet_stem);
+  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm),
+                                     ckpt.meta.imagenet_stem);
   io::load_module_state(*net, ckpt.model, path);
   for (auto& p : net->parameters()) p.set_requires_grad(false);
   net->eval();
@@ -63,8 +66,12 @@ class QuailRun {
 
   // The paper's steps 2 and 3 (step 1, the ReLU baseline, is the teacher).
   // Each returns false when the run ends early (escape, --stop-after-epochs).
-  bool mimic_layer(size_t l) { return run_stage(stage_named(true, l), Objective::imitation(*teacher_, l)); }
-  bool fine_tune_from(size_t l) { return run_stage(stage_named(false, l), Objective::cross_entropy()); }
+  bool mimic_layer(size_t l) {
+    return run_stage(stage_named(true, l), Objective::imitation(*teacher_, l));
+  }
+  bool fine_tune_from(size_t l) {
+    return run_stage(stage_named(false, l), Objective::cross_entropy());
+  }
 
   size_t num_points() const { return student_->points().size(); }
   QuailResult finish();
@@ -98,13 +105,17 @@ class QuailRun {
 };
 
 QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckpt)
-    : cfg_(cfg), job_(job), tmeta_(teacher_ckpt.meta), spec_(data::dataset_spec(teacher_ckpt.meta.dataset)) {
+    : cfg_(cfg),
+      job_(job),
+      tmeta_(teacher_ckpt.meta),
+      spec_(data::dataset_spec(teacher_ckpt.meta.dataset)) {
   if (cfg_.data_dir.empty()) cfg_.data_dir = spec_.default_dir;
   const std::string student_act = (cfg_.amm ? "amm+" : "") + cfg_.act;
   nn::check_activation_spec(student_act);
   if (cfg_.run.empty()) {
     std::string act_name = cfg_.act.substr(0, cfg_.act.find(':'));
-    cfg_.run = tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name + (cfg_.amm ? "-amm" : "");
+    cfg_.run =
+        tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name + (cfg_.amm ? "-amm" : "");
   }
   config_text_ = to_config_text(cfg_);
   log::info("sisyphus quail: resolved config (usable with --config):\n" + config_text_);
@@ -112,7 +123,8 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
 
   // The student starts as a copy of the teacher with polynomial activations.
   teacher_ = load_teacher(teacher_ckpt, cfg_.teacher, spec_);
-  student_ = nn::make_network(tmeta_.network, shape_of(spec_, tmeta_.batchnorm), tmeta_.imagenet_stem);
+  student_ =
+      nn::make_network(tmeta_.network, shape_of(spec_, tmeta_.batchnorm), tmeta_.imagenet_stem);
   io::load_module_state(*student_, teacher_ckpt.model, cfg_.teacher);
   nn::set_activations(*student_, student_act, probe_input(spec_));
   place_module(*teacher_, job_.place);
@@ -120,10 +132,11 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   collectives_ = stat_collectives(job_);
   attach(collectives_, *student_, {.batchnorm = cfg_.sync_bn, .amm = cfg_.amm_sync});
   stages_ = plan_stages(num_points(), cfg_.mimic_epochs, cfg_.finetune_epochs);
-  log::info("quail: teacher " + cfg_.teacher + " (" + tmeta_.network + " on " + tmeta_.dataset + ", test acc " +
-            format_number("%.2f%%", tmeta_.test_acc * 100) + "); student activation " +
-            nn::activation_spec(*student_) + "; " + std::to_string(num_points()) + " imitation points, " +
-            std::to_string(stages_.size()) + " stages; " + std::to_string(job_.world) + " rank(s), global batch " +
+  log::info("quail: teacher " + cfg_.teacher + " (" + tmeta_.network + " on " + tmeta_.dataset +
+            ", test acc " + format_number("%.2f%%", tmeta_.test_acc * 100) +
+            "); student activation " + nn::activation_spec(*student_) + "; " +
+            std::to_string(num_points()) + " imitation points, " + std::to_string(stages_.size()) +
+            " stages; " + std::to_string(job_.world) + " rank(s), global batch " +
             std::to_string(cfg_.batch_size));
 
   run_dir_ = cfg_.checkpoint_dir + "/" + cfg_.run;
@@ -139,41 +152,52 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
     // With --frozen-eval, fine-tune stages keep the earlier points' AMM in
     // inference mode: those need estimates, which only a mimic stage gives.
     for (const auto& item : student_->named_buffers())
-      if (item.key().find(".amm.num_batches_tracked") != std::string::npos && item.value().item<int64_t>() == 0)
-        SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --mimic-epochs: 0 leaves AMM layer " + item.key() +
-                                              " without running estimates for the frozen fine-tune stages; "
-                                              "use --mimic-epochs 1 or more");
+      if (item.key().find(".amm.num_batches_tracked") != std::string::npos &&
+          item.value().item<int64_t>() == 0)
+        SISYPHUS_FAIL(ErrorKind::kConfig,
+                      "bad value for --mimic-epochs: 0 leaves AMM layer " + item.key() +
+                          " without running estimates for the frozen fine-tune stages; "
+                          "use --mimic-epochs 1 or more");
   }
 
   data_ = load_splits(spec_, cfg_.data_dir, cfg_.train_limit, cfg_.test_limit);
-  trace::TraceHeader theader{cfg_.run, tmeta_.network, tmeta_.dataset, config_text_, "", {}, cfg_.escape_bound};
+  trace::TraceHeader theader{cfg_.run, tmeta_.network,   tmeta_.dataset, config_text_, "",
+                             {},       cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
-  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, cfg_.resume, cfg_.trace_every);
-  runner_ = std::make_unique<EpochRunner>(job_, data_, spec_, *trace_,
-                                          RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment,
-                                                         cfg_.log_every, cfg_.verify_ranks, /*keep_outputs=*/true});
+  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, cfg_.resume,
+                                      cfg_.trace_every);
+  runner_ = std::make_unique<EpochRunner>(
+      job_, data_, spec_, *trace_,
+      RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment, cfg_.log_every,
+                     cfg_.verify_ranks, /*keep_outputs=*/true});
   if (job_.rank == 0) metrics_ = std::make_unique<MetricsCsv>(run_dir_ + "/metrics.csv");
-  meta_ = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem, tmeta_.batchnorm, config_text_);
+  meta_ = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem, tmeta_.batchnorm,
+                   config_text_);
   meta_.activation = nn::activation_spec(*student_);
   meta_.teacher = cfg_.teacher;
-  last_good_ = fs::file_exists(last_path_) ? last_path_ : "none yet (the teacher " + cfg_.teacher + ")";
+  last_good_ =
+      fs::file_exists(last_path_) ? last_path_ : "none yet (the teacher " + cfg_.teacher + ")";
 }
 
 void QuailRun::resume_from(const std::string& path) {
   io::Checkpoint ckpt = io::load_checkpoint(path);
-  if (ckpt.meta.network != tmeta_.network || ckpt.meta.activation != nn::activation_spec(*student_)) {
+  if (ckpt.meta.network != tmeta_.network ||
+      ckpt.meta.activation != nn::activation_spec(*student_)) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + path + "' holds " + ckpt.meta.network + " with " +
-                                              ckpt.meta.activation + ", this run trains " + tmeta_.network + " with " +
+                                              ckpt.meta.activation + ", this run trains " +
+                                              tmeta_.network + " with " +
                                               nn::activation_spec(*student_));
   }
   size_t s = 0;
   while (s < stages_.size() && stages_[s].name != ckpt.meta.stage) ++s;
   if (s == stages_.size()) {
-    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
-                  "'" + path + "' is at stage '" + ckpt.meta.stage + "', which this run's stages do not have");
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + path + "' is at stage '" + ckpt.meta.stage +
+                                              "', which this run's stages do not have");
   }
-  for (const auto& name : io::load_module_state(*student_, ckpt.model, path, nn::amm_later_buffers()))
-    log::info("resume: '" + path + "' predates " + name + " (AMM's biggest statistics stay unavailable)");
+  for (const auto& name :
+       io::load_module_state(*student_, ckpt.model, path, nn::amm_later_buffers()))
+    log::info("resume: '" + path + "' predates " + name +
+              " (AMM's biggest statistics stay unavailable)");
   if (ckpt.rng_state.defined()) set_rng_state(ckpt.rng_state);
   step_ = ckpt.meta.step;
   if (ckpt.meta.epoch >= stages_[s].epochs) {
@@ -183,8 +207,8 @@ void QuailRun::resume_from(const std::string& path) {
     for (const auto& [kind, list] : ckpt.optimizer)
       if (kind == "momentum") resume_momentum_ = list;
   }
-  log::info("resume: " + path + " after " + ckpt.meta.stage + " epoch " + std::to_string(ckpt.meta.epoch) +
-            ", step " + std::to_string(step_));
+  log::info("resume: " + path + " after " + ckpt.meta.stage + " epoch " +
+            std::to_string(ckpt.meta.epoch) + ", step " + std::to_string(step_));
 }
 
 Stage QuailRun::stage_named(bool mimic, size_t l) const {
@@ -216,14 +240,16 @@ BufferFilter QuailRun::averaged_buffers() const {
 bool QuailRun::run_stage(const Stage& stage, const Objective& objective) {
   size_t index = 0;
   while (index < stages_.size() && stages_[index].name != stage.name) ++index;
-  if (stage.epochs == 0 || index < start_.stage) return true;  // not planned, or done before a resume
+  if (stage.epochs == 0 || index < start_.stage)
+    return true;  // not planned, or done before a resume
   const std::string& point_name = student_->points()[stage.point].name;
   student_->set_trainable_points(stage_trainable(stage, num_points()));
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : student_->named_parameters())
     if (item.value().requires_grad()) params.emplace_back(item.key(), item.value());
   Sgd sgd(params, cfg_.optim);  // a fresh optimizer per stage, as the reference
-  if (index == start_.stage && !resume_momentum_.empty()) sgd.load_state(resume_momentum_, last_path_);
+  if (index == start_.stage && !resume_momentum_.empty())
+    sgd.load_state(resume_momentum_, last_path_);
   dist::GradientReducer reducer(job_.comm, params, dist::reducer_options(cfg_.bucket_mb));
   const BufferFilter averaged = averaged_buffers();
   int64_t trainable_count = 0;
@@ -232,24 +258,31 @@ bool QuailRun::run_stage(const Stage& stage, const Objective& objective) {
             " trainable tensors (" + std::to_string(trainable_count) + " parameters), " +
             objective.describe(*student_) + ", " + std::to_string(stage.epochs) + " epoch(s)");
   const uint64_t stage_seed = derive_seed(cfg_.seed, index + 1);
-  const size_t checked = stage.mimic ? stage.point + 1 : num_points();  // the trained region's outputs
+  const size_t checked =
+      stage.mimic ? stage.point + 1 : num_points();  // the trained region's outputs
   int64_t epoch = index == start_.stage ? start_.epoch : 0;
   const StepCheck guard = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
-    const GuardReading g = check_escape(r.outputs, checked, r.loss, cfg_.escape_bound, job_.comm.get());
+    const GuardReading g =
+        check_escape(r.outputs, checked, r.loss, cfg_.escape_bound, job_.comm.get());
     if (!g.escaped) return "";
-    const std::string what = g.point < 0 ? "the loss is " + format_number("%g", g.value)
-                                         : "the output of point " + student_->points()[static_cast<size_t>(g.point)].name +
-                                               " has max |x| = " + format_number("%g", g.value);
-    return "escape guard: stage " + stage.name + " (point " + point_name + "), epoch " + std::to_string(epoch + 1) +
-           " step " + std::to_string(at - step_before_epoch_) + " (global step " + std::to_string(at) + "): " + what +
-           " (bound " + format_number("%g", cfg_.escape_bound) + "); last good checkpoint: " + last_good_;
+    const std::string what = g.point < 0
+                                 ? "the loss is " + format_number("%g", g.value)
+                                 : "the output of point " +
+                                       student_->points()[static_cast<size_t>(g.point)].name +
+                                       " has max |x| = " + format_number("%g", g.value);
+    return "escape guard: stage " + stage.name + " (point " + point_name + "), epoch " +
+           std::to_string(epoch + 1) + " step " + std::to_string(at - step_before_epoch_) +
+           " (global step " + std::to_string(at) + "): " + what + " (bound " +
+           format_number("%g", cfg_.escape_bound) + "); last good checkpoint: " + last_good_;
   };
 
   for (; epoch < stage.epochs; ++epoch) {
-    const EpochPlan plan{stage.name, epoch, stage.epochs, cosine_lr(cfg_.optim, epoch, stage.epochs), stage_seed};
+    const EpochPlan plan{stage.name, epoch, stage.epochs,
+                         cosine_lr(cfg_.optim, epoch, stage.epochs), stage_seed};
     const SyncTime sync_before = *collectives_.time;
     step_before_epoch_ = step_;
-    EpochOutcome out = runner_->train(*student_, sgd, reducer, objective, plan, averaged, &step_, guard);
+    EpochOutcome out =
+        runner_->train(*student_, sgd, reducer, objective, plan, averaged, &step_, guard);
     if (!out.stopped.empty()) {
       result_.escaped = true;
       result_.escape_message = out.stopped;
@@ -264,14 +297,16 @@ bool QuailRun::run_stage(const Stage& stage, const Objective& objective) {
       }
       return false;
     }
-    const double sync_ms_per_step =
-        1000.0 * (collectives_.time->seconds - sync_before.seconds) / static_cast<double>(runner_->steps_per_epoch());
+    const double sync_ms_per_step = 1000.0 * (collectives_.time->seconds - sync_before.seconds) /
+                                    static_cast<double>(runner_->steps_per_epoch());
 
     // Tested only where it means something (--evaluate).
-    EpochRecord rec{stage.name, static_cast<int64_t>(stage.point), epoch + 1, stage.epochs, step_, plan.lr,
-                    stage.mimic ? "mse" : "loss", out.sums, out.seconds, std::nullopt};
+    EpochRecord rec{
+        stage.name, static_cast<int64_t>(stage.point), epoch + 1, stage.epochs, step_,
+        plan.lr,    stage.mimic ? "mse" : "loss",      out.sums,  out.seconds,  std::nullopt};
     if (evaluation_due(cfg_.evaluate, stages_, index, epoch)) {
-      rec.eval = runner_->test(*student_, stage.name, nn::has_amm(*student_) ? "amm" : "-", epoch + 1, step_);
+      rec.eval = runner_->test(*student_, stage.name, nn::has_amm(*student_) ? "amm" : "-",
+                               epoch + 1, step_);
       result_.eval = *rec.eval;
     }
     const bool stage_done = epoch + 1 == stage.epochs;
@@ -282,10 +317,11 @@ bool QuailRun::run_stage(const Stage& stage, const Objective& objective) {
     }
     last_good_ = stage_done ? stage_path : last_path_;
     if (metrics_) metrics_->write(epoch_row(rec, seconds_since(run_start_)));
-    log::info(epoch_line(rec, seconds_since(run_start_),
-                         collectives_.sync && nn::has_amm(*student_)
-                             ? " | AMM/BN sync " + format_number("%.2f", sync_ms_per_step) + " ms/step"
-                             : ""));
+    log::info(
+        epoch_line(rec, seconds_since(run_start_),
+                   collectives_.sync && nn::has_amm(*student_)
+                       ? " | AMM/BN sync " + format_number("%.2f", sync_ms_per_step) + " ms/step"
+                       : ""));
     if (cfg_.stop_after_epochs > 0 && ++epochs_run_ == cfg_.stop_after_epochs &&
         !(stage_done && index + 1 == stages_.size())) {
       result_.stopped_early = true;
@@ -300,9 +336,11 @@ bool QuailRun::run_stage(const Stage& stage, const Objective& objective) {
 QuailResult QuailRun::finish() {
   student_->set_trainable_points({});
   if (result_.stages_run == 0 && !result_.escaped && !result_.stopped_early) {
-    result_.eval = evaluate(*student_, data_.test, spec_, job_.place, cfg_.test_batch_size, job_.comm.get());
+    result_.eval =
+        evaluate(*student_, data_.test, spec_, job_.place, cfg_.test_batch_size, job_.comm.get());
     result_.final_checkpoint = stages_.empty() ? "" : run_dir_ + "/" + stages_.back().name + ".h5";
-    log::info("run '" + cfg_.run + "' had already finished all " + std::to_string(stages_.size()) + " stages");
+    log::info("run '" + cfg_.run + "' had already finished all " + std::to_string(stages_.size()) +
+              " stages");
   }
   return result_;
 }

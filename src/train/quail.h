@@ -23,7 +23,7 @@ struct QuailResult {
   int64_t stages_run = 0;        // stages finished in this invocation
   bool escaped = false;          // stopped by the escape guard (with continue_on_escape)
   std::string escape_message;
-  bool stopped_early = false;    // --stop-after-epochs ended this invocation
+  bool stopped_early = false;  // --stop-after-epochs ended this invocation
 };
 
 QuailResult run_quail(QuailConfig cfg);

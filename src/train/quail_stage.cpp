@@ -14,9 +14,11 @@ std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t 
     return std::string(buf);
   };
   if (mimic_epochs > 0)
-    for (size_t l = 0; l < num_points; ++l) stages.push_back({name("mimic", l), true, l, mimic_epochs});
+    for (size_t l = 0; l < num_points; ++l)
+      stages.push_back({name("mimic", l), true, l, mimic_epochs});
   if (finetune_epochs > 0)
-    for (size_t l = num_points; l-- > 0;) stages.push_back({name("finetune", l), false, l, finetune_epochs});
+    for (size_t l = num_points; l-- > 0;)
+      stages.push_back({name("finetune", l), false, l, finetune_epochs});
   return stages;
 }
 
@@ -27,11 +29,13 @@ std::vector<bool> stage_trainable(const Stage& stage, size_t num_points) {
 }
 
 void check_evaluation_policy(const std::string& policy) {
-  SISYPHUS_CHECK(policy == "reference" || policy == "stages" || policy == "epochs", ErrorKind::kConfig,
-                 "bad value for --evaluate: '" + policy + "' is not one of reference, stages, epochs");
+  SISYPHUS_CHECK(
+      policy == "reference" || policy == "stages" || policy == "epochs", ErrorKind::kConfig,
+      "bad value for --evaluate: '" + policy + "' is not one of reference, stages, epochs");
 }
 
-bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t s, int64_t epoch) {
+bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t s,
+                    int64_t epoch) {
   check_evaluation_policy(policy);
   const bool stage_end = epoch + 1 == stages.at(s).epochs;
   if (policy == "epochs") return true;

@@ -10,11 +10,10 @@
 #include <string>
 #include <vector>
 
-
 namespace sisyphus::train {
 
 struct Stage {
-  std::string name;   // "mimic-03", "finetune-03"
+  std::string name;  // "mimic-03", "finetune-03"
   bool mimic = true;
   size_t point = 0;
   int64_t epochs = 0;
@@ -30,6 +29,7 @@ std::vector<bool> stage_trainable(const Stage& stage, size_t num_points);
 // there: earlier, the later AMM layers are still untrained), "stages" after
 // every stage, "epochs" after every epoch. Error(kConfig) for other names.
 void check_evaluation_policy(const std::string& policy);
-bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t stage, int64_t epoch);
+bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t stage,
+                    int64_t epoch);
 
 }  // namespace sisyphus::train

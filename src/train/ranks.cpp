@@ -24,20 +24,24 @@ uint64_t state_checksum(const torch::nn::Module& module) {
 
 }  // namespace
 
-void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module, const std::string& when) {
+void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module,
+                  const std::string& when) {
   if (comm.size() == 1) return;
   torch::Tensor mine = torch::tensor({static_cast<int64_t>(state_checksum(module))}, torch::kInt64);
   torch::Tensor all = comm.all_gather(mine).reshape({-1});
   std::string list;
   for (int64_t r = 0; r < all.size(0); ++r) {
     char buf[24];
-    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(all[r].item<int64_t>()));
+    std::snprintf(buf, sizeof(buf), "%016llx",
+                  static_cast<unsigned long long>(all[r].item<int64_t>()));
     list += (r ? " " : "") + std::string(buf);
   }
   bool same = all.eq(all[0]).all().item<bool>();
   log::info("ranks: " + when + " parameter+buffer checksums " + list +
             (same ? " (identical on " + std::to_string(comm.size()) + " ranks)" : " (DIFFERENT)"));
-  if (!same) SISYPHUS_FAIL(ErrorKind::kMpi, "ranks hold different parameters after " + when + ": checksums " + list);
+  if (!same)
+    SISYPHUS_FAIL(ErrorKind::kMpi,
+                  "ranks hold different parameters after " + when + ": checksums " + list);
 }
 
 }  // namespace sisyphus::train

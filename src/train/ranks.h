@@ -11,6 +11,7 @@ namespace sisyphus::train {
 
 // Every rank's parameter+buffer checksum on rank 0's log; Error(kMpi) when
 // they differ. `when` names the moment ("epoch 3"). Nothing on one rank.
-void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module, const std::string& when);
+void verify_ranks(dist::Communicator& comm, const torch::nn::Module& module,
+                  const std::string& when);
 
 }  // namespace sisyphus::train

@@ -15,8 +15,8 @@ namespace sisyphus::train {
 // <checkpoint_dir>/<run>/ made by rank 0; returns its last.h5 path.
 // Error(kConfig) when the run has a checkpoint and resume is off (a run is
 // never overwritten).
-std::string prepare_run_dir(const Job& job, const std::string& checkpoint_dir, const std::string& run,
-                            bool resume);
+std::string prepare_run_dir(const Job& job, const std::string& checkpoint_dir,
+                            const std::string& run, bool resume);
 
 // The data set's train and test splits, each cut to its first `limit`
 // images when limit > 0.

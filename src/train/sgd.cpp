@@ -54,8 +54,10 @@ void Sgd::load_state(const std::vector<std::pair<std::string, torch::Tensor>>& s
 }
 
 double cosine_lr(const OptimConfig& cfg, int64_t epoch, int64_t epochs) {
-  return cfg.lr_min + (cfg.lr - cfg.lr_min) * (1.0 + std::cos(M_PI * static_cast<double>(epoch) /
-                                                               static_cast<double>(epochs))) / 2.0;
+  return cfg.lr_min +
+         (cfg.lr - cfg.lr_min) *
+             (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(epochs))) /
+             2.0;
 }
 
 }  // namespace sisyphus::train

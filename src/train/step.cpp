@@ -4,7 +4,8 @@
 
 namespace sisyphus::train {
 
-StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
+StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits,
+                               const torch::Tensor& labels) {
   torch::NoGradGuard no_grad;
   torch::Tensor both = torch::stack({loss.detach().to(torch::kFloat64),
                                      logits.argmax(1).eq(labels).sum().to(torch::kFloat64)})
@@ -12,9 +13,9 @@ StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& l
   return {both[0].item<double>(), static_cast<int64_t>(both[1].item<double>())};
 }
 
-StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
-                      const Objective& objective, dist::GradientReducer& reducer, int64_t global_count,
-                      bool keep_outputs) {
+StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch,
+                      const Placement& place, double lr, const Objective& objective,
+                      dist::GradientReducer& reducer, int64_t global_count, bool keep_outputs) {
   sgd.zero_grad();
   reducer.begin_step(batch.size(), global_count);
   std::vector<torch::Tensor> outs;  // every point's output, or the logits only

@@ -26,7 +26,8 @@ struct StepFigures {
   double loss = 0;
   int64_t correct = 0;
 };
-StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits,
+                               const torch::Tensor& labels);
 
 // The gradients are averaged over all ranks' batches (global_count samples
 // in all) by `reducer` before the update (a no-op on one rank). A rank
@@ -35,8 +36,9 @@ StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& l
 // reducer see every rank. The network runs through forward_points when the
 // objective or `keep_outputs` needs every point's output; the forward pass
 // runs under `place`'s precision (bf16 autocast or fp32).
-StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch, const Placement& place, double lr,
-                      const Objective& objective, dist::GradientReducer& reducer, int64_t global_count,
+StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch,
+                      const Placement& place, double lr, const Objective& objective,
+                      dist::GradientReducer& reducer, int64_t global_count,
                       bool keep_outputs = false);
 
 }  // namespace sisyphus::train

@@ -2,8 +2,8 @@
 
 namespace sisyphus::train {
 
-RunTrace::RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header, bool append,
-                   int64_t every)
+RunTrace::RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header,
+                   bool append, int64_t every)
     : job_(job), every_(every), acc_(header.layers.size(), header.bound) {
   if (job.rank == 0) writer_ = std::make_unique<trace::TraceWriter>(path, header, append);
 }

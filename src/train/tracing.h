@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "train/job.h"
 #include "trace/stats.h"
 #include "trace/writer.h"
+#include "train/job.h"
 
 namespace sisyphus::train {
 

@@ -33,7 +33,8 @@ void expect_io_error(const std::string& src, const std::string& dst, const std::
 TEST(Fs, CopyIsExactAndReplacesTheTarget) {
   fixtures::TempDir dir;
   std::string content;
-  for (int i = 0; i < 3 * (1 << 20) + 17; ++i) content += static_cast<char>((i * 131) % 251);  // > one buffer
+  for (int i = 0; i < 3 * (1 << 20) + 17; ++i)
+    content += static_cast<char>((i * 131) % 251);  // > one buffer
   {
     std::ofstream(dir.file("src.bin"), std::ios::binary) << content;
     std::ofstream(dir.file("dst.bin"), std::ios::binary) << "an older, shorter stage file";
@@ -51,5 +52,6 @@ TEST(Fs, CopyErrorsNameTheFileAndKeepTheTarget) {
   expect_io_error(dir.file("missing.bin"), dir.file("dst.bin"), "missing.bin");
   EXPECT_EQ(read_all(dir.file("dst.bin")), "kept");
   { std::ofstream(dir.file("src.bin"), std::ios::binary) << "x"; }
-  expect_io_error(dir.file("src.bin"), dir.file("no/such/folder/dst.bin"), "no/such/folder/dst.bin.tmp");
+  expect_io_error(dir.file("src.bin"), dir.file("no/such/folder/dst.bin"),
+                  "no/such/folder/dst.bin.tmp");
 }

@@ -46,7 +46,8 @@ TEST(Sampler, RankBatchesRebuildTheGlobalBatchesForAnyWorld) {
   EXPECT_EQ(data::num_global_batches(103, global_batch), 4);
   for (int world : {1, 2, 3, 4, 7}) {
     std::vector<data::RankBatches> shards;
-    for (int r = 0; r < world; ++r) shards.push_back(data::shard_batches(order, r, world, global_batch));
+    for (int r = 0; r < world; ++r)
+      shards.push_back(data::shard_batches(order, r, world, global_batch));
     std::vector<size_t> pos(static_cast<size_t>(world), 0);
     for (int64_t k = 0; k < 4; ++k) {
       const int64_t count = data::global_batch_count(103, global_batch, k);
@@ -61,7 +62,8 @@ TEST(Sampler, RankBatchesRebuildTheGlobalBatchesForAnyWorld) {
                       s.indices.begin() + static_cast<int64_t>(pos[r]) + n);
         pos[r] += static_cast<size_t>(n);
       }
-      std::vector<int64_t> global(order.begin() + k * global_batch, order.begin() + k * global_batch + count);
+      std::vector<int64_t> global(order.begin() + k * global_batch,
+                                  order.begin() + k * global_batch + count);
       EXPECT_EQ(joined, global) << "world " << world << " batch " << k;
     }
   }
@@ -101,7 +103,8 @@ TEST(Augment, CropFlipIsAShiftOfThePaddedImage) {
             for (int y = 0; y < h && ok; ++y)
               for (int x = 0; x < w && ok; ++x) {
                 int sx = (flip ? w - 1 - x : x) + dx, sy = y + dy;
-                uint8_t v = (sx >= 0 && sx < w && sy >= 0 && sy < h) ? img[(c * h + sy) * w + sx] : 0;
+                uint8_t v =
+                    (sx >= 0 && sx < w && sy >= 0 && sy < h) ? img[(c * h + sy) * w + sx] : 0;
                 ok = out[(c * h + y) * w + x] == norm(c, v);
               }
           if (ok) {
@@ -112,7 +115,7 @@ TEST(Augment, CropFlipIsAShiftOfThePaddedImage) {
         }
     EXPECT_TRUE(found) << "seed " << seed;
   }
-  EXPECT_GT(flips, 5);    // both branches of the coin are taken
+  EXPECT_GT(flips, 5);  // both branches of the coin are taken
   EXPECT_LT(flips, 35);
   EXPECT_GT(shifted, 30);
 }
@@ -121,8 +124,10 @@ TEST(Augment, RotationKeepsTheCentreAndIsDeterministic) {
   const int h = 65, w = 65;  // odd size: an exact centre pixel
   std::vector<uint8_t> img = fixtures::pattern_bytes(3 * h * w, 6);
   std::vector<float> a(img.size()), b(img.size());
-  data::prepare_image(img.data(), 3, h, w, data::Augment::kRotateFlip, 11, {kMean, kInvStd}, a.data());
-  data::prepare_image(img.data(), 3, h, w, data::Augment::kRotateFlip, 11, {kMean, kInvStd}, b.data());
+  data::prepare_image(img.data(), 3, h, w, data::Augment::kRotateFlip, 11, {kMean, kInvStd},
+                      a.data());
+  data::prepare_image(img.data(), 3, h, w, data::Augment::kRotateFlip, 11, {kMean, kInvStd},
+                      b.data());
   EXPECT_EQ(a, b);
   for (int c = 0; c < 3; ++c)
     EXPECT_FLOAT_EQ(a[(c * h + 32) * w + 32], norm(c, img[(c * h + 32) * w + 32]));

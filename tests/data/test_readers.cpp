@@ -111,7 +111,7 @@ TEST(Cifar, Cifar10AndCifar100Records) {
   // CIFAR-100: the fine label (second byte) is the class.
   fixtures::make_dirs(dir.file("c100"));
   fixtures::write_cifar_file(dir.file("c100/train.bin"), {{3, 77}, {19, 5}},
-                            fixtures::pattern_bytes(2 * 3072, 9));
+                             fixtures::pattern_bytes(2 * 3072, 9));
   data::ImageSet c100 = data::read_cifar100(dir.file("c100"), true);
   EXPECT_EQ(c100.num_classes, 100);
   EXPECT_EQ(c100.labels, (std::vector<int64_t>{77, 5}));
@@ -126,7 +126,7 @@ TEST(Cifar, BadInputs) {
   expect_error([&] { data::read_cifar10(dir.file("c10"), false); }, ErrorKind::kData,
                "not a whole number");
   fixtures::write_cifar_file(dir.file("c10/test_batch.bin"), {{1}, {10}},
-                            fixtures::pattern_bytes(2 * 3072, 1));
+                             fixtures::pattern_bytes(2 * 3072, 1));
   expect_error([&] { data::read_cifar10(dir.file("c10"), false); }, ErrorKind::kData, "label 10");
 }
 
@@ -193,8 +193,8 @@ TEST(TinyImageNet, BadInputs) {
   make_tiny_tree(dir.file("tiny"), 2, 1);
   // a wrong-size image
   std::vector<uint8_t> small(32 * 32 * 3, 9);
-  data::encode_jpeg_file(dir.file("tiny/train/n00001000/images/n00001000_0.JPEG"), small.data(),
-                         32, 32, 3);
+  data::encode_jpeg_file(dir.file("tiny/train/n00001000/images/n00001000_0.JPEG"), small.data(), 32,
+                         32, 3);
   expect_error([&] { data::pack_tiny_imagenet(dir.file("tiny"), dir.file("t.h5")); },
                ErrorKind::kData, "expected 64x64");
   // a corrupt JPEG
@@ -207,7 +207,8 @@ TEST(TinyImageNet, BadInputs) {
   // a val class that is not in wnids.txt
   TempDir dir2;
   make_tiny_tree(dir2.file("tiny"), 2, 1);
-  fixtures::write_text(dir2.file("tiny/val/val_annotations.txt"), "val_0.JPEG\tn99999999\t0\t0\t1\t1\n");
+  fixtures::write_text(dir2.file("tiny/val/val_annotations.txt"),
+                       "val_0.JPEG\tn99999999\t0\t0\t1\t1\n");
   expect_error([&] { data::pack_tiny_imagenet(dir2.file("tiny"), dir2.file("t.h5")); },
                ErrorKind::kData, "n99999999");
   // an HDF5 file that is not a packed data set

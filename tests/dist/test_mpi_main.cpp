@@ -27,7 +27,7 @@ nn::StatSyncPtr ranks_sync() {
 }
 }  // namespace
 
-#define REQUIRE_RANKS()                                          \
+#define REQUIRE_RANKS() \
   if (g_comm->size() < 2) GTEST_SKIP() << "needs mpirun -np >= 2"
 
 TEST(Mpi, AllReduceOpsBroadcastGather) {
@@ -62,7 +62,8 @@ TEST(Mpi, StagedThroughHostEqualsDirect) {
   const int r = staged->rank(), n = staged->size();
   torch::manual_seed(100 + r);  // different data per rank
   torch::Tensor x = torch::randn({1000});
-  for (auto op : {dist::ReduceOp::kSum, dist::ReduceOp::kMin, dist::ReduceOp::kMax, dist::ReduceOp::kAvg}) {
+  for (auto op :
+       {dist::ReduceOp::kSum, dist::ReduceOp::kMin, dist::ReduceOp::kMax, dist::ReduceOp::kAvg}) {
     torch::Tensor direct = x.clone(), blocking = x.clone(), async = x.clone();
     g_comm->all_reduce(direct, op);
     const void* where = blocking.data_ptr();
@@ -93,15 +94,16 @@ TEST(Mpi, StagedThroughHostEqualsDirect) {
 TEST(Reducer, AveragesOverAllSamplesAndSkipsFrozen) {
   REQUIRE_RANKS();
   const int r = g_comm->rank(), n = g_comm->size();
-  torch::manual_seed(0);  // same start on every rank
-  auto w1 = torch::randn({300, 40}).set_requires_grad(true);   // 48 kB
+  torch::manual_seed(0);                                      // same start on every rank
+  auto w1 = torch::randn({300, 40}).set_requires_grad(true);  // 48 kB
   auto w2 = torch::randn({40}).set_requires_grad(true);
-  auto frozen = torch::randn({1000, 100});                      // requires_grad false
+  auto frozen = torch::randn({1000, 100});  // requires_grad false
   auto w3 = torch::randn({40, 10}).set_requires_grad(true);
   dist::ReducerOptions opts;
   opts.first_bucket_bytes = 2000;  // forces several buckets
   opts.bucket_bytes = 50000;
-  dist::GradientReducer reducer(g_comm, {{"w1", w1}, {"w2", w2}, {"frozen", frozen}, {"w3", w3}}, opts);
+  dist::GradientReducer reducer(g_comm, {{"w1", w1}, {"w2", w2}, {"frozen", frozen}, {"w3", w3}},
+                                opts);
   EXPECT_EQ(reducer.reduced_names(), (std::vector<std::string>{"w1", "w2", "w3"}));
   EXPECT_GE(reducer.num_buckets(), 2);
   EXPECT_EQ(reducer.bucket_of(2), 0);  // w3 (the last) is in the small first bucket
@@ -167,7 +169,8 @@ TEST(Sync, BroadcastStateAndAverageBuffers) {
 TEST(Sync, ConfigMismatchNamesTheSetting) {
   REQUIRE_RANKS();
   dist::check_same_config(*g_comm, "[train]\nlr=0.1\nepochs=5\n");  // same: passes
-  std::string mine = g_comm->rank() == 1 ? "[train]\nlr=0.2\nepochs=5\n" : "[train]\nlr=0.1\nepochs=5\n";
+  std::string mine =
+      g_comm->rank() == 1 ? "[train]\nlr=0.2\nepochs=5\n" : "[train]\nlr=0.1\nepochs=5\n";
   try {
     dist::check_same_config(*g_comm, mine);
     FAIL() << "mismatch not detected";
@@ -196,7 +199,9 @@ TEST(SyncBatchNorm, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
   }
   int64_t total = 0;
   for (auto& x : xs) total += x.size(0);
-  auto loss_of = [](const torch::Tensor& y, const torch::Tensor& t) { return (y - t).pow(2).sum(1).mean(); };
+  auto loss_of = [](const torch::Tensor& y, const torch::Tensor& t) {
+    return (y - t).pow(2).sum(1).mean();
+  };
 
   // reference: one process, the combined batch, plain BN
   auto [lin_ref, bn_ref] = build();

@@ -13,7 +13,8 @@ using namespace std::chrono_literals;
 
 TEST(WaitFor, ReturnsWhenDone) {
   int calls = 0;
-  WaitOutcome o = wait_for([&] { return ++calls < 5 ? PollResult::pending() : PollResult::done(); }, 10.0);
+  WaitOutcome o =
+      wait_for([&] { return ++calls < 5 ? PollResult::pending() : PollResult::done(); }, 10.0);
   EXPECT_TRUE(o.ok);
   EXPECT_EQ(calls, 5);
 }
@@ -27,7 +28,8 @@ TEST(WaitFor, ReportsFailureWithItsReason) {
 TEST(WaitFor, TimesOutOnWorkThatNeverEnds) {
   const auto t0 = std::chrono::steady_clock::now();
   WaitOutcome o = wait_for([] { return PollResult::pending(); }, 0.2);
-  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_FALSE(o.ok);
   EXPECT_NE(o.why.find("no result after 0.2 s"), std::string::npos) << o.why;
   EXPECT_GE(waited, 0.2);
@@ -38,7 +40,8 @@ TEST(WaitFor, WorkEndingAtTheDeadlineCounts) {
   const auto t0 = std::chrono::steady_clock::now();
   WaitOutcome o = wait_for(
       [&] {
-        return std::chrono::steady_clock::now() - t0 > 100ms ? PollResult::done() : PollResult::pending();
+        return std::chrono::steady_clock::now() - t0 > 100ms ? PollResult::done()
+                                                             : PollResult::pending();
       },
       0.1, /*max_sleep_s=*/0.05);
   EXPECT_TRUE(o.ok) << o.why;
@@ -73,9 +76,8 @@ TEST(Watchdog, ForgetsFinishedWorkAndReleasesWhatItHeld) {
   std::atomic<bool> finished{false};
   auto kept = std::make_shared<int>(7);
   std::weak_ptr<int> watch_kept = kept;
-  dog.watch("ncclAllReduce(10 x Float)", [&finished, kept] {
-    return finished ? PollResult::done() : PollResult::pending();
-  });
+  dog.watch("ncclAllReduce(10 x Float)",
+            [&finished, kept] { return finished ? PollResult::done() : PollResult::pending(); });
   kept.reset();
   EXPECT_EQ(dog.in_flight(), 1u);
   EXPECT_FALSE(watch_kept.expired());  // the watched work keeps its tensors alive
@@ -94,7 +96,8 @@ TEST(Watchdog, TimeoutNamesTheWorkOnce) {
   ASSERT_TRUE(eventually([&] { return f.count() > 0; }));
   std::this_thread::sleep_for(100ms);
   ASSERT_EQ(f.count(), 1u);  // once, then the watchdog stops
-  EXPECT_NE(f.seen[0].find("ncclAllReduce(4 x Float): no result after 0.15 s"), std::string::npos) << f.seen[0];
+  EXPECT_NE(f.seen[0].find("ncclAllReduce(4 x Float): no result after 0.15 s"), std::string::npos)
+      << f.seen[0];
   EXPECT_TRUE(dog.failed());
 }
 
@@ -102,16 +105,20 @@ TEST(Watchdog, FailedWorkAndAsyncErrorsAreReported) {
   {
     Failures f;
     Watchdog dog(10.0, 0.01, [&](const std::string& w) { f.add(w); });
-    dog.watch("ncclAllGather(8 x Float)", [] { return PollResult::failed("CUDA error: an illegal memory access"); });
+    dog.watch("ncclAllGather(8 x Float)",
+              [] { return PollResult::failed("CUDA error: an illegal memory access"); });
     ASSERT_TRUE(eventually([&] { return f.count() > 0; }));
     EXPECT_EQ(f.seen[0], "ncclAllGather(8 x Float): CUDA error: an illegal memory access");
   }
   {
     Failures f;
     std::atomic<bool> broken{false};
-    Watchdog dog(10.0, 0.01, [&](const std::string& w) { f.add(w); },
-                 [&] { return broken ? PollResult::failed("asynchronous NCCL error: remote process exited")
-                                     : PollResult::pending(); });
+    Watchdog dog(
+        10.0, 0.01, [&](const std::string& w) { f.add(w); },
+        [&] {
+          return broken ? PollResult::failed("asynchronous NCCL error: remote process exited")
+                        : PollResult::pending();
+        });
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(f.count(), 0u);  // healthy: nothing to report, even with no work in flight
     broken = true;

@@ -160,7 +160,8 @@ TEST(Checkpoint, OptionalLaterBuffersLoadAsNaN) {
     if (name.find(".amm.biggest_") == std::string::npos) old_state.emplace_back(name, t.clone());
   nn::Network back = nn::make_network("lenet", {1, 28, 10});
   nn::set_activations(*back, "amm+quad", torch::zeros({1, 1, 28, 28}));
-  const std::vector<std::string> missing = io::load_module_state(*back, old_state, "old.h5", nn::amm_later_buffers());
+  const std::vector<std::string> missing =
+      io::load_module_state(*back, old_state, "old.h5", nn::amm_later_buffers());
   EXPECT_EQ(missing.size(), 2u * 4);  // LeNet's four activation slots, two buffers each
   EXPECT_FALSE(nn::has_amm_statistics(*back, nn::AmmMode::kBiggest));
   EXPECT_TRUE(nn::has_amm_statistics(*back, nn::AmmMode::kAmm));

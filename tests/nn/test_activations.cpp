@@ -34,7 +34,8 @@ TEST(ReluFit, MatchesClosedFormLegendreCoefficients) {
   // On [-1, 1]: ReLU = 1/4 P0 + 1/2 P1 + 5/16 P2 - 3/32 P4 + ..., so
   // degree 2: 3/32 + x/2 + 15/32 x^2; degree 4: 15/256 + x/2 + 105/128 x^2 - 105/256 x^4.
   expect_coeffs(nn::fit_relu_least_squares(2, 1.0), {3.0 / 32, 0.5, 15.0 / 32}, 1e-15);
-  expect_coeffs(nn::fit_relu_least_squares(4, 1.0), {15.0 / 256, 0.5, 105.0 / 128, 0.0, -105.0 / 256}, 1e-14);
+  expect_coeffs(nn::fit_relu_least_squares(4, 1.0),
+                {15.0 / 256, 0.5, 105.0 / 128, 0.0, -105.0 / 256}, 1e-14);
   // range a: w_d = a^(1-d) c_d
   expect_coeffs(nn::fit_relu_least_squares(2, 5.0), {5 * 3.0 / 32, 0.5, 15.0 / 32 / 5}, 1e-14);
 }
@@ -44,7 +45,8 @@ TEST(ReluFit, AgreesWithTheReferenceGridFit) {
     std::vector<double> exact = nn::fit_relu_least_squares(degree, a);
     std::vector<double> grid = grid_fit(degree, a);
     for (size_t d = 0; d < exact.size(); ++d)
-      EXPECT_NEAR(exact[d], grid[d], 2e-3 * std::max(1.0, std::abs(exact[d]))) << degree << " " << a << " " << d;
+      EXPECT_NEAR(exact[d], grid[d], 2e-3 * std::max(1.0, std::abs(exact[d])))
+          << degree << " " << a << " " << d;
   }
 }
 
@@ -83,16 +85,18 @@ TEST(ActSpec, BuildsEveryFormAndRoundTrips) {
   std::string fitted = nn::make_activation("poly:degree=2,range=5", 3)->describe();
   EXPECT_EQ(fitted, "poly:coeffs=0.46875,0.5,0.09375");
   EXPECT_EQ(nn::make_activation(fitted, 3)->describe(), fitted);
-  auto given = std::dynamic_pointer_cast<nn::Polynomial>(nn::make_activation("poly:coeffs=0.1,0.5,-2e-3", 1));
+  auto given = std::dynamic_pointer_cast<nn::Polynomial>(
+      nn::make_activation("poly:coeffs=0.1,0.5,-2e-3", 1));
   ASSERT_TRUE(given);
   EXPECT_EQ(given->coeffs(), (std::vector<double>{0.1, 0.5, -2e-3}));
   EXPECT_EQ(nn::make_activation("amm+" + fitted, 4)->describe(), "amm+" + fitted);
 }
 
 TEST(ActSpec, RejectsBadSpecsWithKConfig) {
-  for (const char* bad : {"", "swish", "poly:", "poly:degree=2", "poly:degree=2.5,range=1",
-                          "poly:degree=2,range=x", "poly:coeffs=1,nan", "poly:range=1,degree=2,foo=3",
-                          "amm+amm+quad", "poly:coeffs=1,degree=2"}) {
+  for (const char* bad :
+       {"", "swish", "poly:", "poly:degree=2", "poly:degree=2.5,range=1", "poly:degree=2,range=x",
+        "poly:coeffs=1,nan", "poly:range=1,degree=2,foo=3", "amm+amm+quad",
+        "poly:coeffs=1,degree=2"}) {
     try {
       nn::check_activation_spec(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";

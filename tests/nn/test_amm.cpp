@@ -22,7 +22,9 @@ TEST(Amm, TwoDimensionalTrainingAndRunningStatistics) {
   torch::Tensor x = torch::tensor({1.f, 3.f, 2.f, 2.f, -1.f, 5.f, 4.f, 0.f}).view({2, 2, 1, 2});
   torch::Tensor y = amm->forward(x);
   // channel 0: min -1, max 5 -> 2(x+1)/6 - 1; channel 1: min 0, max 4 -> 2x/4 - 1
-  torch::Tensor want = torch::tensor({2 * 2 / 6.f - 1, 2 * 4 / 6.f - 1, 0.f, 0.f, -1.f, 1.f, 1.f, -1.f}).view({2, 2, 1, 2});
+  torch::Tensor want =
+      torch::tensor({2 * 2 / 6.f - 1, 2 * 4 / 6.f - 1, 0.f, 0.f, -1.f, 1.f, 1.f, -1.f})
+          .view({2, 2, 1, 2});
   EXPECT_TRUE(torch::allclose(y, want, 1e-6, 1e-6)) << y;
   // the first batch sets every estimate
   EXPECT_TRUE(torch::equal(amm->running_min, t1({-1, 0})));
@@ -46,10 +48,12 @@ TEST(Amm, TwoDimensionalTrainingAndRunningStatistics) {
   // inference modes on a fresh input
   amm->eval();
   torch::Tensor z = torch::tensor({0.f, 2.f, 1.f, 3.f}).view({1, 2, 1, 2});
-  torch::Tensor rmin = amm->running_min.view({1, 2, 1, 1}), rmax = amm->running_max.view({1, 2, 1, 1});
+  torch::Tensor rmin = amm->running_min.view({1, 2, 1, 1}),
+                rmax = amm->running_max.view({1, 2, 1, 1});
   EXPECT_TRUE(torch::allclose(amm->forward(z), 2 * (z - rmin) / (rmax - rmin) - 1));  // amm
   amm->set_mode(nn::AmmMode::kMm);
-  torch::Tensor mm = torch::tensor({-1.f, 1.f, -1.f, 1.f}).view({1, 2, 1, 2});  // each channel's own min/max
+  torch::Tensor mm =
+      torch::tensor({-1.f, 1.f, -1.f, 1.f}).view({1, 2, 1, 2});  // each channel's own min/max
   EXPECT_TRUE(torch::allclose(amm->forward(z), mm));
   amm->set_mode(nn::AmmMode::kExtreme);
   torch::Tensor emin = t1({-3, 0}).view({1, 2, 1, 1}), emax = t1({5, 10}).view({1, 2, 1, 1});
@@ -75,7 +79,8 @@ TEST(Amm, BiggestStatisticsStartAtOneAsTheReference) {
   EXPECT_TRUE(torch::equal(amm->biggest_min, t1({0.5})));
   EXPECT_TRUE(torch::equal(amm->biggest_range, t1({4})));
   EXPECT_TRUE(amm->has_statistics(nn::AmmMode::kBiggest));
-  amm->biggest_range.fill_(std::numeric_limits<float>::quiet_NaN());  // as loaded from an older checkpoint
+  amm->biggest_range.fill_(
+      std::numeric_limits<float>::quiet_NaN());  // as loaded from an older checkpoint
   EXPECT_FALSE(amm->has_statistics(nn::AmmMode::kBiggest));
   EXPECT_TRUE(amm->has_statistics(nn::AmmMode::kAmm));
 }
@@ -104,7 +109,8 @@ TEST(Amm, GradientsFlowThroughMinAndMax) {
   auto f = [&](const torch::Tensor& in) { return (amm->forward(in) * w).sum(); };
   torch::Tensor xg = x.clone().requires_grad_();
   f(xg).backward();
-  // central differences (the running estimates move, the output does not depend on them in training)
+  // central differences (the running estimates move, the output does not depend on them in
+  // training)
   torch::Tensor numeric = torch::zeros_like(x);
   const double h = 1e-6;
   for (int64_t i = 0; i < x.numel(); ++i) {

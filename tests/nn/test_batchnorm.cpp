@@ -30,7 +30,11 @@ BnRun run(bool synced, const torch::Tensor& x0, const torch::Tensor& dy) {
   torch::Tensor x = x0.clone().set_requires_grad(true);
   torch::Tensor y = bn->forward(x);
   (y * dy).sum().backward();
-  return {y.detach(), x.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean.clone(),
+  return {y.detach(),
+          x.grad(),
+          bn->weight.grad(),
+          bn->bias.grad(),
+          bn->running_mean.clone(),
           bn->running_var.clone()};
 }
 
@@ -50,9 +54,9 @@ TEST(BatchNorm, MatchesTorchAndSyncedPathMatchesPlain) {
     BnRun synced = run(true, x, dy);
     // plain == torch's functional batch norm
     torch::Tensor rm = torch::zeros({shape[1]}), rv = torch::ones({shape[1]});
-    torch::Tensor ref = torch::batch_norm(x, torch::linspace(0.5, 1.5, shape[1]),
-                                          torch::linspace(-0.2, 0.3, shape[1]), rm, rv, true, 0.1,
-                                          1e-5, true);
+    torch::Tensor ref =
+        torch::batch_norm(x, torch::linspace(0.5, 1.5, shape[1]),
+                          torch::linspace(-0.2, 0.3, shape[1]), rm, rv, true, 0.1, 1e-5, true);
     expect_close(plain.y, ref, "plain y");
     expect_close(plain.rv, rv, "plain running_var");
     expect_close(synced.y, plain.y, "synced y");

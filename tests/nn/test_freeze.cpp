@@ -15,16 +15,19 @@ using namespace sisyphus;
 
 TEST(Points, EveryTensorBelongsToExactlyOnePoint) {
   const std::vector<std::pair<std::string, nn::NetShape>> nets = {
-      {"mlp", {1, 28, 10, true}},       {"lenet", {1, 28, 10, true}},    {"alexnet", {3, 32, 10, true}},
-      {"vgg11", {3, 32, 10, true}},     {"resnet20", {3, 32, 10, true}}, {"resnet18", {3, 32, 10, true}},
+      {"mlp", {1, 28, 10, true}},       {"lenet", {1, 28, 10, true}},
+      {"alexnet", {3, 32, 10, true}},   {"vgg11", {3, 32, 10, true}},
+      {"resnet20", {3, 32, 10, true}},  {"resnet18", {3, 32, 10, true}},
       {"mobilenet", {3, 32, 10, true}}, {"resnet50", {3, 64, 200, true}}};
   for (const auto& [name, shape] : nets) {
     nn::Network net = nn::make_network(name, shape);
-    nn::set_activations(*net, "amm+quad", torch::zeros({1, shape.in_channels, shape.image_size, shape.image_size}));
+    nn::set_activations(*net, "amm+quad",
+                        torch::zeros({1, shape.in_channels, shape.image_size, shape.image_size}));
     std::map<std::string, int> owners;
     for (size_t l = 0; l < net->points().size(); ++l)
       for (const auto& t : net->point_tensor_names(l)) owners[t] += 1;
-    for (const auto& [t, tensor] : io::module_state(*net)) EXPECT_EQ(owners[t], 1) << name << ": " << t;
+    for (const auto& [t, tensor] : io::module_state(*net))
+      EXPECT_EQ(owners[t], 1) << name << ": " << t;
     // the AMM estimates belong to their slot's point
     EXPECT_EQ(owners.count(net->points()[0].name + ".fn.amm.running_min"), 1u) << name;
   }
@@ -51,7 +54,8 @@ TEST(Points, FrozenPointsKeepParametersAndWithFrozenEvalBuffers) {
   // the reference's default: every layer trains in training mode
   net->train();
   EXPECT_TRUE(net->points()[0].slot->is_training());
-  for (const auto& item : net->named_modules()) EXPECT_TRUE(item.value()->is_training()) << item.key();
+  for (const auto& item : net->named_modules())
+    EXPECT_TRUE(item.value()->is_training()) << item.key();
   net->set_frozen_eval(true);  // --frozen-eval: frozen points in evaluation mode, buffers kept
 
   std::map<std::string, torch::Tensor> before;
@@ -98,9 +102,9 @@ TEST(Points, ByDefaultFrozenPointsStillTrackBatchStatistics) {
   int frozen_stats_moved = 0;
   for (const auto& [n, t] : io::module_state(*net)) {
     if (own.count(n)) continue;
-    const bool statistic = n.find("running") != std::string::npos || n.find("extreme") != std::string::npos ||
-                           n.find("biggest") != std::string::npos ||
-                           n.find("num_batches") != std::string::npos;
+    const bool statistic =
+        n.find("running") != std::string::npos || n.find("extreme") != std::string::npos ||
+        n.find("biggest") != std::string::npos || n.find("num_batches") != std::string::npos;
     if (statistic) {
       frozen_stats_moved += !torch::equal(before[n], t);
     } else {

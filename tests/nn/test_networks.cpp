@@ -49,8 +49,8 @@ TEST(Networks, ParameterCountsShapesAndPoints) {
     EXPECT_EQ(net->parameter_count(), c.params);
     EXPECT_EQ(net->points().size(), c.points);
     net->eval();
-    auto outs = net->forward_points(torch::randn({2, c.shape.in_channels, c.shape.image_size,
-                                                  c.shape.image_size}));
+    auto outs = net->forward_points(
+        torch::randn({2, c.shape.in_channels, c.shape.image_size, c.shape.image_size}));
     ASSERT_EQ(outs.size(), c.points);
     EXPECT_EQ(outs.back().sizes(), (std::vector<int64_t>{2, c.shape.num_classes}));
     for (const auto& o : outs) EXPECT_EQ(o.size(0), 2);
@@ -74,10 +74,10 @@ TEST(Networks, TorchvisionNamesForResNets) {
   std::set<std::string> names;
   for (const auto& item : net->named_parameters()) names.insert(item.key());
   for (const auto& item : net->named_buffers()) names.insert(item.key());
-  for (const char* n : {"conv1.weight", "bn1.weight", "bn1.running_mean", "bn1.num_batches_tracked",
-                        "layer1.0.conv1.weight", "layer1.1.bn2.bias", "layer2.0.downsample.0.weight",
-                        "layer2.0.downsample.1.running_var", "layer4.1.conv2.weight", "fc.weight",
-                        "fc.bias"})
+  for (const char* n :
+       {"conv1.weight", "bn1.weight", "bn1.running_mean", "bn1.num_batches_tracked",
+        "layer1.0.conv1.weight", "layer1.1.bn2.bias", "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_var", "layer4.1.conv2.weight", "fc.weight", "fc.bias"})
     EXPECT_TRUE(names.count(n)) << n;
   nn::Network r50 = nn::make_network("resnet50", {3, 64, 200});
   std::set<std::string> n50;
@@ -151,9 +151,11 @@ TEST(Networks, ResNet32OptionAShortcut) {
   // relu(option_a(x)) (the later shortcuts are identities, relu idempotent).
   torch::NoGradGuard no_grad;
   for (auto& item : net->named_parameters())
-    if (item.key().rfind("layer2.", 0) == 0 && item.key().find(".bn2.") != std::string::npos) item.value().zero_();
+    if (item.key().rfind("layer2.", 0) == 0 && item.key().find(".bn2.") != std::string::npos)
+      item.value().zero_();
   net->eval();
-  auto layer2 = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(net->named_children()["layer2"]);
+  auto layer2 =
+      std::dynamic_pointer_cast<torch::nn::SequentialImpl>(net->named_children()["layer2"]);
   ASSERT_TRUE(layer2);
   torch::Tensor x = torch::randn({2, 16, 32, 32});
   torch::Tensor expect = torch::zeros({2, 32, 16, 16});

@@ -47,7 +47,8 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, boo
     gzclose(f);
   } else {
     std::ofstream f(path, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   }
 }
 

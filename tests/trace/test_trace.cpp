@@ -25,7 +25,8 @@ class SquaringChain : public nn::NetworkImpl {
  public:
   explicit SquaringChain(int k) : nn::NetworkImpl("chain") {
     for (int i = 0; i < k; ++i) {
-      auto lin = register_module("lin" + std::to_string(i), torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)));
+      auto lin = register_module("lin" + std::to_string(i),
+                                 torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)));
       torch::NoGradGuard no_grad;
       lin->weight.copy_(torch::eye(4));
       auto slot = register_module("act" + std::to_string(i), nn::ActivationSlot());
@@ -87,13 +88,14 @@ TEST(TraceStats, EqualDirectComputation) {
   EXPECT_EQ(s[0].above, valid.abs().gt(100).sum().item<int64_t>());
   int64_t in_hist = 0;
   for (auto c : s[0].hist) in_hist += c;
-  EXPECT_EQ(in_hist, a.numel() - 1);                       // everything but the NaN
-  EXPECT_GE(s[0].hist[0], 1);                              // the zero
-  EXPECT_GE(s[0].hist[trace::kHistBins - 1], 1);           // the Inf
+  EXPECT_EQ(in_hist, a.numel() - 1);              // everything but the NaN
+  EXPECT_GE(s[0].hist[0], 1);                     // the zero
+  EXPECT_GE(s[0].hist[trace::kHistBins - 1], 1);  // the Inf
   // layer 1: |x| ~ 1e-3: log10 in [-7, -1) mostly; exact bin counts against numpy-style floor
   torch::Tensor lg = b.abs().to(torch::kFloat64).log10().floor() - trace::kHistLow;
   for (int bin = 0; bin < trace::kHistBins; ++bin)
-    EXPECT_EQ(s[1].hist[static_cast<size_t>(bin)], lg.eq(bin).sum().item<int64_t>()) << "bin " << bin;
+    EXPECT_EQ(s[1].hist[static_cast<size_t>(bin)], lg.eq(bin).sum().item<int64_t>())
+        << "bin " << bin;
   EXPECT_FLOAT_EQ(static_cast<float>(s[1].max_abs), b.abs().max().item<float>());
   EXPECT_EQ(s[1].nan + s[1].inf + s[1].above, 0);
 }

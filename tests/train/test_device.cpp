@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "core/error.h"
 #include "data/loader.h"
 #include "data/sampler.h"
-#include "core/error.h"
 #include "dist/local_communicator.h"
 #include "dist/reducer.h"
 #include "nn/amm.h"
@@ -60,8 +60,8 @@ TEST(Autocast, Bf16TrainingStepOnCpu) {
   train::Sgd sgd(params, train::OptimConfig{});
   data::Batch b{torch::randn({16, 1, 28, 28}), torch::randint(0, 10, {16}, torch::kInt64)};
   dist::GradientReducer one_rank(std::make_shared<dist::LocalCommunicator>(), params);
-  train::StepResult r =
-      train::train_step(*net, sgd, b, cpu_bf16(), 0.1, train::Objective::cross_entropy(), one_rank, b.size());
+  train::StepResult r = train::train_step(*net, sgd, b, cpu_bf16(), 0.1,
+                                          train::Objective::cross_entropy(), one_rank, b.size());
   EXPECT_TRUE(std::isfinite(r.loss));
   for (auto& [name, p] : params) {
     EXPECT_EQ(p.scalar_type(), torch::kFloat32) << name;  // master weights stay fp32
@@ -84,7 +84,8 @@ TEST(Amm, RunningStatisticsStayOnDeviceAndSkipEmptyBatches) {
   EXPECT_TRUE(amm->running_min.equal(torch::tensor({1.0f, -2.0f})));
   EXPECT_EQ(amm->num_batches_tracked.item<int64_t>(), 1);
   amm(torch::tensor({{0.0f, 0.0f}, {5.0f, 2.0f}}));
-  EXPECT_TRUE(amm->running_min.allclose(torch::tensor({0.9f * 1 + 0.1f * 0, 0.9f * -2 + 0.1f * 0})));
+  EXPECT_TRUE(
+      amm->running_min.allclose(torch::tensor({0.9f * 1 + 0.1f * 0, 0.9f * -2 + 0.1f * 0})));
   EXPECT_TRUE(amm->running_max.allclose(torch::tensor({0.9f * 3 + 0.1f * 5, 0.9f * 4 + 0.1f * 2})));
   EXPECT_TRUE(amm->extreme_min.equal(torch::tensor({0.0f, -2.0f})));
   EXPECT_TRUE(amm->extreme_max.equal(torch::tensor({5.0f, 4.0f})));
@@ -155,10 +156,11 @@ TEST(Gpu, StepEqualsCpuStep) {
     for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
     train::Sgd sgd(params, train::OptimConfig{});
     torch::manual_seed(4);
-    data::Batch b{torch::randn({32, 3, 32, 32}).to(device), torch::randint(0, 10, {32}, torch::kInt64).to(device)};
+    data::Batch b{torch::randn({32, 3, 32, 32}).to(device),
+                  torch::randint(0, 10, {32}, torch::kInt64).to(device)};
     dist::GradientReducer one_rank(std::make_shared<dist::LocalCommunicator>(), params);
-    train::StepResult r =
-        train::train_step(*net, sgd, b, place, 0.1, train::Objective::cross_entropy(), one_rank, b.size());
+    train::StepResult r = train::train_step(*net, sgd, b, place, 0.1,
+                                            train::Objective::cross_entropy(), one_rank, b.size());
     std::vector<torch::Tensor> state;
     for (auto& p : net->parameters()) state.push_back(p.detach().cpu());
     for (auto& buf : net->buffers()) state.push_back(buf.detach().cpu());
@@ -176,6 +178,7 @@ TEST(Gpu, StepEqualsCpuStep) {
     }
     worst = std::max(worst, (cpu[i] - gpu[i]).abs().max().item<double>());
   }
-  std::printf("[gpu step] loss cpu %.8f gpu %.8f, max |param/buffer difference| %.3g\n", loss_cpu, loss_gpu, worst);
+  std::printf("[gpu step] loss cpu %.8f gpu %.8f, max |param/buffer difference| %.3g\n", loss_cpu,
+              loss_gpu, worst);
   EXPECT_LT(worst, 1e-4);
 }

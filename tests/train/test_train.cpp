@@ -168,18 +168,21 @@ TEST(Baseline, ConfigValidation) {
 // --evaluate: where the QuaIL student is tested.
 TEST(QuailStages, EvaluationPolicy) {
   using train::evaluation_due;
-  const std::vector<train::Stage> stages = train::plan_stages(/*num_points=*/3, /*mimic=*/2, /*finetune=*/1);
+  const std::vector<train::Stage> stages =
+      train::plan_stages(/*num_points=*/3, /*mimic=*/2, /*finetune=*/1);
   ASSERT_EQ(stages.size(), 6u);  // mimic-00..02, finetune-02..00
   auto due = [&](const std::string& policy) {
     std::vector<std::string> at;
     for (size_t s = 0; s < stages.size(); ++s)
       for (int64_t e = 0; e < stages[s].epochs; ++e)
-        if (evaluation_due(policy, stages, s, e)) at.push_back(stages[s].name + "/" + std::to_string(e + 1));
+        if (evaluation_due(policy, stages, s, e))
+          at.push_back(stages[s].name + "/" + std::to_string(e + 1));
     return at;
   };
   EXPECT_EQ(due("reference"), (std::vector<std::string>{"mimic-02/2", "finetune-00/1"}));
-  EXPECT_EQ(due("stages"), (std::vector<std::string>{"mimic-00/2", "mimic-01/2", "mimic-02/2", "finetune-02/1",
-                                                     "finetune-01/1", "finetune-00/1"}));
+  EXPECT_EQ(due("stages"),
+            (std::vector<std::string>{"mimic-00/2", "mimic-01/2", "mimic-02/2", "finetune-02/1",
+                                      "finetune-01/1", "finetune-00/1"}));
   EXPECT_EQ(due("epochs").size(), 9u);
   // only mimic stages, or only fine-tuning: the last stage is tested
   const auto mimic_only = train::plan_stages(3, 1, 0), finetune_only = train::plan_stages(3, 0, 1);
