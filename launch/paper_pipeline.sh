@@ -68,6 +68,7 @@ if f=$(final "$RUN-quail-amm") && [[ -n "$f" ]]; then
   log "5. QuaIL+AMM evaluated with running min/max (AMM) and true min/max (MM)"
   evaluate quail+amm "$f" --amm-mode amm
   evaluate quail+mm "$f" --amm-mode mm
+  evaluate quail+biggest "$f" --amm-mode biggest   # the reference code's mode 0 (in the CSV)
   evaluate quail+extreme "$f" --amm-mode extreme
 else
   echo "quail+amm,escaped,-,-,nan,0,0,nan" >> "$RESULTS"
