@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -20,6 +22,7 @@
 #include "train/baseline.h"
 #include "train/inference.h"
 #include "train/quail.h"
+#include "train/settings.h"
 
 namespace sisyphus::app {
 namespace {
@@ -37,153 +40,25 @@ class HelpFormatter : public CLI::Formatter {
   }
 };
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string s;
-  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
-
-void bind_device(CLI::App* cmd, train::DeviceConfig& d) {
-  cmd->add_option("--device", d.device,
-                  "Where tensors live: auto (a GPU when one is visible), cpu, cuda");
-  cmd->add_option(
-      "--precision", d.precision,
-      "fp32, or bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32)");
-  cmd->add_flag("--channels-last,!--no-channels-last", d.channels_last,
-                "NHWC memory format for images and conv weights (default: off)");
-  cmd->add_flag("--cudnn-benchmark,!--no-cudnn-benchmark", d.cudnn_benchmark,
-                "cuDNN autotuning on GPUs (default: on)");
-  cmd->add_option(
-      "--nccl-timeout", d.nccl_timeout,
-      "Seconds a NCCL collective may take before the communicator is aborted and the job ends");
-}
-
-void bind_train(CLI::App* cmd, train::TrainConfig& c) {
-  cmd->add_option("--net", c.network, "Network: " + joined(nn::network_names()));
-  cmd->add_option("--dataset", c.dataset, "Data set: " + joined(data::dataset_names()));
-  cmd->add_option("--data-dir", c.data_dir,
-                  "Folder (or packed .h5 for tiny-imagenet) holding the data set; empty: its "
-                  "default location");
-  cmd->add_flag("--imagenet-stem,!--no-imagenet-stem", c.imagenet_stem,
-                "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one "
-                "(default: off)");
-  cmd->add_flag("--batchnorm,!--no-batchnorm", c.batchnorm,
-                "BatchNorm after every conv/linear (default: on; off only for plain stacks)");
-  cmd->add_option("--epochs", c.epochs, "Total training epochs");
-  cmd->add_option(
-      "--batch-size", c.batch_size,
-      "Global training batch, split over the ranks (R ranks train as one process with this batch)");
-  cmd->add_option("--test-batch-size", c.test_batch_size,
-                  "Global evaluation batch, split over the ranks");
-  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
-  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
-  cmd->add_flag("--augment,!--no-augment", c.augment,
-                "Apply the data set's training augmentation (CIFAR crop+flip, TinyImageNet "
-                "rotation+flip; default: on)");
-  cmd->add_option("--lr", c.optim.lr, "Initial learning rate");
-  cmd->add_option("--momentum", c.optim.momentum, "SGD momentum");
-  cmd->add_flag("--nesterov,!--no-nesterov", c.optim.nesterov, "Nesterov momentum (default: on)");
-  cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
-  cmd->add_option("--lr-min", c.optim.lr_min, "Learning rate at the end of the cosine schedule");
-  cmd->add_option("--seed", c.seed, "Random seed (weights, data order, augmentation)");
-  cmd->add_option("--threads", c.threads,
-                  "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
-  cmd->add_option(
-      "--backend", c.backend,
-      "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl");
-  bind_device(cmd, c.dev);
-  cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
-                "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks "
-                "train like one "
-                "process with the global batch (default: on; off: per-rank statistics, averaged "
-                "after every step)");
-  cmd->add_flag("--verify-ranks,!--no-verify-ranks", c.verify_ranks,
-                "After every epoch, check that all ranks hold bitwise identical parameters and "
-                "buffers (default: on)");
-  cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
-  cmd->add_option("--run", c.run,
-                  "Run name; files go to <checkpoint-dir>/<run>/ (default <net>-<dataset>)");
-  cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
-  cmd->add_flag("--resume,!--no-resume", c.resume,
-                "Continue the run from <run>/last.h5 (default: off)");
-  cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
-  cmd->add_option("--trace-every", c.trace_every,
-                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: "
-                  "evaluations only)");
-}
-
-void bind_quail(CLI::App* cmd, train::QuailConfig& c) {
-  cmd->add_option("--teacher", c.teacher,
-                  "The ReLU baseline checkpoint to imitate (from `sisyphus train`)");
-  cmd->add_option("--act", c.act,
-                  "Student activation: quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,... "
-                  "(amm+<act> is the same as --amm)");
-  cmd->add_flag("--amm,!--no-amm", c.amm,
-                "AMM normalisation before every activation (default: off)");
-  cmd->add_option("--mimic-epochs", c.mimic_epochs, "Epochs of each mimic stage (0: skip them)");
-  cmd->add_option("--finetune-epochs", c.finetune_epochs,
-                  "Epochs of each fine-tune stage (0: skip them)");
-  cmd->add_option(
-      "--batch-size", c.batch_size,
-      "Global training batch, split over the ranks (R ranks train as one process with this batch)");
-  cmd->add_option("--test-batch-size", c.test_batch_size,
-                  "Global evaluation batch, split over the ranks");
-  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)");
-  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)");
-  cmd->add_flag("--augment,!--no-augment", c.augment,
-                "The data set's training augmentation (default: on)");
-  cmd->add_option("--lr", c.optim.lr, "Initial learning rate of every stage");
-  cmd->add_option("--momentum", c.optim.momentum, "SGD momentum");
-  cmd->add_flag("--nesterov,!--no-nesterov", c.optim.nesterov, "Nesterov momentum (default: on)");
-  cmd->add_option("--weight-decay", c.optim.weight_decay, "L2 weight decay");
-  cmd->add_option("--lr-min", c.optim.lr_min,
-                  "Learning rate at the end of each stage's cosine schedule");
-  cmd->add_option("--seed", c.seed, "Random seed (data order and augmentation of every stage)");
-  cmd->add_option("--threads", c.threads,
-                  "Torch intra-op threads per rank (0: the host's cores / ranks on the host)");
-  cmd->add_option("--backend", c.backend, "Communication: auto, local, mpi, nccl");
-  bind_device(cmd, c.dev);
-  cmd->add_option("--bucket-mb", c.bucket_mb, "Gradient all-reduce bucket size in MiB");
-  cmd->add_option("--data-dir", c.data_dir,
-                  "Data folder; empty: the teacher's data set's default location");
-  cmd->add_option("--run", c.run, "Run name (default <net>-<dataset>-quail-<act>[-amm])");
-  cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Folder holding the runs");
-  cmd->add_flag("--resume,!--no-resume", c.resume,
-                "Continue the run from <run>/last.h5 (default: off)");
-  cmd->add_option("--log-every", c.log_every, "Progress line every N steps (0: per epoch only)");
-  cmd->add_option("--trace-every", c.trace_every,
-                  "Activation trace (<run>/trace.h5) of one training batch every N steps (0: "
-                  "evaluations only)");
-  cmd->add_option(
-      "--escape-bound", c.escape_bound,
-      "Escape guard: stop a stage when the loss or a trained point's max |x| exceeds this "
-      "(NaN/Inf always stop it)");
-  cmd->add_flag("--continue-on-escape,!--stop-on-escape", c.continue_on_escape,
-                "On escape, record it (escaped.txt) and exit 0 so a sweep goes on with the next "
-                "configuration (default: exit 1)");
-  cmd->add_flag(
-      "--verify-ranks,!--no-verify-ranks", c.verify_ranks,
-      "Check after every epoch that all ranks hold identical parameters and buffers (default: on)");
-  cmd->add_option(
-      "--evaluate", c.evaluate,
-      "When the student is tested (and traced): reference (after the last mimic stage and after "
-      "fine-tuning, as the reference code), stages (after every stage), epochs (after every "
-      "epoch)");
-  cmd->add_flag(
-      "--frozen-eval,!--no-frozen-eval", c.frozen_eval,
-      "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running estimates used "
-      "and kept); default off: the whole student trains in training mode, as the reference code");
-  cmd->add_flag("--sync-bn,!--no-sync-bn", c.sync_bn,
-                "SyncBatchNorm in every stage (default: on; off: per-rank statistics, averaged "
-                "after every step)");
-  cmd->add_flag(
-      "--amm-sync,!--no-amm-sync", c.amm_sync,
-      "AMM batch min/max over all ranks (default: on; off only to measure what it costs, with "
-      "--no-verify-ranks: ranks' AMM statistics then differ)");
-  cmd->add_option(
-      "--stop-after-epochs", c.stop_after_epochs,
-      "End this invocation after N epochs (its checkpoint written); go on later with --resume "
-      "(0: run all stages)");
+// Every row of a command's settings table (train/settings.h) as a flag:
+// on/off settings as --name and its negation, the others as --name VALUE.
+template <class C>
+void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C& cfg) {
+  C defaults{};
+  for (const auto& row : table) {
+    std::visit(
+        [&](auto* value) {
+          using T = std::remove_pointer_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, bool>) {
+            const bool on = *std::get<bool*>(row.field(defaults));
+            cmd->add_flag("--" + row.name + ",!--" + row.negation, *value,
+                          row.help + " (default: " + (on ? "on" : "off") + ")");
+          } else {
+            cmd->add_option("--" + row.name, *value, row.help);
+          }
+        },
+        row.field(cfg));
+  }
 }
 
 int quail_command(const train::QuailConfig& cfg) {
@@ -280,7 +155,7 @@ int run_cli(int argc, char** argv) {
 
   train::TrainConfig train_cfg;
   CLI::App* train_cmd = app.add_subcommand("train", "Train a ReLU baseline network");
-  bind_train(train_cmd, train_cfg);
+  bind_settings(train_cmd, train::train_settings(), train_cfg);
 
   train::EvalConfig eval_cfg;
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
@@ -308,7 +183,7 @@ int run_cli(int argc, char** argv) {
       "(running extremes)");
   eval_cmd->add_option("--backend", eval_cfg.backend,
                        "Communication under mpirun: auto, local, mpi, nccl");
-  bind_device(eval_cmd, eval_cfg.dev);
+  bind_settings(eval_cmd, train::device_settings(), eval_cfg.dev);
   eval_cmd->add_option("--result-file", eval_cfg.result_file,
                        "Append a CSV row with the result to this file");
   eval_cmd->add_option(
@@ -344,7 +219,7 @@ int run_cli(int argc, char** argv) {
   CLI::App* quail_cmd = app.add_subcommand(
       "quail",
       "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
-  bind_quail(quail_cmd, quail_cfg);
+  bind_settings(quail_cmd, train::quail_settings(), quail_cfg);
 
   CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
   data_cmd->require_subcommand(1);

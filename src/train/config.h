@@ -1,6 +1,7 @@
 // Settings of a baseline training run. Plain structs with defaults (the
-// paper's reference defaults, docs/quail.md); the CLI binds every field, so each
-// can also come from a config file. No torch here.
+// paper's reference defaults, docs/quail.md). train/settings.h lists every
+// field once (name, help, rule): the CLI, config files and validation use
+// that table. No torch here.
 #pragma once
 
 #include <cstdint>

@@ -45,8 +45,8 @@ expect_ok() {
 COMMON=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --threads 1 --log-every 0)
 
 # --- bad flags and names
-expect_error "unknown network" "unknown network 'resnet19'" "$BIN" train --net resnet19 "${COMMON[@]}"
-expect_error "unknown data set" "unknown data set 'svhn'" "$BIN" train --dataset svhn
+expect_error "unknown network" "--net: 'resnet19' is not one of" "$BIN" train --net resnet19 "${COMMON[@]}"
+expect_error "unknown data set" "--dataset: 'svhn' is not one of" "$BIN" train --dataset svhn
 expect_error "zero epochs" "--epochs" "$BIN" train --epochs 0 "${COMMON[@]}"
 expect_error "non-numeric flag" "lr" "$BIN" train --lr fast "${COMMON[@]}"
 expect_error "unknown flag" "--bogus" "$BIN" train --bogus 3

@@ -5,12 +5,14 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <set>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "support/fixtures.h"
 #include "train/baseline.h"
 #include "train/quail_stage.h"
+#include "train/settings.h"
 #include "train/sgd.h"
 
 using namespace sisyphus;
@@ -191,4 +193,36 @@ TEST(QuailStages, EvaluationPolicy) {
   EXPECT_TRUE(evaluation_due("reference", finetune_only, 2, 0));
   EXPECT_FALSE(evaluation_due("reference", finetune_only, 0, 0));
   EXPECT_THROW(evaluation_due("sometimes", stages, 0, 0), Error);
+}
+
+// The settings tables: one row per setting, each named once, each in the
+// config text as "name=" with the value, each rule naming its flag.
+TEST(Settings, TablesDriveConfigTextAndValidation) {
+  auto check_table = [](const auto& table, const std::string& text) {
+    std::set<std::string> names;
+    for (const auto& row : table) {
+      EXPECT_TRUE(names.insert(row.name).second) << "setting " << row.name << " twice";
+      EXPECT_NE(text.find("\n" + row.name + "="), std::string::npos) << row.name;
+      EXPECT_FALSE(row.help.empty()) << row.name;
+    }
+    return names.size();
+  };
+  train::TrainConfig t;
+  train::QuailConfig q;
+  EXPECT_GE(check_table(train::train_settings(), train::to_config_text(t)), 30u);
+  EXPECT_GE(check_table(train::quail_settings(), train::to_config_text(q)), 30u);
+  q.teacher = "t.h5";
+  q.amm_sync = false;  // needs --no-verify-ranks: a rule across settings
+  try {
+    train::resolve(q);
+    FAIL() << "accepted --no-amm-sync with rank verification";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad value for --amm-sync"), std::string::npos)
+        << e.what();
+  }
+  q.verify_ranks = false;
+  train::resolve(q);
+  train::DeviceConfig d;
+  d.precision = "fp16";
+  EXPECT_THROW(train::check_device(d), Error);
 }

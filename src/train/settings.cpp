@@ -1,0 +1,356 @@
+#include "train/settings.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "nn/registry.h"
+
+namespace sisyphus::train {
+namespace {
+
+// Rules: "" when the value is fine, else why not.
+template <class T>
+using Rule = std::function<std::string(const T&)>;
+
+template <class T>
+Rule<T> at_least(T low) {
+  return [low](const T& v) { return v >= low ? "" : "must be at least " + std::to_string(low); };
+}
+template <class T>
+Rule<T> not_negative() {
+  return [](const T& v) { return v >= 0 ? "" : std::string("must not be negative"); };
+}
+Rule<double> positive() {
+  return [](const double& v) {
+    return std::isfinite(v) && v > 0 ? "" : std::string("must be positive");
+  };
+}
+std::string listed(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+Rule<std::string> one_of(std::vector<std::string> names) {
+  return [names](const std::string& v) {
+    for (const auto& n : names)
+      if (n == v) return std::string();
+    return "'" + v + "' is not one of " + listed(names);
+  };
+}
+Rule<std::string> plain_name() {
+  return [](const std::string& v) {
+    return v.find('/') == std::string::npos && v != "." && v != ".."
+               ? ""
+               : std::string("must be a plain name, not a path");
+  };
+}
+
+// Builds a table; each row's field is reached through `get` from the config.
+template <class C>
+class Table {
+ public:
+  template <class T>
+  Table& add(std::string name, std::string help, std::function<T&(C&)> get, Rule<T> rule = {}) {
+    Setting<C> row;
+    row.name = name;
+    row.help = std::move(help);
+    if constexpr (std::is_same_v<T, bool>) row.negation = "no-" + name;
+    row.field = [get](C& c) { return SettingField(&get(c)); };
+    if (rule) row.why_bad = [get, rule](const C& c) { return rule(get(const_cast<C&>(c))); };
+    rows.push_back(std::move(row));
+    return *this;
+  }
+  // A rule over the whole config (settings that depend on each other), on the last row.
+  Table& also(std::function<std::string(const C&)> rule) {
+    auto first = rows.back().why_bad;
+    rows.back().why_bad = [first, rule](const C& c) {
+      std::string why = first ? first(c) : "";
+      return why.empty() ? rule(c) : why;
+    };
+    return *this;
+  }
+  Table& negation(std::string name) {
+    rows.back().negation = std::move(name);
+    return *this;
+  }
+  std::vector<Setting<C>> rows;
+};
+
+// A row of a sub-config (DeviceConfig) as a row of C, reached through `get`.
+template <class C, class Sub>
+Setting<C> nested(const Setting<Sub>& row, std::function<Sub&(C&)> get) {
+  Setting<C> out{row.name, row.help, row.negation, nullptr, nullptr};
+  out.field = [field = row.field, get](C& c) { return field(get(c)); };
+  if (row.why_bad)
+    out.why_bad = [why = row.why_bad, get](const C& c) { return why(get(const_cast<C&>(c))); };
+  return out;
+}
+
+std::vector<Setting<DeviceConfig>> make_device_settings() {
+  using C = DeviceConfig;
+  Table<C> t;
+  t.add<std::string>(
+      "device", "Where tensors live: auto (a GPU when one is visible), cpu, cuda",
+      [](C& c) -> std::string& { return c.device; }, one_of({"auto", "cpu", "cuda"}));
+  t.add<std::string>(
+      "precision",
+      "fp32, or bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32)",
+      [](C& c) -> std::string& { return c.precision; }, one_of({"fp32", "bf16"}));
+  t.add<bool>("channels-last", "NHWC memory format for images and conv weights",
+              [](C& c) -> bool& { return c.channels_last; });
+  t.add<bool>("cudnn-benchmark", "cuDNN autotuning on GPUs",
+              [](C& c) -> bool& { return c.cudnn_benchmark; });
+  t.add<double>(
+      "nccl-timeout",
+      "Seconds a NCCL collective may take before the communicator is aborted and the job ends",
+      [](C& c) -> double& { return c.nccl_timeout; }, positive());
+  return t.rows;
+}
+
+// The rows every training command shares: batches and data.
+template <class C>
+void add_batches(Table<C>& t) {
+  t.template add<int64_t>(
+      "batch-size",
+      "Global training batch, split over the ranks (R ranks train as one process with this batch)",
+      [](C& c) -> int64_t& { return c.batch_size; }, at_least<int64_t>(1));
+  t.template add<int64_t>(
+      "test-batch-size", "Global evaluation batch, split over the ranks",
+      [](C& c) -> int64_t& { return c.test_batch_size; }, at_least<int64_t>(1));
+  t.template add<int64_t>(
+      "train-limit", "Use only the first N training images (0: all)",
+      [](C& c) -> int64_t& { return c.train_limit; }, not_negative<int64_t>());
+  t.template add<int64_t>(
+      "test-limit", "Use only the first N test images (0: all)",
+      [](C& c) -> int64_t& { return c.test_limit; }, not_negative<int64_t>());
+  t.template add<bool>(
+      "augment",
+      "The data set's training augmentation (CIFAR crop+flip, TinyImageNet rotation+flip)",
+      [](C& c) -> bool& { return c.augment; });
+}
+
+template <class C>
+void add_optim(Table<C>& t, const std::string& what) {
+  t.template add<double>(
+      "lr", "Initial learning rate" + what, [](C& c) -> double& { return c.optim.lr; }, positive());
+  t.template add<double>(
+      "momentum", "SGD momentum", [](C& c) -> double& { return c.optim.momentum; },
+      [](const double& v) { return v >= 0 && v < 1 ? "" : std::string("must be in [0, 1)"); });
+  t.template add<bool>("nesterov", "Nesterov momentum", [](C& c) -> bool& {
+     return c.optim.nesterov;
+   }).also([](const C& c) {
+    return !c.optim.nesterov || c.optim.momentum > 0
+               ? ""
+               : std::string("Nesterov momentum needs --momentum > 0");
+  });
+  t.template add<double>(
+      "weight-decay", "L2 weight decay", [](C& c) -> double& { return c.optim.weight_decay; },
+      not_negative<double>());
+  t.template add<double>("lr-min", "Learning rate at the end of the cosine schedule" + what,
+                         [](C& c) -> double& { return c.optim.lr_min; })
+      .also([](const C& c) {
+        return c.optim.lr_min >= 0 && c.optim.lr_min <= c.optim.lr
+                   ? ""
+                   : std::string("must be in [0, --lr]");
+      });
+}
+
+// Ranks, device and communication.
+template <class C>
+void add_job(Table<C>& t) {
+  t.template add<int>(
+      "threads", "Torch intra-op threads per rank (0: the host's cores / ranks on the host)",
+      [](C& c) -> int& { return c.threads; }, not_negative<int>());
+  t.template add<std::string>(
+      "backend",
+      "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl",
+      [](C& c) -> std::string& { return c.backend; }, one_of({"auto", "local", "mpi", "nccl"}));
+  for (const auto& row : device_settings())
+    t.rows.push_back(nested<C, DeviceConfig>(row, [](C& c) -> DeviceConfig& { return c.dev; }));
+  t.template add<double>(
+      "bucket-mb", "Gradient all-reduce bucket size in MiB",
+      [](C& c) -> double& { return c.bucket_mb; },
+      [](const double& v) {
+        return v > 0 && v <= 4096 ? "" : std::string("must be in (0, 4096]");
+      });
+  t.template add<bool>(
+      "verify-ranks",
+      "After every epoch, check that all ranks hold bitwise identical parameters and buffers",
+      [](C& c) -> bool& { return c.verify_ranks; });
+}
+
+// The run's files and logs.
+template <class C>
+void add_run(Table<C>& t, const std::string& run_default) {
+  t.template add<std::string>(
+      "run", "Run name; files go to <checkpoint-dir>/<run>/ (default " + run_default + ")",
+      [](C& c) -> std::string& { return c.run; }, plain_name());
+  t.template add<std::string>("checkpoint-dir", "Folder holding the runs",
+                              [](C& c) -> std::string& { return c.checkpoint_dir; });
+  t.template add<bool>("resume", "Continue the run from <run>/last.h5",
+                       [](C& c) -> bool& { return c.resume; });
+  t.template add<int64_t>(
+      "log-every", "Progress line every N steps (0: per epoch only)",
+      [](C& c) -> int64_t& { return c.log_every; }, not_negative<int64_t>());
+  t.template add<int64_t>(
+      "trace-every",
+      "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)",
+      [](C& c) -> int64_t& { return c.trace_every; }, not_negative<int64_t>());
+}
+
+std::vector<Setting<TrainConfig>> make_train_settings() {
+  using C = TrainConfig;
+  Table<C> t;
+  t.add<std::string>(
+      "net", "Network: " + listed(nn::network_names()),
+      [](C& c) -> std::string& { return c.network; }, one_of(nn::network_names()));
+  t.add<std::string>(
+      "dataset", "Data set: " + listed(data::dataset_names()),
+      [](C& c) -> std::string& { return c.dataset; }, one_of(data::dataset_names()));
+  t.add<std::string>(
+      "data-dir",
+      "Folder (or packed .h5 for tiny-imagenet) holding the data set; empty: its default location",
+      [](C& c) -> std::string& { return c.data_dir; });
+  t.add<bool>("imagenet-stem",
+              "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one",
+              [](C& c) -> bool& { return c.imagenet_stem; })
+      .also([](const C& c) {
+        return !c.imagenet_stem || c.network == "resnet50"
+                   ? ""
+                   : std::string("applies to resnet50 only");
+      });
+  t.add<bool>("batchnorm", "BatchNorm after every conv/linear (off only for plain stacks)",
+              [](C& c) -> bool& { return c.batchnorm; });
+  t.add<int64_t>(
+      "epochs", "Total training epochs", [](C& c) -> int64_t& { return c.epochs; },
+      at_least<int64_t>(1));
+  add_batches(t);
+  add_optim(t, "");
+  t.add<uint64_t>("seed", "Random seed (weights, data order, augmentation)",
+                  [](C& c) -> uint64_t& { return c.seed; });
+  add_job(t);
+  t.add<bool>("sync-bn",
+              "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks "
+              "train like one process "
+              "with the global batch (off: per-rank statistics, averaged after every step)",
+              [](C& c) -> bool& { return c.sync_bn; });
+  add_run(t, "<net>-<dataset>");
+  return t.rows;
+}
+
+std::vector<Setting<QuailConfig>> make_quail_settings() {
+  using C = QuailConfig;
+  Table<C> t;
+  t.add<std::string>(
+      "teacher", "The ReLU baseline checkpoint to imitate (from `sisyphus train`)",
+      [](C& c) -> std::string& { return c.teacher; },
+      [](const std::string& v) { return v.empty() ? "a baseline checkpoint is required" : ""; });
+  t.add<std::string>(
+      "act",
+      "Student activation: quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,... "
+      "(amm+<act> is the same as --amm)",
+      [](C& c) -> std::string& { return c.act; },
+      [](const std::string& v) { return v.rfind("amm+", 0) == 0 ? "amm+ given twice" : ""; });
+  t.add<bool>("amm", "AMM normalisation before every activation",
+              [](C& c) -> bool& { return c.amm; });
+  t.add<int64_t>(
+       "mimic-epochs", "Epochs of each mimic stage (0: skip them)",
+       [](C& c) -> int64_t& { return c.mimic_epochs; }, not_negative<int64_t>())
+      .also([](const C& c) {
+        return c.mimic_epochs + c.finetune_epochs > 0
+                   ? ""
+                   : "mimic and fine-tune stages cannot both have 0 epochs";
+      });
+  t.add<int64_t>(
+      "finetune-epochs", "Epochs of each fine-tune stage (0: skip them)",
+      [](C& c) -> int64_t& { return c.finetune_epochs; }, not_negative<int64_t>());
+  add_batches(t);
+  add_optim(t, " of every stage");
+  t.add<uint64_t>("seed", "Random seed (data order and augmentation of every stage)",
+                  [](C& c) -> uint64_t& { return c.seed; });
+  add_job(t);
+  t.add<std::string>("data-dir", "Data folder; empty: the teacher's data set's default location",
+                     [](C& c) -> std::string& { return c.data_dir; });
+  add_run(t, "<net>-<dataset>-quail-<act>[-amm]");
+  t.add<double>(
+      "escape-bound",
+      "Escape guard: stop a stage when the loss or a trained point's max |x| exceeds this "
+      "(NaN/Inf always stop it)",
+      [](C& c) -> double& { return c.escape_bound; }, positive());
+  t.add<bool>("continue-on-escape",
+              "On escape, record it (escaped.txt) and exit 0 so a sweep goes on with the next "
+              "configuration "
+              "(off: exit 1)",
+              [](C& c) -> bool& { return c.continue_on_escape; })
+      .negation("stop-on-escape");
+  t.add<int64_t>(
+      "stop-after-epochs",
+      "End this invocation after N epochs (its checkpoint written); go on later with --resume "
+      "(0: run all stages)",
+      [](C& c) -> int64_t& { return c.stop_after_epochs; }, not_negative<int64_t>());
+  t.add<std::string>(
+      "evaluate",
+      "When the student is tested (and traced): reference (after the last mimic stage and after "
+      "fine-tuning, as the reference code), stages (after every stage), epochs (after every epoch)",
+      [](C& c) -> std::string& { return c.evaluate; }, one_of({"reference", "stages", "epochs"}));
+  t.add<bool>("frozen-eval",
+              "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running "
+              "estimates used and "
+              "kept); off: the whole student trains in training mode, as the reference code",
+              [](C& c) -> bool& { return c.frozen_eval; });
+  t.add<bool>("sync-bn",
+              "SyncBatchNorm in every stage (off: per-rank statistics, averaged after every step)",
+              [](C& c) -> bool& { return c.sync_bn; });
+  t.add<bool>("amm-sync",
+              "AMM batch min/max over all ranks (off only to measure what it costs, with "
+              "--no-verify-ranks: "
+              "ranks' AMM statistics then differ)",
+              [](C& c) -> bool& { return c.amm_sync; })
+      .also([](const C& c) {
+        return c.amm_sync || !c.verify_ranks ? ""
+                                             : "leaves the ranks with different AMM statistics; "
+                                               "add --no-verify-ranks (for measurements only)";
+      });
+  return t.rows;
+}
+
+}  // namespace
+
+const std::vector<Setting<DeviceConfig>>& device_settings() {
+  static const std::vector<Setting<DeviceConfig>> table = make_device_settings();
+  return table;
+}
+
+const std::vector<Setting<TrainConfig>>& train_settings() {
+  static const std::vector<Setting<TrainConfig>> table = make_train_settings();
+  return table;
+}
+
+const std::vector<Setting<QuailConfig>>& quail_settings() {
+  static const std::vector<Setting<QuailConfig>> table = make_quail_settings();
+  return table;
+}
+
+std::string setting_value_text(const SettingField& field) {
+  struct Text {
+    std::string operator()(bool* v) const { return *v ? "true" : "false"; }
+    std::string operator()(int* v) const { return std::to_string(*v); }
+    std::string operator()(int64_t* v) const { return std::to_string(*v); }
+    std::string operator()(uint64_t* v) const { return std::to_string(*v); }
+    std::string operator()(double* v) const {  // shortest text that reads back to the same double
+      char buf[32];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), *v);
+      return std::string(buf, end);
+    }
+    std::string operator()(std::string* v) const { return "\"" + *v + "\""; }
+  };
+  return std::visit(Text{}, field);
+}
+
+void fail_setting(const std::string& name, const std::string& why) {
+  SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --" + name + ": " + why);
+}
+
+}  // namespace sisyphus::train
