@@ -100,7 +100,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
   trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset,        config_text,
                              "",      {},          kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
-  RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every);
+  RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every, cfg.trace_test);
   EpochRunner runner(
       job, data, spec, trace,
       {cfg.run, cfg.batch_size, cfg.test_batch_size, cfg.augment, cfg.log_every, cfg.verify_ranks,

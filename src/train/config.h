@@ -55,6 +55,7 @@ struct TrainConfig {
   bool resume = false;                         // continue from <run>/last.h5
   int64_t log_every = 50;                      // progress line every N steps (0: only per epoch)
   int64_t trace_every = 50;  // activation trace record every N steps (0: evaluations only)
+  bool trace_test = true;    // trace the test set at every evaluation
 };
 
 // Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
@@ -90,6 +91,7 @@ struct QuailConfig {
                                     // for time-sliced jobs that go on with --resume
   bool verify_ranks = true;
   int64_t trace_every = 50;  // activation trace record every N steps (0: evaluations only)
+  bool trace_test = true;    // trace the test set at every evaluation
   std::string evaluate = "reference";  // when the student is tested: reference (after the last
                                        // mimic stage and after fine-tuning), stages, epochs
   bool frozen_eval = false;            // frozen points' BN/AMM in evaluation mode during training

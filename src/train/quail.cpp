@@ -165,7 +165,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
                              {},       cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
   trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, cfg_.resume,
-                                      cfg_.trace_every);
+                                      cfg_.trace_every, cfg_.trace_test);
   runner_ = std::make_unique<EpochRunner>(
       job_, data_, spec_, *trace_,
       RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment, cfg_.log_every,

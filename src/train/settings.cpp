@@ -198,6 +198,11 @@ void add_run(Table<C>& t, const std::string& run_default) {
       "trace-every",
       "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)",
       [](C& c) -> int64_t& { return c.trace_every; }, not_negative<int64_t>());
+  t.template add<bool>(
+      "trace-test",
+      "Trace every evaluation of the test set (<run>/trace.h5: per-layer max |x|, moments, "
+      "histograms); with --trace-every 0 and --no-trace-test no trace file is written",
+      [](C& c) -> bool& { return c.trace_test; });
 }
 
 std::vector<Setting<TrainConfig>> make_train_settings() {

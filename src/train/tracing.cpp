@@ -3,9 +3,10 @@
 namespace sisyphus::train {
 
 RunTrace::RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header,
-                   bool append, int64_t every)
-    : job_(job), every_(every), acc_(header.layers.size(), header.bound) {
-  if (job.rank == 0) writer_ = std::make_unique<trace::TraceWriter>(path, header, append);
+                   bool append, int64_t every, bool test)
+    : job_(job), every_(every), test_(test), acc_(header.layers.size(), header.bound) {
+  if (job.rank == 0 && (every > 0 || test))
+    writer_ = std::make_unique<trace::TraceWriter>(path, header, append);
 }
 
 void RunTrace::record(const std::string& source, const std::string& stage, const std::string& phase,

@@ -15,9 +15,11 @@ namespace sisyphus::train {
 
 class RunTrace {
  public:
-  // every = 0: no training records (evaluations are still recorded).
+  // every = 0: no training records; test = false: no evaluation records;
+  // both: no trace file at all.
   RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header, bool append,
-           int64_t every);
+           int64_t every, bool test = true);
+  bool traces_test() const { return test_; }
   bool due(int64_t step) const { return every_ > 0 && step % every_ == 0; }
   trace::TraceAccumulator& accumulator() { return acc_; }
   // Reduces what was accumulated (a collective), writes it (rank 0), resets.
@@ -27,6 +29,7 @@ class RunTrace {
  private:
   const Job& job_;
   int64_t every_;
+  bool test_;
   trace::TraceAccumulator acc_;
   std::unique_ptr<trace::TraceWriter> writer_;
 };
