@@ -5,7 +5,8 @@ fine-tune stage, written here in plain PyTorch from the paper's description
 where sisyphus ends: the stage's training loss, every parameter, and every
 BatchNorm and AMM buffer, within the stated tolerances.
 
-What this file implements on its own (nothing is imported from sisyphus):
+What this file and bench/reference_models.py implement on their own
+(nothing is taken from sisyphus):
   - the student: the teacher's network with every ReLU replaced by
     AMM -> Quad (conv/linear -> BN -> AMM -> x*x), AMM as the paper states it:
     y = 2 (x - min) / (max - min) - 1 per channel over the batch, gradients
@@ -41,6 +42,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 import reference_models  # noqa: E402  (the architectures, with sisyphus's state_dict names)
+from reference_models import outputs_at, points, student  # noqa: E402  (AMM, Quad, QuaIL's points)
 
 EPOCHS = 3
 LR = 0.02  # the reference's 0.1 makes ResNet-20's fine-tuning chaotic within 3 steps (see below)
@@ -65,89 +67,6 @@ FACTOR = 10
 # mimic stage and the fine-tune stage of the last three points, and the
 # test fails if the check stopped being informative.
 INFORMATIVE = 1e-2
-
-
-class Amm(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        for name in ("running_min", "running_max", "extreme_min", "extreme_max"):
-            self.register_buffer(name, torch.zeros(c))
-        self.register_buffer("biggest_min", torch.ones(c))
-        self.register_buffer("biggest_range", torch.ones(c))
-        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.int64))
-
-    def forward(self, x):
-        dims = [0] + list(range(2, x.dim()))
-        shape = [1, -1] + [1] * (x.dim() - 2)
-        if not self.training:
-            lo, hi = self.running_min, self.running_max
-        else:
-            lo, hi = x.amin(dims), x.amax(dims)
-            with torch.no_grad():
-                first = int(self.num_batches_tracked) == 0
-                for run, b in ((self.running_min, lo), (self.running_max, hi)):
-                    run.copy_(b if first else 0.9 * run + 0.1 * b)
-                self.extreme_min.copy_(lo if first else torch.minimum(self.extreme_min, lo))
-                self.extreme_max.copy_(hi if first else torch.maximum(self.extreme_max, hi))
-                self.biggest_min.copy_(torch.minimum(self.biggest_min, lo))
-                self.biggest_range.copy_(torch.maximum(self.biggest_range, hi - lo))
-                self.num_batches_tracked += 1
-        return 2 * (x - lo.view(shape)) / (hi - lo).clamp_min(1e-5).view(shape) - 1
-
-
-class AmmQuad(nn.Module):  # state names <slot>.fn.amm.<buffer>, as sisyphus
-    def __init__(self, c):
-        super().__init__()
-        self.fn = nn.Module()
-        self.fn.amm = Amm(c)
-
-    def forward(self, x):
-        y = self.fn.amm(x)
-        return y * y
-
-
-def points(net_name, model):
-    """QuaIL's points in forward order: (name, owner module paths)."""
-    if net_name == "lenet":
-        return [("features.2", ["features.0", "features.1"]), ("features.6", ["features.4", "features.5"]),
-                ("classifier.3", ["classifier.1", "classifier.2"]), ("classifier.6", ["classifier.4", "classifier.5"]),
-                ("classifier.7", ["classifier.7"])]
-    pts = [("act", ["conv1", "bn1"])]
-    for i in range(model.num_layers):
-        for b in range(len(getattr(model, f"layer{i + 1}"))):
-            p = f"layer{i + 1}.{b}"
-            pts.append((f"{p}.act1", [f"{p}.conv1", f"{p}.bn1"]))
-            pts.append((f"{p}.act2", [f"{p}.conv2", f"{p}.bn2", f"{p}.downsample"]))
-    return pts + [("fc", ["fc"])]
-
-
-def student(net_name):
-    """The ReLU architecture with AMM -> Quad in every activation slot."""
-    m = reference_models.build(net_name, 1, 28, 10)
-    m.eval()
-    with torch.no_grad():  # each slot's channel count from one forward pass
-        channels = {}
-        hooks = [mod.register_forward_hook(lambda mod, i, o, n=n: channels.__setitem__(n, o.shape[1]))
-                 for n, mod in m.named_modules() if isinstance(mod, nn.ReLU)]
-        m(torch.zeros(1, 1, 28, 28))
-        for h in hooks:
-            h.remove()
-    for name, c in channels.items():
-        parent, _, leaf = name.rpartition(".")
-        setattr(m.get_submodule(parent) if parent else m, leaf, AmmQuad(c))
-    return m
-
-
-def outputs_at(model, net_name, x):
-    """Every point's output, in order (forward hooks on the slots, then the logits)."""
-    outs = {}
-    names = [p for p, _ in points(net_name, model)]
-    hooks = [model.get_submodule(n).register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o))
-             for n in names[:-1]]
-    logits = model(x)
-    for h in hooks:
-        h.remove()
-    return [outs[n] for n in names[:-1]] + [logits]
 
 
 def load(model, h5_path):

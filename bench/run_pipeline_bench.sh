@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Whole runs, side by side: sisyphus (`train`, then `quail --amm`, with its
+# default evaluation, checkpoints and traces) against the same runs in Python
+# PyTorch as the paper's code runs them (bench/reference_pipeline.py:
+# torchvision dataset and DataLoader, a test pass after every baseline epoch,
+# QuaIL stages with a teacher forward). Also sisyphus with traces off, for
+# what traces cost. Alternating, repeated; wall time of each process (start
+# to exit). One thread everywhere; run it on a quiet machine.
+#   bench/run_pipeline_bench.sh [REPS] [NET:TRAIN_LIMIT:TEST_LIMIT:EPOCHS ...]
+# default: 2 lenet:20000:10000:2 resnet20:1000:1000:2 (QuaIL: 1 epoch per stage)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source launch/env.sh
+REPS=${1:-2}
+shift || true
+CASES=("$@")
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(lenet:20000:10000:2 resnet20:1000:1000:2)
+BIN=${SISYPHUS_BIN:-build/src/sisyphus}
+PY=${SISYPHUS_PYTHON:-python3}
+DATA=${DATA_DIR:-/usr/share/datasets/fashion-mnist}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+clock() { date +%s.%N; }
+timed() {  # timed LABEL CMD...: one row "LABEL seconds"
+  local s e
+  s=$(clock)
+  "${@:2}" > "$WORK/last.log" 2>&1 || { echo "FAILED: $1"; tail -5 "$WORK/last.log"; exit 1; }
+  e=$(clock)
+  printf '%s %.2f %s\n' "$1" "$(echo "$e - $s" | bc)" "$(grep -oE '(final: .*test accuracy [0-9.]+%|test_acc=[0-9.]+)' "$WORK/last.log" | tail -1 | grep -oE '[0-9.]+%?$')"
+}
+
+for c in "${CASES[@]}"; do
+  IFS=: read -r NET TRAIN TEST EPOCHS <<< "$c"
+  L=(--train-limit "$TRAIN" --test-limit "$TEST")
+  for rep in $(seq "$REPS"); do
+    d=$WORK/$NET-$rep
+    S=(--net "$NET" --data-dir "$DATA" --threads 1 --log-every 0 "${L[@]}" --checkpoint-dir "$d")
+    Q=(--data-dir "$DATA" --threads 1 --log-every 0 "${L[@]}" --checkpoint-dir "$d" --amm --mimic-epochs 1 --finetune-epochs 1)
+    timed "$NET sisyphus baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run t
+    timed "$NET python baseline" "$PY" bench/reference_pipeline.py --stage baseline --net "$NET" --data-dir "$DATA" "${L[@]}" --epochs "$EPOCHS" --out "$d/t.pt"
+    timed "$NET sisyphus-notrace baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run tn --trace-every 0 --no-trace-test
+    timed "$NET sisyphus quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run q
+    timed "$NET python quail" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${L[@]}" --teacher "$d/t.pt" --out "$d/pq"
+    timed "$NET sisyphus-notrace quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run qn --trace-every 0 --no-trace-test
+  done
+done | tee "$WORK/rows"
+echo "medians (seconds), and sisyphus's speed relative to Python (python seconds / sisyphus seconds):"
+"$PY" - "$WORK/rows" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) >= 4 and p[0] != "FAILED":
+        rows.setdefault((p[0], p[2]), {}).setdefault(p[1], []).append(float(p[3]))
+for (net, stage), by in rows.items():
+    m = {k: statistics.median(v) for k, v in by.items()}
+    print(f"{net} {stage}: sisyphus {m['sisyphus']:.1f} s, python {m['python']:.1f} s -> {m['python'] / m['sisyphus']:.2f}x; "
+          f"traces cost {100 * (m['sisyphus'] - m['sisyphus-notrace']) / m['sisyphus']:+.1f}% of the run "
+          f"(without: {m['sisyphus-notrace']:.1f} s); runs {len(by['sisyphus'])}")
+PY
