@@ -18,7 +18,6 @@ reference for sisyphus's whole-run benchmark (bench/run_pipeline_bench.sh).
 Prints one line: "python stage=... seconds=... test_acc=...".
 """
 import argparse
-import gzip
 import os
 import shutil
 import sys
@@ -31,6 +30,7 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_models  # noqa: E402
 from reference_models import outputs_at, points, student  # noqa: E402
+from reference_train import fashion_mnist_root  # noqa: E402
 
 MEAN, STD = (0.2860,), (0.3530,)  # Fashion-MNIST, as src/data/dataset.cpp
 
@@ -38,16 +38,7 @@ MEAN, STD = (0.2860,), (0.3530,)  # Fashion-MNIST, as src/data/dataset.cpp
 def datasets(data_dir, tmp, train_limit, test_limit):
     import torchvision
     import torchvision.transforms as T
-    raw = os.path.join(tmp, "FashionMNIST", "raw")
-    os.makedirs(raw, exist_ok=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
-        src = os.path.join(data_dir, name)
-        if os.path.exists(src + ".gz"):
-            with gzip.open(src + ".gz", "rb") as f, open(os.path.join(raw, name), "wb") as g:
-                shutil.copyfileobj(f, g)
-        else:
-            shutil.copy(src, raw)
+    fashion_mnist_root(data_dir, tmp)
     tf = T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])
     train = torchvision.datasets.FashionMNIST(tmp, train=True, download=False, transform=tf)
     test = torchvision.datasets.FashionMNIST(tmp, train=False, download=False, transform=tf)

@@ -82,11 +82,10 @@ def test_batches(a, mean, std, tmp):
     return torch.utils.data.DataLoader(ds, batch_size=100, shuffle=False)
 
 
-def torchvision_batches(data_dir, mean, std, batch, tmp):
-    import torchvision
-    import torchvision.transforms as T
+def fashion_mnist_root(data_dir, tmp):
+    """`tmp` laid out as torchvision's FashionMNIST root, from our IDX files."""
     raw = os.path.join(tmp, "FashionMNIST", "raw")
-    os.makedirs(raw)
+    os.makedirs(raw, exist_ok=True)
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         src = os.path.join(data_dir, name)
@@ -95,6 +94,13 @@ def torchvision_batches(data_dir, mean, std, batch, tmp):
                 shutil.copyfileobj(f, g)
         else:
             shutil.copy(src, raw)
+    return tmp
+
+
+def torchvision_batches(data_dir, mean, std, batch, tmp):
+    import torchvision
+    import torchvision.transforms as T
+    fashion_mnist_root(data_dir, tmp)
     ds = torchvision.datasets.FashionMNIST(
         tmp, train=True, download=False,
         transform=T.Compose([T.ToTensor(), T.Normalize(tuple(mean), tuple(std))]))

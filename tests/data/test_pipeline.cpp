@@ -143,16 +143,9 @@ TEST(Augment, RotationKeepsTheCentreAndIsDeterministic) {
 }
 
 TEST(Loader, BatchesCoverTheShardInOrder) {
-  data::ImageSet set;
-  set.n = 10;
-  set.channels = 1;
-  set.height = 2;
-  set.width = 2;
-  set.num_classes = 10;
-  for (int i = 0; i < 10; ++i) {
-    for (int p = 0; p < 4; ++p) set.pixels.push_back(static_cast<uint8_t>(i * 10));
-    set.labels.push_back(i);
-  }
+  const data::ImageSet set = fixtures::memory_set(
+      10, 1, 2, 10, [](int64_t i, int64_t) { return static_cast<uint8_t>(i * 10); },
+      [](int64_t i) { return i; });
   data::DatasetSpec spec{"t", 1, 2, 10, {0.0f}, {1.0f}, data::Augment::kNone, ""};
   data::LoaderOptions opts;
   opts.batch_size = 4;
@@ -187,13 +180,8 @@ TEST(Loader, BatchesCoverTheShardInOrder) {
 }
 
 TEST(Loader, StopsCleanlyWhenDestroyedEarly) {
-  data::ImageSet set;
-  set.n = 1000;
-  set.channels = 1;
-  set.height = set.width = 8;
-  set.num_classes = 2;
-  set.pixels.assign(1000 * 64, 1);
-  set.labels.assign(1000, 1);
+  const data::ImageSet set = fixtures::memory_set(
+      1000, 1, 8, 2, [](int64_t, int64_t) { return 1; }, [](int64_t) { return 1; });
   data::DatasetSpec spec{"t", 1, 8, 2, {0.0f}, {1.0f}, data::Augment::kNone, ""};
   data::LoaderOptions opts;
   opts.batch_size = 10;

@@ -156,4 +156,22 @@ int run_command(const std::string& cmd, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+data::ImageSet memory_set(int64_t n, int64_t channels, int64_t size, int64_t classes,
+                          const std::function<uint8_t(int64_t, int64_t)>& pixel,
+                          const std::function<int64_t(int64_t)>& label) {
+  data::ImageSet set;
+  set.n = n;
+  set.channels = channels;
+  set.height = set.width = size;
+  set.num_classes = classes;
+  const int64_t bytes = set.image_bytes();
+  set.pixels.resize(static_cast<size_t>(n * bytes));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < bytes; ++k)
+      set.pixels[static_cast<size_t>(i * bytes + k)] = pixel(i, k);
+    set.labels.push_back(label(i));
+  }
+  return set;
+}
+
 }  // namespace sisyphus::fixtures

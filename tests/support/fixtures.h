@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "data/image_set.h"
 
 namespace sisyphus::fixtures {
 
@@ -38,6 +41,12 @@ void write_cifar_file(const std::string& path, const std::vector<std::vector<uin
 void write_cifar10_dir(const std::string& dir, int per_batch);
 
 void write_text(const std::string& path, const std::string& text);
+
+// An in-memory image set of n square grey or colour images: pixel byte k of
+// image i is pixel(i, k), its label label(i).
+data::ImageSet memory_set(int64_t n, int64_t channels, int64_t size, int64_t classes,
+                          const std::function<uint8_t(int64_t, int64_t)>& pixel,
+                          const std::function<int64_t(int64_t)>& label);
 std::string read_text(const std::string& path);
 void make_dirs(const std::string& path);
 

@@ -12,6 +12,7 @@
 #include "nn/amm.h"
 #include "nn/polynomial.h"
 #include "nn/registry.h"
+#include "support/fixtures.h"
 #include "train/device.h"
 #include "train/sgd.h"
 #include "train/step.h"
@@ -93,14 +94,9 @@ TEST(Amm, RunningStatisticsStayOnDeviceAndSkipEmptyBatches) {
 }
 
 TEST(DeviceFeed, LoaderBatchesInOrderThenEmptyOnes) {
-  data::ImageSet set;
-  set.n = 10;
-  set.channels = 1;
-  set.height = set.width = 28;
-  set.num_classes = 10;
-  set.pixels.resize(static_cast<size_t>(set.n * set.image_bytes()));
-  for (size_t i = 0; i < set.pixels.size(); ++i) set.pixels[i] = static_cast<uint8_t>(i * 7);
-  for (int64_t i = 0; i < set.n; ++i) set.labels.push_back(i % 10);
+  const data::ImageSet set = fixtures::memory_set(
+      10, 1, 28, 10, [](int64_t i, int64_t k) { return static_cast<uint8_t>((i * 784 + k) * 7); },
+      [](int64_t i) { return i % 10; });
   const data::DatasetSpec& spec = data::dataset_spec("fashion-mnist");
   data::LoaderOptions opts;
   opts.batch_size = 4;
