@@ -18,6 +18,7 @@ ActivationSlotImpl::ActivationSlotImpl() : fn_(std::make_shared<Relu>()) {
 torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = fn_->forward(x);
   if (capture_) captured_ = y;
+  if (stop_after_) throw ForwardStopped{};
   return y;
 }
 

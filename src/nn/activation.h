@@ -32,6 +32,9 @@ class Relu : public Activation {
   std::string describe() const override { return "relu"; }
 };
 
+// Thrown by a slot set to stop the forward pass after it (see above).
+struct ForwardStopped {};
+
 class ActivationSlotImpl : public torch::nn::Module {
  public:
   ActivationSlotImpl();  // starts as ReLU
@@ -43,10 +46,14 @@ class ActivationSlotImpl : public torch::nn::Module {
   // While capture is on, forward() keeps its output (graph included).
   void set_capture(bool on);
   torch::Tensor take_captured();
+  // While on, forward() ends the network's forward pass after capturing
+  // (throws ForwardStopped, which NetworkImpl::forward_points catches).
+  void set_stop_after(bool on) { stop_after_ = on; }
 
  private:
   std::shared_ptr<Activation> fn_;
   bool capture_ = false;
+  bool stop_after_ = false;
   torch::Tensor captured_;
 };
 TORCH_MODULE(ActivationSlot);

@@ -14,24 +14,33 @@ void NetworkImpl::add_point(std::string name, std::vector<std::string> owners,
   points_.push_back(ImitationPoint{std::move(name), std::move(owners), std::move(slot)});
 }
 
-std::vector<torch::Tensor> NetworkImpl::forward_points(torch::Tensor x) {
+std::vector<torch::Tensor> NetworkImpl::forward_points(torch::Tensor x, size_t last) {
+  const bool truncated = last < points_.size() - 1;  // the final point (logits) has no slot
+  auto reset = [&] {
+    for (auto& p : points_)
+      if (!p.slot.is_empty()) {
+        p.slot->set_capture(false);
+        p.slot->set_stop_after(false);
+      }
+  };
   for (auto& p : points_)
     if (!p.slot.is_empty()) p.slot->set_capture(true);
+  if (truncated) points_.at(last).slot->set_stop_after(true);
   torch::Tensor logits;
   try {
     logits = forward(x);
+  } catch (const ForwardStopped&) {  // point `last` reached: the rest is not computed
   } catch (...) {
-    for (auto& p : points_)
-      if (!p.slot.is_empty()) p.slot->set_capture(false);
+    reset();
     throw;
   }
   std::vector<torch::Tensor> outs;
-  for (auto& p : points_) {
-    if (p.slot.is_empty()) continue;
-    outs.push_back(p.slot->take_captured());
-    p.slot->set_capture(false);
+  for (size_t l = 0; l < points_.size() && l <= last; ++l) {
+    if (points_[l].slot.is_empty()) continue;
+    outs.push_back(points_[l].slot->take_captured());
   }
-  outs.push_back(logits);
+  reset();
+  if (!truncated) outs.push_back(logits);
   return outs;
 }
 

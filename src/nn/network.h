@@ -13,6 +13,7 @@
 
 #include <torch/nn/module.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,11 @@ class NetworkImpl : public torch::nn::Module {
   const std::string& arch() const { return arch_; }
   const std::vector<ImitationPoint>& points() const { return points_; }
 
-  // Outputs at every point, in order; the last is the logits.
-  std::vector<torch::Tensor> forward_points(torch::Tensor x);
+  // Outputs at every point, in order; the last is the logits. With `last`
+  // before the final point, the forward pass stops after point `last` and
+  // the outputs of points 0..last are returned (nothing later is computed:
+  // a frozen teacher's target at point l costs only the layers up to l).
+  std::vector<torch::Tensor> forward_points(torch::Tensor x, size_t last = SIZE_MAX);
   // state_dict names (parameters and buffers) that belong to point l.
   std::vector<std::string> point_tensor_names(size_t l) const;
   int64_t parameter_count() const;

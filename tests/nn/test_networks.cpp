@@ -164,3 +164,23 @@ TEST(Networks, ResNet32OptionAShortcut) {
   ASSERT_EQ(got.sizes(), expect.sizes());
   EXPECT_TRUE(got.equal(expect));
 }
+
+// A forward pass that stops after point l (a teacher's target in mimic
+// stage l) returns exactly the outputs of points 0..l of the whole pass, and
+// the network works normally afterwards.
+TEST(Networks, ForwardStopsAfterAPoint) {
+  for (const char* name : {"lenet", "resnet20", "mobilenet"}) {
+    torch::manual_seed(1);
+    nn::Network net = nn::make_network(name, {3, 32, 10});
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = torch::randn({2, 3, 32, 32});
+    const std::vector<torch::Tensor> all = net->forward_points(x);
+    for (size_t l : {size_t{0}, all.size() / 2, all.size() - 2, all.size() - 1}) {
+      const std::vector<torch::Tensor> some = net->forward_points(x, l);
+      ASSERT_EQ(some.size(), l + 1) << name << " point " << l;
+      for (size_t k = 0; k <= l; ++k) EXPECT_TRUE(torch::equal(some[k], all[k])) << name << " point " << k;
+    }
+    EXPECT_TRUE(torch::equal(net->forward(x), all.back())) << name << ": no slot left stopping the pass";
+  }
+}
