@@ -69,6 +69,8 @@ torch::Tensor point_row(const torch::Tensor& x, bool all_finite, double bound) {
 
 // The row of a batch without NaN/Inf, in fewer passes over the data than
 // point_row: min and max are known already (they showed the batch finite),
+// the moments accumulate in fp32 per batch (float64 across batches and
+// ranks: R ranks equal one process to ~1e-7 relative in mean and std),
 // `above` needs a pass only when max |x| exceeds the bound, and the clamp
 // of log10|x| is replaced by counting what histc leaves out (all of it
 // below the first edge: finite float32 values never reach the last one).
@@ -82,7 +84,7 @@ torch::Tensor finite_row(const torch::Tensor& x, double mn, double mx, double bo
   torch::Tensor sums = torch::stack({
       torch::full({}, count, f64),
       torch::full({}, count, f64),
-      xf.sum().to(torch::kFloat64),  // cascade summation in fp32
+      xf.sum().to(torch::kFloat64),  // fp32 cascade summation: ~1e-7 relative, a tenth of the cost
       torch::dot(xf, xf).to(torch::kFloat64),
       torch::zeros({}, f64),  // NaN
       torch::zeros({}, f64),  // +-Inf

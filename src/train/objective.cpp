@@ -27,7 +27,8 @@ torch::Tensor Objective::loss(const std::vector<torch::Tensor>& outs,
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;
-    target = teacher_->forward_points(batch.images, point_).at(point_);  // the teacher stops at point l
+    target =
+        teacher_->forward_points(batch.images, point_).at(point_);  // the teacher stops at point l
   }
   return torch::mse_loss(mine.to(torch::kFloat32), target.to(torch::kFloat32));
 }

@@ -301,8 +301,10 @@ TEST(Trace, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
     EXPECT_EQ(a[l].inf, b[l].inf);
     EXPECT_EQ(a[l].above, b[l].above);
     EXPECT_EQ(a[l].hist, b[l].hist);
-    EXPECT_NEAR(a[l].mean, b[l].mean, 1e-9 * std::max(1.0, std::abs(a[l].mean)));
-    EXPECT_NEAR(a[l].std, b[l].std, 1e-9 * std::max(1.0, a[l].std));
+    // moments: finite batches sum in fp32 (trace/stats.cpp), so within fp32 rounding of the data's
+    // scale
+    EXPECT_NEAR(a[l].mean, b[l].mean, 1e-6 * std::max(1.0, a[l].std));
+    EXPECT_NEAR(a[l].std, b[l].std, 1e-6 * std::max(1.0, a[l].std));
   }
 }
 

@@ -179,8 +179,10 @@ TEST(Networks, ForwardStopsAfterAPoint) {
     for (size_t l : {size_t{0}, all.size() / 2, all.size() - 2, all.size() - 1}) {
       const std::vector<torch::Tensor> some = net->forward_points(x, l);
       ASSERT_EQ(some.size(), l + 1) << name << " point " << l;
-      for (size_t k = 0; k <= l; ++k) EXPECT_TRUE(torch::equal(some[k], all[k])) << name << " point " << k;
+      for (size_t k = 0; k <= l; ++k)
+        EXPECT_TRUE(torch::equal(some[k], all[k])) << name << " point " << k;
     }
-    EXPECT_TRUE(torch::equal(net->forward(x), all.back())) << name << ": no slot left stopping the pass";
+    EXPECT_TRUE(torch::equal(net->forward(x), all.back()))
+        << name << ": no slot left stopping the pass";
   }
 }
