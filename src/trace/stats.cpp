@@ -34,15 +34,12 @@ namespace {
 // One point's batch as a row of kSumCols + kHistBins + 3 values on the
 // output's device: count, finite, sum, sumsq, nan, inf, above, histogram,
 // -min, max, max|x|. NaN is left out of everything but `count` and `nan`;
-// Inf counts in the histogram's last bin and in min/max. `all_finite` takes
-// the fast path (no masking), which nearly every batch of a healthy run has.
-torch::Tensor point_row(const torch::Tensor& x, bool all_finite, double bound) {
+// Inf counts in the histogram's last bin and in min/max. For batches with
+// NaN/Inf only: finite batches take finite_row below.
+torch::Tensor point_row(const torch::Tensor& x, double bound) {
   const auto f64 = x.options().dtype(torch::kFloat64);
-  torch::Tensor valid = x, finite = x;  // non-NaN values; finite values
-  if (!all_finite) {
-    valid = x.masked_select(torch::isnan(x).logical_not());
-    finite = valid.masked_select(torch::isfinite(valid));
-  }
+  const torch::Tensor valid = x.masked_select(torch::isnan(x).logical_not());  // non-NaN values
+  const torch::Tensor finite = valid.masked_select(torch::isfinite(valid));
   const auto count = static_cast<double>(x.numel());
   const auto n_valid = static_cast<double>(valid.numel()),
              n_finite = static_cast<double>(finite.numel());
@@ -124,8 +121,7 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
   for (size_t k = 0; k < xs.size(); ++k) {
     const auto i = static_cast<int64_t>(k);
     const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
-    rows.push_back(finite ? finite_row(xs[k], e[i][0], e[i][1], bound_)
-                          : point_row(xs[k], false, bound_));
+    rows.push_back(finite ? finite_row(xs[k], e[i][0], e[i][1], bound_) : point_row(xs[k], bound_));
   }
   torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
   torch::Tensor idx = torch::tensor(index, torch::kInt64);

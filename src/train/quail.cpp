@@ -67,19 +67,20 @@ class QuailRun {
   // The paper's steps 2 and 3 (step 1, the ReLU baseline, is the teacher).
   // Each returns false when the run ends early (escape, --stop-after-epochs).
   bool mimic_layer(size_t l) {
-    return run_stage(stage_named(true, l), Objective::imitation(*teacher_, l));
+    return run_stage(stage_index(true, l), Objective::imitation(*teacher_, l));
   }
   bool fine_tune_from(size_t l) {
-    return run_stage(stage_named(false, l), Objective::cross_entropy());
+    return run_stage(stage_index(false, l), Objective::cross_entropy());
   }
 
   size_t num_points() const { return student_->points().size(); }
   QuailResult finish();
 
  private:
-  Stage stage_named(bool mimic, size_t l) const;
-  bool run_stage(const Stage& stage, const Objective& objective);
-  bool stop_on_escape(const Stage& stage, int64_t epoch, const GuardReading& g, int64_t at);
+  // Index in stages_ of the stage of this kind at point l; stages_.size()
+  // when the kind has 0 epochs (not planned).
+  size_t stage_index(bool mimic, size_t l) const;
+  bool run_stage(size_t index, const Objective& objective);
   void resume_from(const std::string& path);
   BufferFilter averaged_buffers() const;
 
@@ -211,10 +212,11 @@ void QuailRun::resume_from(const std::string& path) {
             std::to_string(ckpt.meta.epoch) + ", step " + std::to_string(step_));
 }
 
-Stage QuailRun::stage_named(bool mimic, size_t l) const {
-  for (const Stage& s : stages_)
-    if (s.mimic == mimic && s.point == l) return s;
-  return Stage{"", mimic, l, 0};  // a kind with 0 epochs: nothing to run
+size_t QuailRun::stage_index(bool mimic, size_t l) const {
+  size_t index = 0;
+  while (index < stages_.size() && !(stages_[index].mimic == mimic && stages_[index].point == l))
+    ++index;
+  return index;
 }
 
 // Buffers that move in a step and that no synchronised layer keeps
@@ -237,11 +239,10 @@ BufferFilter QuailRun::averaged_buffers() const {
   return [names](const std::string& name) { return names->count(name) > 0; };
 }
 
-bool QuailRun::run_stage(const Stage& stage, const Objective& objective) {
-  size_t index = 0;
-  while (index < stages_.size() && stages_[index].name != stage.name) ++index;
-  if (stage.epochs == 0 || index < start_.stage)
+bool QuailRun::run_stage(size_t index, const Objective& objective) {
+  if (index == stages_.size() || index < start_.stage)
     return true;  // not planned, or done before a resume
+  const Stage& stage = stages_[index];
   const std::string& point_name = student_->points()[stage.point].name;
   student_->set_trainable_points(stage_trainable(stage, num_points()));
   std::vector<std::pair<std::string, torch::Tensor>> params;
