@@ -160,3 +160,54 @@ def outputs_at(model, net_name, x):
     for h in hooks:
         h.remove()
     return [outs[n] for n in names[:-1]] + [logits]
+
+
+class ChannelPoly(nn.Module):
+    """A folded slot (`sisyphus fold`): one polynomial per channel, coefficients
+    [C, degree + 1] lowest degree first, state name <slot>.fn.coeffs."""
+
+    def __init__(self, c, degree):
+        super().__init__()
+        self.fn = nn.Module()
+        self.fn.coeffs = nn.Parameter(torch.zeros(c, degree + 1))
+
+    def forward(self, x):
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        c = self.fn.coeffs
+        y = c[:, -1].view(shape).expand_as(x)
+        for d in range(c.shape[1] - 2, -1, -1):
+            y = y * x + c[:, d].view(shape)
+        return y
+
+
+def folded(net_name, degree, in_channels=1, image_size=28, num_classes=10):
+    """The deployable form `sisyphus fold` writes, written from its description:
+    an identity where each BN was, a bias on every conv/linear layer, and
+    each ReLU a polynomial per channel (ChannelPoly)."""
+    m = build(net_name, in_channels, image_size, num_classes)
+    m.eval()
+    with torch.no_grad():
+        channels = {}
+        hooks = [mod.register_forward_hook(lambda mod, i, o, n=n: channels.__setitem__(n, o.shape[1]))
+                 for n, mod in m.named_modules() if isinstance(mod, nn.ReLU)]
+        m(torch.zeros(1, in_channels, image_size, image_size))
+        for h in hooks:
+            h.remove()
+
+    def replace(name, new):
+        parent, _, leaf = name.rpartition(".")
+        owner = m.get_submodule(parent) if parent else m
+        if isinstance(owner, nn.Sequential):
+            owner[int(leaf)] = new
+        else:
+            setattr(owner, leaf, new)
+
+    for name, mod in list(m.named_modules()):
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            replace(name, nn.Identity())
+        elif isinstance(mod, nn.Conv2d) and mod.bias is None:
+            replace(name, nn.Conv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride,
+                                    mod.padding, groups=mod.groups, bias=True))
+    for name, c in channels.items():
+        replace(name, ChannelPoly(c, degree))
+    return m

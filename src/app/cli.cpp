@@ -20,6 +20,8 @@
 #include "trace/reader.h"
 #include "trace/report.h"
 #include "train/baseline.h"
+#include "train/cost_command.h"
+#include "train/fold_command.h"
 #include "train/inference.h"
 #include "train/quail.h"
 #include "train/settings.h"
@@ -72,7 +74,7 @@ int quail_command(const train::QuailConfig& cfg) {
                   static_cast<long long>(cfg.stop_after_epochs));
   } else {
     std::snprintf(line, sizeof(line),
-                  "final: QuaIL student test accuracy %.2f%% over all, %.2f%% over the finite "
+                  "final: student test accuracy %.2f%% over all, %.2f%% over the finite "
                   "(%lld non-finite of %lld), checkpoint %s",
                   r.eval.accuracy() * 100, r.eval.finite_accuracy() * 100,
                   static_cast<long long>(r.eval.nonfinite), static_cast<long long>(r.eval.samples),
@@ -154,7 +156,8 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
 
   train::TrainConfig train_cfg;
-  CLI::App* train_cmd = app.add_subcommand("train", "Train a ReLU baseline network");
+  CLI::App* train_cmd = app.add_subcommand(
+      "train", "Train a network from scratch: the ReLU baseline, or with --act a polynomial one");
   bind_settings(train_cmd, train::train_settings(), train_cfg);
 
   train::EvalConfig eval_cfg;
@@ -175,7 +178,8 @@ int run_cli(int argc, char** argv) {
   eval_cmd->add_option(
       "--act", eval_cfg.act,
       "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
-      "poly:degree=D,range=A, poly:coeffs=c0,c1,...; empty: the checkpoint's own");
+      "poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, cpoly:degree=D[,range=A]; empty: the "
+      "checkpoint's own");
   eval_cmd->add_option(
       "--amm-mode", eval_cfg.amm_mode,
       "AMM inference statistics: amm (running estimates), mm (true batch min/max), biggest "
@@ -221,6 +225,31 @@ int run_cli(int argc, char** argv) {
       "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
   bind_settings(quail_cmd, train::quail_settings(), quail_cfg);
 
+  train::FoldConfig fold_cfg;
+  CLI::App* fold_cmd = app.add_subcommand(
+      "fold",
+      "Write a checkpoint's deployable form: BN folded into the conv/linear weights, each "
+      "activation (AMM included) one polynomial per channel; no batch statistics at inference");
+  fold_cmd->add_option("--checkpoint", fold_cfg.checkpoint, "The trained checkpoint (.h5)")
+      ->required();
+  fold_cmd->add_option("--out", fold_cfg.out, "The folded checkpoint to write (.h5)")->required();
+  fold_cmd->add_option("--amm-mode", fold_cfg.amm_mode,
+                       "AMM statistics that become coefficients: amm (running estimates), "
+                       "biggest, extreme (mm uses each batch's and cannot be folded)");
+
+  train::CostConfig cost_cfg;
+  CLI::App* cost_cmd = app.add_subcommand(
+      "cost",
+      "Multiplicative depth (CKKS levels) and ct-ct / pt-ct multiplications of a checkpoint's "
+      "inference, per layer and in total, beside ReLU composites (rules: docs/beyond.md)");
+  cost_cmd->add_option("--checkpoint", cost_cfg.checkpoint, "Checkpoint file (.h5)")->required();
+  cost_cmd->add_option("--amm-mode", cost_cfg.amm_mode,
+                       "AMM statistics the activations are counted with: amm, biggest, extreme");
+  cost_cmd->add_option("--sign-degrees", cost_cfg.sign_degrees,
+                       "ReLU's sign approximation for the comparison: odd degrees, composed");
+  cost_cmd->add_option("--csv", cost_cfg.csv, "Also write the table as CSV to this file");
+  cost_cmd->add_flag("--layers,!--totals-only", cost_cfg.layers, "Print every layer (default: on)");
+
   CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
   data_cmd->require_subcommand(1);
   std::string tiny_src, tiny_out = "datasets/tiny-imagenet.h5";
@@ -248,6 +277,14 @@ int run_cli(int argc, char** argv) {
     if (*train_cmd) return run_train(train_cfg);
     if (*eval_cmd) return run_eval(eval_cfg);
     if (*quail_cmd) return quail_command(quail_cfg);
+    if (*fold_cmd) {
+      train::fold_checkpoint(fold_cfg);
+      return 0;
+    }
+    if (*cost_cmd) {
+      train::cost_checkpoint(cost_cfg);
+      return 0;
+    }
     if (*summary_cmd) {
       std::fputs(trace::summary(trace::read_trace(trace_file)).c_str(), stdout);
       return 0;

@@ -101,6 +101,7 @@ CheckpointMeta read_meta(const h5::Object& file) {
   m.image_size = h5::attr_int(file, "image_size");
   m.imagenet_stem = h5::attr_int(file, "imagenet_stem") != 0;
   m.batchnorm = h5::attr_int(file, "batchnorm") != 0;
+  if (h5::has_attr(file, "folded")) m.folded = h5::attr_int(file, "folded") != 0;
   if (h5::has_attr(file, "activation")) m.activation = h5::attr_string(file, "activation");
   if (h5::has_attr(file, "point")) m.point = h5::attr_int(file, "point");
   if (h5::has_attr(file, "stage_epochs")) m.stage_epochs = h5::attr_int(file, "stage_epochs");
@@ -136,6 +137,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     h5::set_attr(file, "image_size", m.image_size);
     h5::set_attr(file, "imagenet_stem", static_cast<int64_t>(m.imagenet_stem));
     h5::set_attr(file, "batchnorm", static_cast<int64_t>(m.batchnorm));
+    h5::set_attr(file, "folded", static_cast<int64_t>(m.folded));
     h5::set_attr(file, "activation", m.activation);
     h5::set_attr(file, "point", m.point);
     h5::set_attr(file, "stage_epochs", m.stage_epochs);

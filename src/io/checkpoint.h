@@ -4,6 +4,7 @@
 //                       stage, epoch, step, config (resolved, INI text),
 //                       config_hash, test_acc, test_loss, num_classes,
 //                       in_channels, image_size, imagenet_stem, batchnorm,
+//                       folded (optional when reading),
 //                       activation, point, stage_epochs, train_loss,
 //                       test_nonfinite, teacher (QuaIL; optional when reading)
 //   /model/<state_dict name>         every parameter and buffer, natural shape
@@ -41,6 +42,7 @@ struct CheckpointMeta {
   int64_t image_size = 0;
   bool imagenet_stem = false;
   bool batchnorm = true;  // false for networks built with --no-batchnorm
+  bool folded = false;    // the deployable form from `sisyphus fold` (nn/fold.h)
   // QuaIL (stage = "mimic-03", "finetune-02", ...); defaults for baselines
   std::string activation = "relu";  // activation spec of every slot (nn/act_spec.h)
   int64_t point = -1;               // the stage's imitation point

@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "core/error.h"
+#include "nn/channel_poly.h"
+#include "nn/herpn.h"
 #include "nn/polynomial.h"
 #include "nn/relu_fit.h"
 
@@ -15,8 +18,8 @@ namespace sisyphus::nn {
 namespace {
 
 constexpr const char* kForms =
-    "relu, quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,..., each optionally "
-    "prefixed by amm+";
+    "relu, quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, "
+    "cpoly:degree=D[,range=A], each optionally prefixed by amm+";
 
 [[noreturn]] void bad_spec(const std::string& spec, const std::string& why) {
   SISYPHUS_FAIL(ErrorKind::kConfig,
@@ -49,7 +52,7 @@ std::map<std::string, std::vector<double>> parse_args(const std::string& spec,
       if (out.count(key)) bad_spec(spec, "'" + key + "' is given twice");
       out[key].push_back(parse_number(spec, item.substr(eq + 1)));
     } else {
-      if (key.empty()) bad_spec(spec, "expected key=value after 'poly:'");
+      if (key.empty()) bad_spec(spec, "expected key=value after ':'");
       out[key].push_back(parse_number(spec, item));
     }
     if (comma == std::string::npos) break;
@@ -58,9 +61,35 @@ std::map<std::string, std::vector<double>> parse_args(const std::string& spec,
   return out;
 }
 
-std::shared_ptr<Activation> make_plain(const std::string& spec, const std::string& body) {
+int integer_degree(const std::string& spec, const std::vector<double>& v) {
+  if (v.size() != 1) bad_spec(spec, "degree takes one value");
+  if (v[0] != std::floor(v[0]) || v[0] < 1 || v[0] > 16)
+    bad_spec(spec, "degree must be an integer between 1 and 16");
+  return static_cast<int>(v[0]);
+}
+
+// cpoly:degree=D[,range=A]
+std::shared_ptr<Activation> make_channel_poly(const std::string& spec, const std::string& args_text,
+                                              int64_t channels) {
+  auto args = parse_args(spec, args_text);
+  for (const auto& [k, v] : args)
+    if (k != "degree" && k != "range") bad_spec(spec, "unknown key '" + k + "'");
+  if (!args.count("degree")) bad_spec(spec, "cpoly needs degree=");
+  std::optional<double> range;
+  if (args.count("range")) {
+    if (args["range"].size() != 1 || args["range"][0] <= 0)
+      bad_spec(spec, "range takes one positive value");
+    range = args["range"][0];
+  }
+  return std::make_shared<ChannelPolynomial>(channels, integer_degree(spec, args["degree"]), range);
+}
+
+std::shared_ptr<Activation> make_plain(const std::string& spec, const std::string& body,
+                                       int64_t channels) {
   if (body == "relu") return std::make_shared<Relu>();
   if (body == "quad") return std::make_shared<Quad>();
+  if (body == "herpn") return std::make_shared<HerPN>(channels);
+  if (body.rfind("cpoly:", 0) == 0) return make_channel_poly(spec, body.substr(6), channels);
   if (body == "taylor") return std::make_shared<Polynomial>(taylor_relu(), "taylor");
   if (body.rfind("poly:", 0) != 0) bad_spec(spec, "unknown activation '" + body + "'");
   auto args = parse_args(spec, body.substr(5));
@@ -85,10 +114,10 @@ std::shared_ptr<Activation> make_plain(const std::string& spec, const std::strin
 std::shared_ptr<Activation> make_activation(const std::string& spec, int64_t channels) {
   const std::string prefix = "amm+";
   if (spec.rfind(prefix, 0) == 0) {
-    std::shared_ptr<Activation> inner = make_plain(spec, spec.substr(prefix.size()));
+    std::shared_ptr<Activation> inner = make_plain(spec, spec.substr(prefix.size()), channels);
     return std::make_shared<AmmActivation>(channels, std::move(inner));
   }
-  return make_plain(spec, spec);
+  return make_plain(spec, spec, channels);
 }
 
 void check_activation_spec(const std::string& spec) { make_activation(spec, 1); }

@@ -4,6 +4,8 @@
 //   relu | quad | taylor                     ReLU, x^2, x/2
 //   poly:degree=D,range=A                    least-squares fit of ReLU on [-A, A]
 //   poly:coeffs=c0,c1,...                    given coefficients, low degree first
+//   herpn                                    Hermite basis with a BN per term (nn/herpn.h)
+//   cpoly:degree=D[,range=A]                 learnable per channel (nn/channel_poly.h)
 //   amm+<any of the above>                   AMM normalisation before it
 //
 // A spec built into a module describes itself canonically (fits as their

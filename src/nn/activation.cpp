@@ -15,8 +15,29 @@ ActivationSlotImpl::ActivationSlotImpl() : fn_(std::make_shared<Relu>()) {
   register_module("fn", fn_);
 }
 
-torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = fn_->forward(x);
+torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& input) {
+  torch::Tensor x = input;
+  penalty_ = torch::Tensor();  // only this forward's
+  if (range_.on() && is_training()) {
+    const torch::Tensor x32 = as_fp32(input);
+    if (range_.penalty)  // an empty batch still gives a term that depends on x (for backward)
+      penalty_ =
+          x32.numel() > 0 ? (x32 / range_.bound).abs().pow(range_.power).mean() : x32.sum() * 0.0;
+    if (x32.numel() > 0) {
+      torch::NoGradGuard no_grad;
+      torch::Tensor m = x32.detach().abs().max();
+      max_abs_ = max_abs_.defined() ? torch::maximum(max_abs_, m) : m;
+    }
+    if (range_.clip) x = input.clamp(-range_.bound, range_.bound);
+  }
+  torch::Tensor y;
+  if (blend_ == 0) {
+    y = torch::relu(x);
+  } else if (blend_ > 0 && blend_ < 1) {
+    y = (1 - blend_) * torch::relu(as_fp32(x)) + blend_ * fn_->forward(x);
+  } else {
+    y = fn_->forward(x);
+  }
   if (capture_) captured_ = y;
   if (stop_after_) throw ForwardStopped{};
   return y;
@@ -29,6 +50,16 @@ void ActivationSlotImpl::set(std::shared_ptr<Activation> fn) {
 void ActivationSlotImpl::set_capture(bool on) {
   capture_ = on;
   if (!on) captured_ = torch::Tensor();
+}
+
+torch::Tensor ActivationSlotImpl::take_penalty() {
+  torch::Tensor out = penalty_;
+  penalty_ = torch::Tensor();
+  return out;
+}
+
+double ActivationSlotImpl::max_abs_input() const {
+  return max_abs_.defined() ? max_abs_.item<double>() : -1.0;
 }
 
 torch::Tensor ActivationSlotImpl::take_captured() {

@@ -24,6 +24,11 @@ class Activation : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   virtual std::string describe() const = 0;  // e.g. "relu", "quad"
+  // What the activation computes in evaluation mode, as a polynomial of its
+  // input per channel: [channels, degree + 1] float64, lowest degree first
+  // (nn/poly_math.h); undefined when it is not a polynomial (ReLU). `fold`
+  // turns every slot into this. Error(kConfig) when it depends on the batch.
+  virtual torch::Tensor inference_polynomial(int64_t /*channels*/) { return {}; }
 };
 
 class Relu : public Activation {
@@ -34,6 +39,19 @@ class Relu : public Activation {
 
 // Thrown by a slot set to stop the forward pass after it (see above).
 struct ForwardStopped {};
+
+// PILLAR-style range control of a slot's input x in training mode
+// (docs/beyond.md): the penalty mean(|x / bound|^power) that the objective
+// adds (times its lambda, summed over the slots), and clipping x to
+// [-bound, bound] before the activation. Inference is never clipped (HE
+// cannot): the penalty has to keep the inputs in range on its own.
+struct RangeControl {
+  double bound = 0;   // r; 0: off
+  double power = 10;  // p
+  bool penalty = false;
+  bool clip = false;
+  bool on() const { return bound > 0 && (penalty || clip); }
+};
 
 class ActivationSlotImpl : public torch::nn::Module {
  public:
@@ -50,11 +68,29 @@ class ActivationSlotImpl : public torch::nn::Module {
   // (throws ForwardStopped, which NetworkImpl::forward_points catches).
   void set_stop_after(bool on) { stop_after_ = on; }
 
+  void set_range(const RangeControl& r) { range_ = r; }
+  // Progressive replacement (docs/beyond.md): with t in [0, 1] the slot
+  // computes (1 - t) ReLU(x) + t fn(x) (t = 0: ReLU alone, fn not run);
+  // t < 0 (the default) or t = 1: fn alone. Set by the training driver from
+  // its schedule; not part of the state (a resumed run sets it again).
+  void set_blend(double t) { blend_ = t; }
+  double blend() const { return blend_; }
+  // The last training forward's mean(|x/r|^p) (graph included); undefined
+  // when the penalty is off or the slot has not run in training mode.
+  torch::Tensor take_penalty();
+  // The largest |x| at the input since the last reset (training mode, while
+  // range control is on); -1 when none was seen.
+  double max_abs_input() const;
+  void reset_max_abs_input() { max_abs_ = torch::Tensor(); }
+
  private:
   std::shared_ptr<Activation> fn_;
   bool capture_ = false;
   bool stop_after_ = false;
   torch::Tensor captured_;
+  RangeControl range_;
+  double blend_ = -1;
+  torch::Tensor penalty_, max_abs_;
 };
 TORCH_MODULE(ActivationSlot);
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "nn/poly_math.h"
 
 namespace sisyphus::nn {
 namespace {
@@ -177,6 +178,33 @@ torch::Tensor AmmImpl::forward(const torch::Tensor& input) {
   return 2 * (x - lo.view(shape)) / range.clamp_min(eps_).view(shape) - 1;
 }
 
+std::pair<torch::Tensor, torch::Tensor> AmmImpl::inference_affine() const {
+  SISYPHUS_CHECK(mode_ != AmmMode::kMm, ErrorKind::kConfig,
+                 "AMM mode mm normalises with each batch's min/max: it has no fixed map to fold "
+                 "(use amm, biggest or extreme)");
+  SISYPHUS_CHECK(has_statistics(mode_), ErrorKind::kConfig,
+                 "AMM mode " + amm_mode_name(mode_) + ": this network has no such statistics");
+  torch::NoGradGuard no_grad;
+  const auto f64 = [](const torch::Tensor& t) {
+    return t.detach().to(torch::kCPU, torch::kFloat64);
+  };
+  torch::Tensor lo, range;
+  if (mode_ == AmmMode::kAmm) {
+    lo = f64(running_min);
+    range = f64(running_max) - lo;
+  } else if (mode_ == AmmMode::kBiggest) {
+    lo = f64(biggest_min);
+    range = f64(biggest_range);
+  } else {
+    lo = f64(extreme_min);
+    range = f64(extreme_max) - lo;
+  }
+  // forward: 2 (x - lo) / clamp(range, eps) - 1, the clamp taken in fp32 as there
+  torch::Tensor denom = range.to(torch::kFloat32).clamp_min(eps_).to(torch::kFloat64);
+  torch::Tensor alpha = 2.0 / denom;
+  return {alpha, -alpha * lo - 1.0};
+}
+
 AmmActivation::AmmActivation(int64_t channels, std::shared_ptr<Activation> inner)
     : amm_(channels), inner_(std::move(inner)) {
   register_module("amm", amm_);
@@ -185,6 +213,17 @@ AmmActivation::AmmActivation(int64_t channels, std::shared_ptr<Activation> inner
 
 torch::Tensor AmmActivation::forward(const torch::Tensor& x) {
   return inner_->forward(amm_->forward(x));
+}
+
+}  // namespace sisyphus::nn
+
+namespace sisyphus::nn {
+
+torch::Tensor AmmActivation::inference_polynomial(int64_t channels) {
+  torch::Tensor inner = inner_->inference_polynomial(channels);
+  if (!inner.defined()) return inner;
+  auto [alpha, beta] = amm_->inference_affine();
+  return compose_affine(inner, alpha, beta);
 }
 
 }  // namespace sisyphus::nn

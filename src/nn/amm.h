@@ -41,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nn/activation.h"
@@ -67,6 +68,10 @@ class AmmImpl : public torch::nn::Module {
   bool synced() const { return sync_ != nullptr; }
   // False when the statistics `mode` needs are missing (NaN: an older checkpoint).
   bool has_statistics(AmmMode mode) const;
+  // Evaluation in the current mode as y = alpha * x + beta per channel
+  // (float64 [C] each); Error(kConfig) for `mm`, which uses each batch's
+  // min/max and has no fixed map.
+  std::pair<torch::Tensor, torch::Tensor> inference_affine() const;
 
   torch::Tensor running_min, running_max, extreme_min, extreme_max, biggest_min, biggest_range,
       num_batches_tracked;
@@ -88,6 +93,7 @@ class AmmActivation : public Activation {
   AmmActivation(int64_t channels, std::shared_ptr<Activation> inner);
   torch::Tensor forward(const torch::Tensor& x) override;
   std::string describe() const override { return "amm+" + inner_->describe(); }
+  torch::Tensor inference_polynomial(int64_t channels) override;
   Amm& amm() { return amm_; }
 
  private:

@@ -31,10 +31,12 @@ class SyncSums : public torch::autograd::Function<SyncSums> {
 
 }  // namespace
 
-BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum)
+BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum, bool affine)
     : eps_(eps), momentum_(momentum) {
-  weight = register_parameter("weight", torch::ones({features}));
-  bias = register_parameter("bias", torch::zeros({features}));
+  if (affine) {
+    weight = register_parameter("weight", torch::ones({features}));
+    bias = register_parameter("bias", torch::zeros({features}));
+  }
   running_mean = register_buffer("running_mean", torch::zeros({features}));
   running_var = register_buffer("running_var", torch::ones({features}));
   num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
@@ -73,7 +75,20 @@ torch::Tensor BatchNormImpl::forward_synced(const torch::Tensor& x) {
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[1] = c;
   torch::Tensor invstd = (var + eps_).rsqrt().to(x.dtype()).view(shape);
-  return (x - mean.to(x.dtype()).view(shape)) * invstd * weight.view(shape) + bias.view(shape);
+  torch::Tensor y = (x - mean.to(x.dtype()).view(shape)) * invstd;
+  return affine() ? y * weight.view(shape) + bias.view(shape) : y;
+}
+
+std::pair<torch::Tensor, torch::Tensor> BatchNormImpl::inference_affine() const {
+  torch::NoGradGuard no_grad;
+  const auto f64 = [](const torch::Tensor& t) {
+    return t.detach().to(torch::kCPU, torch::kFloat64);
+  };
+  torch::Tensor scale = (f64(running_var) + eps_).rsqrt();
+  if (affine()) scale = scale * f64(weight);
+  torch::Tensor shift = -f64(running_mean) * scale;
+  if (affine()) shift = shift + f64(bias);
+  return {scale, shift};
 }
 
 }  // namespace sisyphus::nn

@@ -17,15 +17,23 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <utility>
+
 #include "nn/stat_sync.h"
 
 namespace sisyphus::nn {
 
 class BatchNormImpl : public torch::nn::Module {
  public:
-  explicit BatchNormImpl(int64_t features, double eps = 1e-5, double momentum = 0.1);
+  // affine false: no weight and bias (normalisation only, as PyTorch's affine=False).
+  explicit BatchNormImpl(int64_t features, double eps = 1e-5, double momentum = 0.1,
+                         bool affine = true);
   // x: [N, C] or [N, C, H, W]
   torch::Tensor forward(const torch::Tensor& x);
+  // Evaluation mode as y = scale * x + shift per channel (float64 [C] each):
+  // what `fold` moves into the preceding conv/linear layer.
+  std::pair<torch::Tensor, torch::Tensor> inference_affine() const;
+  bool affine() const { return weight.defined(); }
   void set_sync(StatSyncPtr sync) { sync_ = std::move(sync); }  // null: this rank's batch only
   bool synced() const { return sync_ != nullptr; }
 

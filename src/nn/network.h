@@ -21,6 +21,12 @@
 
 namespace sisyphus::nn {
 
+// A conv/linear layer and the BN that normalises its output, by module path
+// ("features.0", "features.1"): `fold` moves the BN into the layer.
+struct NormPair {
+  std::string layer, norm;
+};
+
 struct ImitationPoint {
   std::string name;                 // "features.2", "layer1.0.act2", "fc" (logits)
   std::vector<std::string> owners;  // module paths whose parameters/buffers belong to it
@@ -43,6 +49,7 @@ class NetworkImpl : public torch::nn::Module {
   // state_dict names (parameters and buffers) that belong to point l.
   std::vector<std::string> point_tensor_names(size_t l) const;
   int64_t parameter_count() const;
+  const std::vector<NormPair>& norm_pairs() const { return norm_pairs_; }
 
   // QuaIL's freezing: the points with trainable[l] false keep their
   // parameters (requires_grad false). As in the reference code, their BN and
@@ -63,10 +70,14 @@ class NetworkImpl : public torch::nn::Module {
 
  protected:
   void add_point(std::string name, std::vector<std::string> owners, ActivationSlot slot);
+  void add_norm_pair(std::string layer, std::string norm) {
+    norm_pairs_.push_back({std::move(layer), std::move(norm)});
+  }
 
  private:
   std::string arch_;
   std::vector<ImitationPoint> points_;
+  std::vector<NormPair> norm_pairs_;
   std::vector<bool> trainable_;  // empty: all
   bool frozen_eval_ = false;     // frozen points in evaluation mode while training
 };

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "core/error.h"
+#include "nn/poly_math.h"
 
 namespace sisyphus::nn {
 
@@ -13,6 +14,10 @@ namespace sisyphus::nn {
 torch::Tensor Quad::forward(const torch::Tensor& input) {
   const torch::Tensor x = as_fp32(input);
   return x * x;
+}
+
+torch::Tensor Quad::inference_polynomial(int64_t channels) {
+  return repeat_coefficients({0.0, 0.0, 1.0}, channels);
 }
 
 Polynomial::Polynomial(std::vector<double> coeffs, std::string spec)
@@ -36,6 +41,14 @@ torch::Tensor Polynomial::forward(const torch::Tensor& input) {
   torch::Tensor y = x * coeffs_[n - 1] + coeffs_[n - 2];
   for (size_t d = n - 2; d-- > 0;) y = y * x + coeffs_[d];
   return y;
+}
+
+}  // namespace sisyphus::nn
+
+namespace sisyphus::nn {
+
+torch::Tensor Polynomial::inference_polynomial(int64_t channels) {
+  return repeat_coefficients(coeffs_, channels);
 }
 
 }  // namespace sisyphus::nn

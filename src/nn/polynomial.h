@@ -1,6 +1,7 @@
 // Polynomial activations (docs/quail.md): Quad, x^2, the paper's choice, and a
 // polynomial with given coefficients (the drop-in fits of ReLU and its Taylor
-// expansion x/2, see relu_fit.h). Nothing here is learnable.
+// expansion x/2, see relu_fit.h). Nothing here is learnable (nn/channel_poly.h
+// and nn/herpn.h have the learnable ones).
 #pragma once
 
 #include <string>
@@ -14,6 +15,7 @@ class Quad : public Activation {
  public:
   torch::Tensor forward(const torch::Tensor& x) override;
   std::string describe() const override { return "quad"; }
+  torch::Tensor inference_polynomial(int64_t channels) override;
 };
 
 // sum_d coeffs[d] x^d, evaluated by Horner's rule.
@@ -24,6 +26,7 @@ class Polynomial : public Activation {
   explicit Polynomial(std::vector<double> coeffs, std::string spec = "");
   torch::Tensor forward(const torch::Tensor& x) override;
   std::string describe() const override { return spec_; }
+  torch::Tensor inference_polynomial(int64_t channels) override;
   const std::vector<double>& coeffs() const { return coeffs_; }
 
  private:

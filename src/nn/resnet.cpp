@@ -12,9 +12,15 @@ namespace tnn = torch::nn;
 
 namespace {
 
-tnn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+// Without bias as torchvision's, except in the folded form (the BN's shift moves there).
+tnn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool folded) {
   return tnn::Conv2d(
-      tnn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+      tnn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(folded));
+}
+
+// A BN, or in the folded form an identity at its place.
+tnn::AnyModule norm(int64_t channels, bool folded) {
+  return folded ? tnn::AnyModule(tnn::Identity()) : tnn::AnyModule(BatchNorm(channels));
 }
 
 // Shared by both block kinds: a chain of (conv, bn, slot) stages whose last
@@ -23,19 +29,21 @@ class BlockImpl : public tnn::Module {
  public:
   // stages: (in, out, kernel, stride) per conv.
   BlockImpl(const std::vector<std::array<int64_t, 4>>& stages, int64_t in, int64_t out,
-            int64_t stride, ResNetShortcut shortcut)
+            int64_t stride, ResNetShortcut shortcut, bool folded)
       : in_(in), out_(out), stride_(stride) {
     for (size_t i = 0; i < stages.size(); ++i) {
       auto [ci, co, k, s] = stages[i];
       std::string n = std::to_string(i + 1);
-      convs_.push_back(register_module("conv" + n, conv(ci, co, k, s)));
-      bns_.push_back(register_module("bn" + n, BatchNorm(co)));
+      convs_.push_back(register_module("conv" + n, conv(ci, co, k, s, folded)));
+      bns_.push_back(norm(co, folded));
+      register_module("bn" + n, bns_.back().ptr());
       acts_.push_back(register_module("act" + n, ActivationSlot()));
     }
     option_a_ = shortcut == ResNetShortcut::kOptionA && (stride != 1 || in != out);
     if ((stride != 1 || in != out) && !option_a_) {
-      downsample_ = register_module(
-          "downsample", tnn::Sequential(conv(in, out, /*kernel=*/1, stride), BatchNorm(out)));
+      downsample_ = register_module("downsample", tnn::Sequential());
+      downsample_->push_back(conv(in, out, /*kernel=*/1, stride, folded));
+      downsample_->push_back(norm(out, folded));
     }
   }
 
@@ -45,7 +53,7 @@ class BlockImpl : public tnn::Module {
                                                       : downsample_->forward(x);
     torch::Tensor out = x;
     for (size_t i = 0; i < convs_.size(); ++i) {
-      out = bns_[i]->forward(convs_[i]->forward(out));
+      out = bns_[i].forward<torch::Tensor>(convs_[i]->forward(out));
       if (i + 1 == convs_.size()) out = out + identity;
       out = acts_[i]->forward(out);
     }
@@ -66,7 +74,7 @@ class BlockImpl : public tnn::Module {
   int64_t in_, out_, stride_;
   bool option_a_ = false;
   std::vector<tnn::Conv2d> convs_;
-  std::vector<BatchNorm> bns_;
+  std::vector<tnn::AnyModule> bns_;  // BN, or an identity when folded
   std::vector<ActivationSlot> acts_;
   tnn::Sequential downsample_{nullptr};
 };
@@ -80,14 +88,17 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
     : NetworkImpl(std::move(arch)) {
   const int64_t stem_width = widths[0];
   if (stem == ResNetStem::kCifar) {
-    conv1_ = register_module("conv1", conv(s.in_channels, stem_width, /*kernel=*/3, /*stride=*/1));
+    conv1_ = register_module("conv1",
+                             conv(s.in_channels, stem_width, /*kernel=*/3, /*stride=*/1, s.folded));
   } else {
     conv1_ = register_module(
         "conv1",
         tnn::Conv2d(
-            tnn::Conv2dOptions(s.in_channels, stem_width, 7).stride(2).padding(3).bias(false)));
+            tnn::Conv2dOptions(s.in_channels, stem_width, 7).stride(2).padding(3).bias(s.folded)));
   }
-  bn1_ = register_module("bn1", BatchNorm(stem_width));
+  bn1_ = norm(stem_width, s.folded);
+  register_module("bn1", bn1_.ptr());
+  if (!s.folded) add_norm_pair("conv1", "bn1");
   act_ = register_module("act", ActivationSlot());
   add_point("act", {"conv1", "bn1"}, act_);
   if (stem == ResNetStem::kImageNet) {
@@ -110,7 +121,7 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
       } else {
         stages = {{in, w, 3, stride}, {w, w, 3, 1}};
       }
-      Block block(stages, in, out, stride, shortcut);
+      Block block(stages, in, out, stride, shortcut, s.folded);
       layer->push_back(block);
       std::string bname = lname + "." + std::to_string(b);
       for (size_t i = 0; i < stages.size(); ++i) {
@@ -119,7 +130,10 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
         if (i + 1 == stages.size() && block->has_downsample())
           owners.push_back(bname + ".downsample");
         add_point(bname + ".act" + n, owners, block->acts()[i]);
+        if (!s.folded) add_norm_pair(bname + ".conv" + n, bname + ".bn" + n);
       }
+      if (block->has_downsample() && !s.folded)
+        add_norm_pair(bname + ".downsample.0", bname + ".downsample.1");
       in = out;
     }
     layers_.push_back(layer);
@@ -129,7 +143,7 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = act_->forward(bn1_->forward(conv1_->forward(x)));
+  x = act_->forward(bn1_.forward<torch::Tensor>(conv1_->forward(x)));
   if (!pool_.is_empty()) x = pool_->forward(x);
   for (auto& layer : layers_) x = layer->forward(x);
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

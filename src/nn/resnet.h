@@ -15,6 +15,7 @@
 #pragma once
 
 #include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
@@ -38,7 +39,7 @@ class ResNetImpl : public NetworkImpl {
 
  private:
   torch::nn::Conv2d conv1_{nullptr};
-  BatchNorm bn1_{nullptr};
+  torch::nn::AnyModule bn1_;  // BN, or an identity when folded
   ActivationSlot act_{nullptr};
   torch::nn::Sequential pool_{nullptr};  // empty for the CIFAR stem
   std::vector<torch::nn::Sequential> layers_;

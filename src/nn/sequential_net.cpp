@@ -24,28 +24,34 @@ std::string SequentialNetImpl::next_name() const {
 
 void SequentialNetImpl::conv(int64_t in, int64_t out, int64_t kernel, int64_t stride,
                              int64_t padding, bool bias, int64_t groups) {
-  pending_owners_.push_back(next_name());
+  last_layer_ = next_name();
+  pending_owners_.push_back(last_layer_);
   sections_.back()->push_back(tnn::Conv2d(tnn::Conv2dOptions(in, out, kernel)
                                               .stride(stride)
                                               .padding(padding)
-                                              .bias(bias)
+                                              .bias(bias || folded_)
                                               .groups(groups)));
 }
 
-void SequentialNetImpl::batchnorm2d(int64_t channels) {
+void SequentialNetImpl::norm(int64_t channels) {
   if (!batchnorm_) return;
-  pending_owners_.push_back(next_name());
+  if (folded_) {  // folded into last_layer_: an identity keeps the indices
+    sections_.back()->push_back(tnn::Identity());
+    return;
+  }
+  const std::string name = next_name();
+  add_norm_pair(last_layer_, name);
+  pending_owners_.push_back(name);
   sections_.back()->push_back(BatchNorm(channels));
 }
 
-void SequentialNetImpl::batchnorm1d(int64_t features) {
-  if (!batchnorm_) return;
-  pending_owners_.push_back(next_name());
-  sections_.back()->push_back(BatchNorm(features));
-}
+void SequentialNetImpl::batchnorm2d(int64_t channels) { norm(channels); }
+
+void SequentialNetImpl::batchnorm1d(int64_t features) { norm(features); }
 
 void SequentialNetImpl::linear(int64_t in, int64_t out) {
-  pending_owners_.push_back(next_name());
+  last_layer_ = next_name();
+  pending_owners_.push_back(last_layer_);
   sections_.back()->push_back(tnn::Linear(in, out));
 }
 
@@ -80,7 +86,7 @@ void SequentialNetImpl::logits(int64_t in, int64_t classes) {
 // --- the networks -------------------------------------------------------------
 
 std::shared_ptr<SequentialNetImpl> make_mlp(const NetShape& s) {
-  auto net = std::make_shared<SequentialNetImpl>("mlp", s.batchnorm);
+  auto net = std::make_shared<SequentialNetImpl>("mlp", s);
   net->section("classifier");
   net->flatten();
   net->linear(s.in_channels * s.image_size * s.image_size, 256);
@@ -91,7 +97,7 @@ std::shared_ptr<SequentialNetImpl> make_mlp(const NetShape& s) {
 }
 
 std::shared_ptr<SequentialNetImpl> make_lenet(const NetShape& s) {
-  auto net = std::make_shared<SequentialNetImpl>("lenet", s.batchnorm);
+  auto net = std::make_shared<SequentialNetImpl>("lenet", s);
   net->section("features");
   net->conv(s.in_channels, 6, /*kernel=*/5, /*stride=*/1, /*padding=*/0);
   net->batchnorm2d(6);
@@ -115,7 +121,7 @@ std::shared_ptr<SequentialNetImpl> make_lenet(const NetShape& s) {
 }
 
 std::shared_ptr<SequentialNetImpl> make_alexnet(const NetShape& s) {
-  auto net = std::make_shared<SequentialNetImpl>("alexnet", s.batchnorm);
+  auto net = std::make_shared<SequentialNetImpl>("alexnet", s);
   net->section("features");
   net->conv(s.in_channels, 64, /*kernel=*/3, /*stride=*/2, /*padding=*/1);
   net->batchnorm2d(64);
@@ -154,7 +160,7 @@ std::shared_ptr<SequentialNetImpl> make_vgg(const NetShape& s, int depth) {
   static const std::vector<int64_t> kVgg11 = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
   static const std::vector<int64_t> kVgg16 = {64, 64,  0,   128, 128, 0,   256, 256, 256,
                                               0,  512, 512, 512, 0,   512, 512, 512, 0};
-  auto net = std::make_shared<SequentialNetImpl>("vgg" + std::to_string(depth), s.batchnorm);
+  auto net = std::make_shared<SequentialNetImpl>("vgg" + std::to_string(depth), s);
   net->section("features");
   int64_t in = s.in_channels;
   for (int64_t c : depth == 11 ? kVgg11 : kVgg16) {
@@ -179,7 +185,7 @@ std::shared_ptr<SequentialNetImpl> make_mobilenet_v1(const NetShape& s) {
   static const std::vector<std::pair<int64_t, int64_t>> kBlocks = {
       {64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1},  {512, 2}, {512, 1},
       {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1}};
-  auto net = std::make_shared<SequentialNetImpl>("mobilenet", s.batchnorm);
+  auto net = std::make_shared<SequentialNetImpl>("mobilenet", s);
   net->section("features");
   net->conv(s.in_channels, 32, /*kernel=*/3, /*stride=*/1, /*padding=*/1, /*bias=*/false);
   net->batchnorm2d(32);

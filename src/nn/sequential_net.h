@@ -16,12 +16,15 @@ struct NetShape {
   int64_t image_size = 32;  // square inputs
   int64_t num_classes = 10;
   bool batchnorm = true;  // false: no BN layers (plain stacks only; for exactness tests)
+  // The deployable form `fold` writes (nn/fold.h): an identity where each BN
+  // was (names and indices stay) and a bias on every conv/linear layer.
+  bool folded = false;
 };
 
 class SequentialNetImpl : public NetworkImpl {
  public:
-  SequentialNetImpl(std::string arch, bool batchnorm)
-      : NetworkImpl(std::move(arch)), batchnorm_(batchnorm) {}
+  SequentialNetImpl(std::string arch, const NetShape& s)
+      : NetworkImpl(std::move(arch)), batchnorm_(s.batchnorm), folded_(s.folded) {}
   torch::Tensor forward(torch::Tensor x) override;
 
   // --- building blocks, appended to the current section ---------------------
@@ -43,8 +46,10 @@ class SequentialNetImpl : public NetworkImpl {
 
   std::vector<torch::nn::Sequential> sections_;
   std::vector<std::string> section_names_;
+  void norm(int64_t channels);
   std::vector<std::string> pending_owners_;
-  bool batchnorm_;
+  std::string last_layer_;  // the latest conv/linear, which the next BN normalises
+  bool batchnorm_, folded_;
 };
 
 std::shared_ptr<SequentialNetImpl> make_mlp(const NetShape& s);

@@ -11,6 +11,7 @@
 #include "dist/reducer.h"
 #include "dist/sync.h"
 #include "io/checkpoint.h"
+#include "nn/act_spec.h"
 #include "nn/registry.h"
 #include "train/collectives.h"
 #include "train/epoch.h"
@@ -18,6 +19,7 @@
 #include "train/escape_guard.h"
 #include "train/job.h"
 #include "train/metrics.h"
+#include "train/range_control.h"
 #include "train/run_setup.h"
 #include "train/sgd.h"
 #include "train/tracing.h"
@@ -36,6 +38,11 @@ std::pair<int64_t, int64_t> resume_baseline(const TrainConfig& cfg, const std::s
                                               " on " + ckpt.meta.dataset + ", not " + cfg.network +
                                               " on " + cfg.dataset);
   }
+  if (ckpt.meta.activation != nn::activation_spec(net)) {
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' holds activation " +
+                                              ckpt.meta.activation + ", this run trains " +
+                                              nn::activation_spec(net));
+  }
   io::load_module_state(net, ckpt.model, last_path);
   for (const auto& [kind, list] : ckpt.optimizer)
     if (kind == "momentum") sgd.load_state(list, last_path);
@@ -49,6 +56,7 @@ std::pair<int64_t, int64_t> resume_baseline(const TrainConfig& cfg, const std::s
 
 BaselineResult train_baseline(TrainConfig cfg) {
   resolve(cfg);
+  nn::check_activation_spec(cfg.act);  // before any rank starts
 
   // ---------------------------------------------------------------- ranks
   Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
@@ -75,19 +83,22 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // ---------------------------------------------------------------- model, optimizer, collectives
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
   nn::Network net = nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
+  if (cfg.act != "relu") nn::set_activations(*net, cfg.act, probe_input(spec));
+  set_range_control(*net, cfg.range);
   place_module(*net, job.place);  // the job's device (a GPU per rank), NHWC with --channels-last
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
   Sgd sgd(params, cfg.optim);
   dist::GradientReducer reducer(job.comm, params, dist::reducer_options(cfg.bucket_mb));
   const StatCollectives collectives = stat_collectives(job);
-  attach(collectives, *net, {.batchnorm = cfg.sync_bn});
+  attach(collectives, *net, {.batchnorm = cfg.sync_bn, .amm = true});
   // Without SyncBN each rank's BN statistics move with its own batch: they
   // are averaged after every step (weighted by the ranks' samples).
   const BufferFilter averaged =
       cfg.sync_bn ? BufferFilter() : [](const std::string&) { return true; };
   log::info("model: " + cfg.network + " with " + std::to_string(net->parameter_count()) +
-            " parameters, " + std::to_string(net->points().size()) + " imitation points");
+            " parameters, " + std::to_string(net->points().size()) +
+            " imitation points, activation " + nn::activation_spec(*net));
 
   int64_t start_epoch = 0, step = 0;
   if (cfg.resume && fs::file_exists(last_path)) {
@@ -107,9 +118,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
        /*keep_outputs=*/false});
   std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
   if (job.rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
-  const io::CheckpointMeta meta =
+  io::CheckpointMeta meta =
       run_meta(cfg.network, cfg.dataset, spec, cfg.imagenet_stem, cfg.batchnorm, config_text);
-  const Objective objective = Objective::cross_entropy();
+  meta.activation = nn::activation_spec(*net);
+  Objective objective = Objective::cross_entropy();
+  objective.with_range_penalty(*net, cfg.range.penalty);
   // Stops the run on a non-finite loss on any rank (the verdict is reduced:
   // every rank stops at the same step).
   const StepCheck diverged = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
@@ -134,6 +147,7 @@ BaselineResult train_baseline(TrainConfig cfg) {
                     "epoch " + std::to_string(epoch + 1) + ": " + out.stopped);
     train_seconds += out.seconds;
     images_seen += out.sums.seen;
+    if (const std::string r = range_report(*net, cfg.range, *job.comm); !r.empty()) log::info(r);
 
     EpochRecord rec{"baseline",  -1,
                     epoch + 1,   cfg.epochs,

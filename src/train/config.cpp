@@ -14,7 +14,15 @@ void resolve(TrainConfig& cfg) {
   check_settings(train_settings(), cfg);
   const auto& spec = data::dataset_spec(cfg.dataset);
   if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
-  if (cfg.run.empty()) cfg.run = cfg.network + "-" + cfg.dataset;
+  if (cfg.run.empty()) {
+    cfg.run = cfg.network + "-" + cfg.dataset;
+    if (cfg.act != "relu") {  // "amm+cpoly:degree=2,range=5" -> "-amm-cpoly"
+      std::string name = cfg.act.substr(0, cfg.act.find(':'));
+      for (char& ch : name)
+        if (ch == '+') ch = '-';
+      cfg.run += "-" + name;
+    }
+  }
 }
 
 std::string to_config_text(const TrainConfig& c) {

@@ -17,6 +17,17 @@ struct OptimConfig {
   double lr_min = 0.0;         // cosine schedule floor (QuaIL stages use 1e-3)
 };
 
+// Range control of every activation input in training (beyond the paper,
+// docs/beyond.md; nn::RangeControl): the objective adds
+// penalty * sum over the slots of mean(|x / bound|^power); clip clamps x to
+// [-bound, bound] before the activation (training only).
+struct RangeConfig {
+  double penalty = 0;  // lambda; 0: no penalty
+  double bound = 0;    // r; needed by the penalty and by clip
+  double power = 10;   // p
+  bool clip = false;
+};
+
 // Where a job's tensors live and how it computes (docs/gpu.md). Shared by
 // train, quail and eval.
 struct DeviceConfig {
@@ -35,6 +46,9 @@ struct TrainConfig {
   std::string data_dir;                   // empty: the data set's default location
   bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
   bool batchnorm = true;          // false: drop the BN layers (plain stacks; exactness tests)
+  std::string act = "relu";       // activation of every slot (nn/act_spec.h): training a
+                                  // polynomial network from scratch (docs/beyond.md)
+  RangeConfig range;              // penalty and clipping of activation inputs
   int64_t epochs = 5;             // total epochs (a resumed run continues to this)
   int64_t batch_size = 128;       // global training batch, split over the ranks
   int64_t test_batch_size = 100;  // global evaluation batch, split over the ranks
@@ -50,7 +64,7 @@ struct TrainConfig {
   std::string backend = "auto";  // auto, local, mpi, nccl
   DeviceConfig dev;              // device, precision, memory format
   double bucket_mb = 25;         // gradient bucket size in MiB (the first is 1 MiB at most)
-  std::string run;               // run name (empty: <network>-<dataset>)
+  std::string run;               // run name (empty: <network>-<dataset>[-<act>])
   std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
   bool resume = false;                         // continue from <run>/last.h5
   int64_t log_every = 50;                      // progress line every N steps (0: only per epoch)
@@ -64,13 +78,16 @@ struct TrainConfig {
 // stage gets a fresh optimizer with `optim` and a cosine schedule over its
 // epochs (the reference's defaults).
 struct QuailConfig {
-  std::string teacher;            // baseline checkpoint (ReLU) to imitate
-  std::string act = "quad";       // student activation spec (nn/act_spec.h)
-  bool amm = false;               // AMM before every activation
-  int64_t mimic_epochs = 50;      // epochs of each mimic stage (0: no mimic stages)
-  int64_t finetune_epochs = 50;   // epochs of each fine-tune stage (0: none)
-  int64_t batch_size = 128;       // global, split over the ranks
-  int64_t test_batch_size = 100;  // global, split over the ranks
+  std::string teacher;             // baseline checkpoint (ReLU) to imitate
+  std::string act = "quad";        // student activation spec (nn/act_spec.h)
+  bool amm = false;                // AMM before every activation
+  RangeConfig range;               // penalty and clipping of activation inputs, every stage
+  std::string method = "imitate";  // imitate (QuaIL), or progressive / blend replacement
+  int64_t replace_epochs = 1;      // epochs of each replace stage, or of the blend stage
+  int64_t mimic_epochs = 50;       // epochs of each mimic stage (0: no mimic stages)
+  int64_t finetune_epochs = 50;    // epochs of each fine-tune stage (0: none)
+  int64_t batch_size = 128;        // global, split over the ranks
+  int64_t test_batch_size = 100;   // global, split over the ranks
   int64_t train_limit = 0;
   int64_t test_limit = 0;
   bool augment = true;

@@ -19,6 +19,7 @@
 #include "train/collectives.h"
 #include "train/job.h"
 #include "train/run_setup.h"
+#include "train/saved_network.h"
 #include "train/tracing.h"
 
 namespace sisyphus::train {
@@ -92,19 +93,11 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
   Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   SISYPHUS_CHECK(cfg.save_logits.empty() || job.world == 1, ErrorKind::kConfig,
                  "--save-logits needs a single rank (run eval without mpirun)");
-  io::Checkpoint ckpt = io::load_checkpoint(cfg.checkpoint);
-  const data::DatasetSpec& spec = data::dataset_spec(ckpt.meta.dataset);
-  if (ckpt.meta.in_channels != spec.channels || ckpt.meta.image_size != spec.size ||
-      ckpt.meta.num_classes != spec.num_classes) {
-    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
-                  "'" + cfg.checkpoint + "' was written for other input shapes than " + spec.name);
-  }
-  nn::Network net = nn::make_network(ckpt.meta.network, shape_of(spec, ckpt.meta.batchnorm),
-                                     ckpt.meta.imagenet_stem);
-  // The checkpoint's activations first (their buffers must load), then the swap.
-  nn::set_activations(*net, ckpt.meta.activation, probe_input(spec));
-  const std::vector<std::string> missing =
-      io::load_module_state(*net, ckpt.model, cfg.checkpoint, nn::amm_later_buffers());
+  SavedNetwork saved = load_saved_network(cfg.checkpoint);
+  const io::Checkpoint& ckpt = saved.ckpt;
+  const data::DatasetSpec& spec = *saved.spec;
+  nn::Network net = saved.net;
+  const std::vector<std::string>& missing = saved.missing;
   if (!missing.empty())
     log::info("eval: '" + cfg.checkpoint + "' predates AMM's biggest statistics (" +
               missing.front() + ", ...): --amm-mode biggest is unavailable for it");

@@ -13,13 +13,36 @@ Objective Objective::imitation(nn::NetworkImpl& teacher, size_t point) {
   return o;
 }
 
+Objective& Objective::with_range_penalty(nn::NetworkImpl& student, double lambda) {
+  penalised_ = lambda > 0 ? &student : nullptr;
+  lambda_ = lambda;
+  return *this;
+}
+
 std::string Objective::describe(const nn::NetworkImpl& student) const {
-  if (!imitates()) return "cross-entropy";
-  return "MSE to the teacher's output at point " + student.points().at(point_).name;
+  std::string s = imitates()
+                      ? "MSE to the teacher's output at point " + student.points().at(point_).name
+                      : "cross-entropy";
+  if (penalised_) s += " + range penalty";
+  return s;
 }
 
 torch::Tensor Objective::loss(const std::vector<torch::Tensor>& outs,
                               const data::Batch& batch) const {
+  torch::Tensor main = main_loss(outs, batch);
+  if (!penalised_) return main;
+  torch::Tensor sum;
+  for (const auto& p : penalised_->points()) {
+    if (p.slot.is_empty()) continue;
+    nn::ActivationSlot slot = p.slot;  // a handle to the network's slot
+    torch::Tensor t = slot->take_penalty();
+    if (t.defined()) sum = sum.defined() ? sum + t : t;
+  }
+  return sum.defined() ? main + lambda_ * sum : main;
+}
+
+torch::Tensor Objective::main_loss(const std::vector<torch::Tensor>& outs,
+                                   const data::Batch& batch) const {
   const torch::Tensor& mine = imitates() ? outs.at(point_) : outs.back();
   if (batch.size() == 0) return mine.sum() * 0.0;
   if (!imitates())

@@ -2,6 +2,8 @@
 //   cross-entropy            the baseline (step 1) and QuaIL's fine-tune stages
 //   imitation at point l     QuaIL's mimic stage l: MSE between the student's
 //                            and the frozen ReLU teacher's output at point l
+// either one optionally plus a range penalty over every activation input
+// (beyond the paper, docs/beyond.md).
 // The epoch runner and the step take an Objective; nothing else in them
 // depends on which stage of the paper is running.
 #pragma once
@@ -22,6 +24,10 @@ class Objective {
   // `teacher` (evaluation mode, frozen) must outlive the objective.
   static Objective imitation(nn::NetworkImpl& teacher, size_t point);
 
+  // Adds lambda * sum over `student`'s slots of their range penalty
+  // (nn::RangeControl, set on the slots); `student` must outlive the objective.
+  Objective& with_range_penalty(nn::NetworkImpl& student, double lambda);
+
   bool imitates() const { return teacher_ != nullptr; }
   size_t point() const { return point_; }
   // "cross-entropy", "MSE to the teacher's output at point features.2"
@@ -33,8 +39,11 @@ class Objective {
   torch::Tensor loss(const std::vector<torch::Tensor>& outs, const data::Batch& batch) const;
 
  private:
+  torch::Tensor main_loss(const std::vector<torch::Tensor>& outs, const data::Batch& batch) const;
   nn::NetworkImpl* teacher_ = nullptr;
   size_t point_ = 0;
+  nn::NetworkImpl* penalised_ = nullptr;
+  double lambda_ = 0;
 };
 
 }  // namespace sisyphus::train

@@ -24,6 +24,7 @@
 #include "train/metrics.h"
 #include "train/objective.h"
 #include "train/quail_stage.h"
+#include "train/range_control.h"
 #include "train/run_setup.h"
 #include "train/sgd.h"
 #include "train/tracing.h"
@@ -67,10 +68,20 @@ class QuailRun {
   // The paper's steps 2 and 3 (step 1, the ReLU baseline, is the teacher).
   // Each returns false when the run ends early (escape, --stop-after-epochs).
   bool mimic_layer(size_t l) {
-    return run_stage(stage_index(true, l), Objective::imitation(*teacher_, l));
+    Objective o = Objective::imitation(*teacher_, l);
+    return run_stage(stage_index(true, l), o.with_range_penalty(*student_, cfg_.range.penalty));
   }
   bool fine_tune_from(size_t l) {
-    return run_stage(stage_index(false, l), Objective::cross_entropy());
+    Objective o = Objective::cross_entropy();
+    return run_stage(stage_index(false, l), o.with_range_penalty(*student_, cfg_.range.penalty));
+  }
+
+  // Progressive replacement instead of steps 2 and 3 (--method): every
+  // planned stage in order, each with cross-entropy.
+  bool replace_stages() {
+    for (size_t i = 0; i < stages_.size(); ++i)
+      if (!run_stage(i, replacement_objective())) return false;
+    return true;
   }
 
   size_t num_points() const { return student_->points().size(); }
@@ -81,6 +92,14 @@ class QuailRun {
   // when the kind has 0 epochs (not planned).
   size_t stage_index(bool mimic, size_t l) const;
   bool run_stage(size_t index, const Objective& objective);
+  Objective replacement_objective() {
+    Objective o = Objective::cross_entropy();
+    return o.with_range_penalty(*student_, cfg_.range.penalty);
+  }
+  // The slots' blend for a replacement stage (-1 everywhere otherwise):
+  // progressive, slots up to the stage's point polynomial and the rest ReLU;
+  // blend, every slot at `t`.
+  void set_blends(const Stage& stage, double t);
   void resume_from(const std::string& path);
   BufferFilter averaged_buffers() const;
 
@@ -115,8 +134,8 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   nn::check_activation_spec(student_act);
   if (cfg_.run.empty()) {
     std::string act_name = cfg_.act.substr(0, cfg_.act.find(':'));
-    cfg_.run =
-        tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name + (cfg_.amm ? "-amm" : "");
+    cfg_.run = tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name +
+               (cfg_.amm ? "-amm" : "") + (cfg_.method == "imitate" ? "" : "-" + cfg_.method);
   }
   config_text_ = to_config_text(cfg_);
   log::info("sisyphus quail: resolved config (usable with --config):\n" + config_text_);
@@ -128,11 +147,19 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
       nn::make_network(tmeta_.network, shape_of(spec_, tmeta_.batchnorm), tmeta_.imagenet_stem);
   io::load_module_state(*student_, teacher_ckpt.model, cfg_.teacher);
   nn::set_activations(*student_, student_act, probe_input(spec_));
+  set_range_control(*student_, cfg_.range);
   place_module(*teacher_, job_.place);
   place_module(*student_, job_.place);
   collectives_ = stat_collectives(job_);
   attach(collectives_, *student_, {.batchnorm = cfg_.sync_bn, .amm = cfg_.amm_sync});
-  stages_ = plan_stages(num_points(), cfg_.mimic_epochs, cfg_.finetune_epochs);
+  if (cfg_.method == "imitate") {
+    stages_ = plan_stages(num_points(), cfg_.mimic_epochs, cfg_.finetune_epochs);
+  } else {
+    std::vector<size_t> slotted;
+    for (size_t l = 0; l < num_points(); ++l)
+      if (!student_->points()[l].slot.is_empty()) slotted.push_back(l);
+    stages_ = plan_replacement(cfg_.method, slotted, cfg_.replace_epochs);
+  }
   log::info("quail: teacher " + cfg_.teacher + " (" + tmeta_.network + " on " + tmeta_.dataset +
             ", test acc " + format_number("%.2f%%", tmeta_.test_acc * 100) +
             "); student activation " + nn::activation_spec(*student_) + "; " +
@@ -214,7 +241,7 @@ void QuailRun::resume_from(const std::string& path) {
 
 size_t QuailRun::stage_index(bool mimic, size_t l) const {
   size_t index = 0;
-  while (index < stages_.size() && !(stages_[index].mimic == mimic && stages_[index].point == l))
+  while (index < stages_.size() && !(stages_[index].mimic() == mimic && stages_[index].point == l))
     ++index;
   return index;
 }
@@ -260,9 +287,14 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
             objective.describe(*student_) + ", " + std::to_string(stage.epochs) + " epoch(s)");
   const uint64_t stage_seed = derive_seed(cfg_.seed, index + 1);
   const size_t checked =
-      stage.mimic ? stage.point + 1 : num_points();  // the trained region's outputs
+      stage.mimic() ? stage.point + 1 : num_points();  // the trained region's outputs
   int64_t epoch = index == start_.stage ? start_.epoch : 0;
+  const int64_t stage_steps = stage.epochs * runner_->steps_per_epoch();
+  set_blends(stage, blend_weight(epoch * runner_->steps_per_epoch(), stage_steps));
   const StepCheck guard = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
+    if (stage.kind == StageKind::kBlend)  // the weight for the next step
+      set_blends(stage, blend_weight(epoch * runner_->steps_per_epoch() + at - step_before_epoch_,
+                                     stage_steps));
     const GuardReading g =
         check_escape(r.outputs, checked, r.loss, cfg_.escape_bound, job_.comm.get());
     if (!g.escaped) return "";
@@ -298,13 +330,15 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
       }
       return false;
     }
+    if (const std::string r = range_report(*student_, cfg_.range, *job_.comm); !r.empty())
+      log::info(r);
     const double sync_ms_per_step = 1000.0 * (collectives_.time->seconds - sync_before.seconds) /
                                     static_cast<double>(runner_->steps_per_epoch());
 
     // Tested only where it means something (--evaluate).
     EpochRecord rec{
         stage.name, static_cast<int64_t>(stage.point), epoch + 1, stage.epochs, step_,
-        plan.lr,    stage.mimic ? "mse" : "loss",      out.sums,  out.seconds,  std::nullopt};
+        plan.lr,    stage.mimic() ? "mse" : "loss",    out.sums,  out.seconds,  std::nullopt};
     if (evaluation_due(cfg_.evaluate, stages_, index, epoch)) {
       rec.eval = runner_->test(*student_, stage.name, nn::has_amm(*student_) ? "amm" : "-",
                                epoch + 1, step_);
@@ -334,8 +368,30 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
   return true;
 }
 
+void QuailRun::set_blends(const Stage& stage, double t) {
+  const auto& points = student_->points();
+  for (size_t l = 0; l < points.size(); ++l) {
+    nn::ActivationSlot slot = points[l].slot;  // a handle to the network's slot
+    if (slot.is_empty()) continue;
+    switch (stage.kind) {
+      case StageKind::kReplace:
+        slot->set_blend(l <= stage.point ? 1.0 : 0.0);
+        break;
+      case StageKind::kBlend:
+        slot->set_blend(t);
+        break;
+      default:
+        slot->set_blend(-1);
+    }
+  }
+}
+
 QuailResult QuailRun::finish() {
   student_->set_trainable_points({});
+  for (const auto& p : student_->points()) {  // the student computes its polynomials everywhere
+    nn::ActivationSlot slot = p.slot;
+    if (!slot.is_empty()) slot->set_blend(-1);
+  }
   if (result_.stages_run == 0 && !result_.escaped && !result_.stopped_early) {
     result_.eval =
         evaluate(*student_, data_.test, spec_, job_.place, cfg_.test_batch_size, job_.comm.get());
@@ -353,6 +409,10 @@ QuailResult run_quail(QuailConfig cfg) {
   Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   const io::Checkpoint teacher = io::load_checkpoint(cfg.teacher);
   QuailRun run(cfg, job, teacher);
+  if (cfg.method != "imitate") {  // progressive replacement (beyond the paper)
+    run.replace_stages();
+    return run.finish();
+  }
   // QuaIL (docs/quail.md). Step 1, the ReLU baseline, is the teacher.
   // Step 2: for each point l in order, the student imitates the teacher's
   // output at l; only point l trains.

@@ -1,5 +1,6 @@
 #include "train/quail_stage.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.h"
@@ -15,16 +16,46 @@ std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t 
   };
   if (mimic_epochs > 0)
     for (size_t l = 0; l < num_points; ++l)
-      stages.push_back({name("mimic", l), true, l, mimic_epochs});
+      stages.push_back({name("mimic", l), StageKind::kMimic, l, mimic_epochs});
   if (finetune_epochs > 0)
     for (size_t l = num_points; l-- > 0;)
-      stages.push_back({name("finetune", l), false, l, finetune_epochs});
+      stages.push_back({name("finetune", l), StageKind::kFineTune, l, finetune_epochs});
   return stages;
+}
+
+std::vector<Stage> plan_replacement(const std::string& method, const std::vector<size_t>& slotted,
+                                    int64_t epochs) {
+  std::vector<Stage> stages;
+  if (method == "blend") return {{"blend", StageKind::kBlend, 0, epochs}};
+  SISYPHUS_CHECK(method == "progressive", ErrorKind::kConfig,
+                 "bad value for --method: '" + method + "'");
+  for (size_t l : slotted) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "replace-%02zu", l);
+    stages.push_back({buf, StageKind::kReplace, l, epochs});
+  }
+  return stages;
+}
+
+double blend_weight(int64_t done, int64_t total) {
+  if (total <= 0) return 1.0;
+  return std::min(1.0, 2.0 * static_cast<double>(done) / static_cast<double>(total));
 }
 
 std::vector<bool> stage_trainable(const Stage& stage, size_t num_points) {
   std::vector<bool> t(num_points, false);
-  for (size_t l = 0; l < num_points; ++l) t[l] = stage.mimic ? l == stage.point : l >= stage.point;
+  for (size_t l = 0; l < num_points; ++l) {
+    switch (stage.kind) {
+      case StageKind::kMimic:
+        t[l] = l == stage.point;
+        break;
+      case StageKind::kFineTune:
+        t[l] = l >= stage.point;
+        break;
+      default:  // replacement: the whole network trains
+        t[l] = true;
+    }
+  }
   return t;
 }
 
@@ -41,7 +72,7 @@ bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages,
   if (policy == "epochs") return true;
   if (policy == "stages" || !stage_end) return stage_end;
   const bool last_stage = s + 1 == stages.size();
-  const bool last_mimic = stages[s].mimic && (last_stage || !stages[s + 1].mimic);
+  const bool last_mimic = stages[s].mimic() && (last_stage || !stages[s + 1].mimic());
   return last_stage || last_mimic;
 }
 

@@ -29,8 +29,8 @@ Splits load_splits(const data::DatasetSpec& spec, const std::string& dir, int64_
   return s;
 }
 
-nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm) {
-  return nn::NetShape{spec.channels, spec.size, spec.num_classes, batchnorm};
+nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm, bool folded) {
+  return nn::NetShape{spec.channels, spec.size, spec.num_classes, batchnorm, folded};
 }
 
 torch::Tensor probe_input(const data::DatasetSpec& spec) {

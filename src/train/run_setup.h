@@ -26,7 +26,7 @@ struct Splits {
 Splits load_splits(const data::DatasetSpec& spec, const std::string& dir, int64_t train_limit,
                    int64_t test_limit);
 
-nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true);
+nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true, bool folded = false);
 // A zero batch of one input of the data set's shape (for probing networks).
 torch::Tensor probe_input(const data::DatasetSpec& spec);
 

@@ -157,6 +157,31 @@ void add_optim(Table<C>& t, const std::string& what) {
       });
 }
 
+// Range control of the activation inputs (train and quail).
+template <class C>
+void add_range(Table<C>& t) {
+  t.template add<double>(
+      "range-penalty",
+      "Range penalty lambda: adds lambda * sum over the activation inputs x of "
+      "mean(|x/r|^p) to the loss (0: off; needs --range-bound)",
+      [](C& c) -> double& { return c.range.penalty; }, not_negative<double>());
+  t.template add<double>(
+       "range-bound", "r of the range penalty and of --clip-inputs (0: off)",
+       [](C& c) -> double& { return c.range.bound; }, not_negative<double>())
+      .also([](const C& c) {
+        return (c.range.penalty > 0 || c.range.clip) && !(c.range.bound > 0)
+                   ? std::string("--range-penalty and --clip-inputs need a bound > 0")
+                   : std::string();
+      });
+  t.template add<double>(
+      "range-power", "p of the range penalty", [](C& c) -> double& { return c.range.power; },
+      [](const double& v) { return v >= 1 && v <= 64 ? "" : std::string("must be in [1, 64]"); });
+  t.template add<bool>("clip-inputs",
+                       "Clamp every activation input to [-r, r] while training (never at "
+                       "inference)",
+                       [](C& c) -> bool& { return c.range.clip; });
+}
+
 // Ranks, device and communication.
 template <class C>
 void add_job(Table<C>& t) {
@@ -228,6 +253,13 @@ std::vector<Setting<TrainConfig>> make_train_settings() {
       });
   t.add<bool>("batchnorm", "BatchNorm after every conv/linear (off only for plain stacks)",
               [](C& c) -> bool& { return c.batchnorm; });
+  t.add<std::string>(
+      "act",
+      "Activation of every slot, trained from scratch: relu, quad, taylor, "
+      "poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, cpoly:degree=D[,range=A], each "
+      "optionally prefixed by amm+",
+      [](C& c) -> std::string& { return c.act; });
+  add_range(t);
   t.add<int64_t>(
       "epochs", "Total training epochs", [](C& c) -> int64_t& { return c.epochs; },
       at_least<int64_t>(1));
@@ -254,12 +286,22 @@ std::vector<Setting<QuailConfig>> make_quail_settings() {
       [](const std::string& v) { return v.empty() ? "a baseline checkpoint is required" : ""; });
   t.add<std::string>(
       "act",
-      "Student activation: quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,... "
-      "(amm+<act> is the same as --amm)",
+      "Student activation: quad, taylor, poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, "
+      "cpoly:degree=D[,range=A] (amm+<act> is the same as --amm)",
       [](C& c) -> std::string& { return c.act; },
       [](const std::string& v) { return v.rfind("amm+", 0) == 0 ? "amm+ given twice" : ""; });
   t.add<bool>("amm", "AMM normalisation before every activation",
               [](C& c) -> bool& { return c.amm; });
+  add_range(t);
+  t.add<std::string>(
+      "method",
+      "imitate: QuaIL (mimic stages, then fine-tune stages); progressive: replace ReLU by the "
+      "polynomial one slot at a time, training the whole network with cross-entropy after each; "
+      "blend: every slot (1-t) ReLU + t poly with t rising to 1 over the first half of one stage",
+      [](C& c) -> std::string& { return c.method; }, one_of({"imitate", "progressive", "blend"}));
+  t.add<int64_t>(
+      "replace-epochs", "Epochs of each replace stage (progressive) or of the blend stage",
+      [](C& c) -> int64_t& { return c.replace_epochs; }, at_least<int64_t>(1));
   t.add<int64_t>(
        "mimic-epochs", "Epochs of each mimic stage (0: skip them)",
        [](C& c) -> int64_t& { return c.mimic_epochs; }, not_negative<int64_t>())

@@ -104,7 +104,7 @@ else fail "quail.sbatch first job (rc $rc1)"; tail -20 "$WORK/q1.out"; fi
 sbatch --wait -n 2 -t 5 -o "$WORK/q2.out" slurm/quail.sbatch configs/main_quail.ini "${Q[@]}" >/dev/null
 rc2=$?
 if [[ $rc2 -eq 0 ]] && grep -q "resume: .*last.h5 after mimic-02" "$WORK/q2.out" &&
-   ! grep -q "\[mimic-00\]" "$WORK/q2.out" && grep -q "final: QuaIL student" "$WORK/q2.out" &&
+   ! grep -q "\[mimic-00\]" "$WORK/q2.out" && grep -q "final: student" "$WORK/q2.out" &&
    [[ -f $WORK/ck/q/finetune-00.h5 ]]; then pass "quail.sbatch: second job resumes at mimic-03 and finishes"
 else fail "quail.sbatch second job (rc $rc2)"; tail -20 "$WORK/q2.out"; fi
 finish slurm

@@ -1,0 +1,60 @@
+#include "train/fold_command.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/checkpoint.h"
+#include "nn/act_spec.h"
+#include "nn/amm.h"
+#include "nn/fold.h"
+#include "train/run_setup.h"
+#include "train/saved_network.h"
+
+namespace sisyphus::train {
+
+FoldReport fold_checkpoint(const FoldConfig& cfg) {
+  SISYPHUS_CHECK(!cfg.out.empty(), ErrorKind::kConfig, "fold needs --out FILE");
+  std::error_code ec1, ec2;
+  SISYPHUS_CHECK(std::filesystem::weakly_canonical(cfg.out, ec1) !=
+                     std::filesystem::weakly_canonical(cfg.checkpoint, ec2),
+                 ErrorKind::kConfig,
+                 "--out must not be the input checkpoint '" + cfg.checkpoint + "'");
+  const nn::AmmMode mode = nn::parse_amm_mode(cfg.amm_mode);
+  SavedNetwork saved = load_saved_network(cfg.checkpoint);
+  SISYPHUS_CHECK(!saved.ckpt.meta.folded, ErrorKind::kConfig,
+                 "'" + cfg.checkpoint + "' is folded already");
+  nn::set_amm_mode(*saved.net, mode);
+  if (nn::has_amm(*saved.net))
+    SISYPHUS_CHECK(nn::has_amm_statistics(*saved.net, mode), ErrorKind::kCheckpoint,
+                   "--amm-mode " + cfg.amm_mode + ": '" + cfg.checkpoint +
+                       "' predates AMM's biggest statistics");
+  const io::CheckpointMeta& m = saved.ckpt.meta;
+  nn::Network folded = nn::fold_network(*saved.net, shape_of(*saved.spec, m.batchnorm),
+                                        m.imagenet_stem, probe_input(*saved.spec));
+
+  io::Checkpoint out;
+  out.meta = m;
+  out.meta.folded = true;
+  out.meta.stage = "folded";
+  out.meta.activation = nn::activation_spec(*folded);
+  out.meta.teacher = cfg.checkpoint;  // where it came from (its config stays the training's)
+  out.model = io::module_state(*folded);
+  io::save_checkpoint(cfg.out, out);
+
+  FoldReport r;
+  r.activation = out.meta.activation;
+  r.norms = static_cast<int64_t>(saved.net->norm_pairs().size());
+  for (const auto& p : saved.net->points()) r.slots += p.slot.is_empty() ? 0 : 1;
+  r.parameters = folded->parameter_count();
+  log::info("fold: " + cfg.checkpoint + " -> " + cfg.out + ": " + std::to_string(r.norms) +
+            " BN layers folded into their conv/linear layers, " + std::to_string(r.slots) +
+            " activations as " + r.activation +
+            (nn::has_amm(*saved.net) ? " (AMM statistics: " + cfg.amm_mode + ")" : "") + ", " +
+            std::to_string(r.parameters) + " parameters");
+  return r;
+}
+
+}  // namespace sisyphus::train

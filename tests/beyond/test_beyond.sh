@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Beyond the paper, end to end with the real binary (docs/beyond.md):
+#  - `train --act` trains HerPN and the learnable quadratic from scratch and
+#    stores them in the checkpoint (eval reads them back to the same accuracy);
+#  - the range penalty and clipping log the per-layer max |x| they leave;
+#  - progressive replacement and blending: their stages, a run stopped and
+#    resumed ends bitwise equal to one run, the final checkpoint is the pure
+#    polynomial network (eval equals the run's final test);
+#  - `fold` writes a folded checkpoint that `eval` scores like the original,
+#    `cost` prints its depth and multiplications and its CSV;
+#  - bad input gives one error line.
+set -u
+BIN=$1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+PY=${SISYPHUS_PYTHON:-python3}
+source "$(dirname "$0")/../support/testlib.sh"
+
+$PY "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 400 100
+D=(--data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1 --trace-every 0)
+acc() { grep -oE "test accuracy [0-9.]+%" "$1" | tail -1; }
+
+# --- from scratch, stored, read back
+ok=1
+for act in herpn "cpoly:degree=2,range=5"; do
+  "$BIN" train --net lenet --epochs 1 --act "$act" --run "s-${act%%:*}" "${D[@]}" > "$WORK/out" 2>&1 || ok=0
+  "$BIN" eval --checkpoint "$WORK/ck/s-${act%%:*}/last.h5" --data-dir "$WORK/fm" --threads 1 > "$WORK/eval" 2>&1 || ok=0
+  grep -q "\[$act\] test accuracy" "$WORK/eval" || ok=0
+  [[ "$(acc "$WORK/out")" == "$(acc "$WORK/eval")" ]] || ok=0
+done
+[[ $ok -eq 1 ]] && pass "train --act herpn / cpoly from scratch; eval reads the checkpoint back to the same accuracy" \
+  || { fail "train --act"; tail -3 "$WORK/out" "$WORK/eval"; }
+
+# --- range penalty and clipping
+"$BIN" train --net lenet --epochs 1 --act quad --range-penalty 0.01 --range-bound 3 --clip-inputs --run pen "${D[@]}" > "$WORK/out" 2>&1
+if [[ $? -eq 0 ]] && grep -qE "range: max \|x\| at the activation inputs .* features.2 [0-9.e+]+ .* classifier.6 [0-9.e+]+" "$WORK/out" \
+   && grep -q "range-penalty=0.01" "$WORK/out"; then
+  pass "range penalty and clipping: the per-layer max |x| is logged every epoch"
+else fail "range penalty"; tail -5 "$WORK/out"; fi
+
+# --- progressive replacement and blending, resumed bitwise
+"$BIN" train --net lenet --epochs 2 --run teacher "${D[@]}" > "$WORK/out" 2>&1 || { fail "teacher"; tail -3 "$WORK/out"; }
+T=$WORK/ck/teacher/last.h5
+for method in progressive blend; do
+  Q=(--teacher "$T" "${D[@]}" --act herpn --method "$method" --replace-epochs 2 --batch-size 32)
+  "$BIN" quail "${Q[@]}" --run "$method-A" > "$WORK/outA" 2>&1; rcA=$?
+  "$BIN" quail "${Q[@]}" --run "$method-B" --stop-after-epochs 3 > "$WORK/outB" 2>&1 \
+    && "$BIN" quail "${Q[@]}" --run "$method-B" --resume >> "$WORK/outB" 2>&1; rcB=$?
+  last=replace-03; [[ $method == blend ]] && last=blend
+  "$BIN" eval --checkpoint "$WORK/ck/$method-A/$last.h5" --data-dir "$WORK/fm" --threads 1 > "$WORK/eval" 2>&1
+  if [[ $rcA -eq 0 && $rcB -eq 0 ]] && [[ "$(acc "$WORK/outA")" == "$(acc "$WORK/eval")" ]] \
+     && $PY - "$WORK/ck/$method-A/$last.h5" "$WORK/ck/$method-B/$last.h5" "$method" <<'PY'
+import sys, h5py, numpy as np
+a, b, method = h5py.File(sys.argv[1]), h5py.File(sys.argv[2]), sys.argv[3]
+assert a.attrs["activation"] == "herpn", dict(a.attrs)
+for k in a["model"]:
+    assert np.array_equal(a["model"][k][()], b["model"][k][()]), k
+stages = ["replace-%02d" % l for l in range(4)] if method == "progressive" else ["blend"]
+import os
+d = os.path.dirname(sys.argv[1])
+assert sorted(f[:-3] for f in os.listdir(d) if f[:-3] in stages) == stages, os.listdir(d)
+PY
+  then pass "$method: stages, stopped and resumed bitwise equal to one run, final checkpoint evaluates as the run's test"
+  else fail "$method (rc $rcA $rcB)"; tail -3 "$WORK/outA" "$WORK/outB" "$WORK/eval"; fi
+done
+
+# --- fold and cost
+S=$WORK/ck/s-herpn/last.h5
+"$BIN" fold --checkpoint "$S" --out "$WORK/folded.h5" > "$WORK/out" 2>&1 \
+  && "$BIN" eval --checkpoint "$WORK/folded.h5" --data-dir "$WORK/fm" --threads 1 > "$WORK/eval2" 2>&1 \
+  && "$BIN" eval --checkpoint "$S" --data-dir "$WORK/fm" --threads 1 > "$WORK/eval" 2>&1
+if [[ $? -eq 0 ]] && grep -q "4 BN layers folded" "$WORK/out" && grep -q "\[cpoly:degree=2\]" "$WORK/eval2" \
+   && [[ "$(acc "$WORK/eval")" == "$(acc "$WORK/eval2")" ]]; then
+  pass "fold: 4 BNs into their layers, slots as cpoly:degree=2, the same test accuracy"
+else fail "fold"; cat "$WORK/out"; tail -2 "$WORK/eval" "$WORK/eval2"; fi
+"$BIN" cost --checkpoint "$WORK/folded.h5" --csv "$WORK/cost.csv" > "$WORK/out" 2>&1
+if [[ $? -eq 0 ]] && grep -qE "^total +this network +- +13 +4684 +291008" "$WORK/out" \
+   && grep -q "^-,with-relu,total,0,73," "$WORK/cost.csv"; then
+  pass "cost: folded LeNet-HerPN 13 levels (4 x (conv 1 + a x^2 + b x + c 2) + 1), 4684 ct-ct, 291008 pt-ct multiplications; 73 levels with ReLU composites"
+else fail "cost"; cat "$WORK/out"; fi
+
+# --- bad input
+"$BIN" train --net lenet --act swish "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "train --act unknown" "bad activation 'swish'"
+"$BIN" train --net lenet --range-penalty 0.1 "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "range penalty without a bound" "need a bound > 0"
+"$BIN" quail --teacher "$T" --method distil "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "unknown --method" "method"
+"$BIN" fold --checkpoint "$S" --out "$S" > "$WORK/out" 2> "$WORK/err"
+one_error $? "fold over its input" "must not be the input"
+"$BIN" fold --checkpoint "$WORK/folded.h5" --out "$WORK/f2.h5" > "$WORK/out" 2> "$WORK/err"
+one_error $? "fold a folded checkpoint" "folded already"
+"$BIN" train --net lenet --epochs 1 --act amm+quad --run s-amm "${D[@]}" > "$WORK/out" 2>&1
+"$BIN" fold --checkpoint "$WORK/ck/s-amm/last.h5" --out "$WORK/f3.h5" --amm-mode mm > "$WORK/out" 2> "$WORK/err"
+one_error $? "fold with AMM mode mm (batch statistics)" "no fixed map to fold"
+"$BIN" fold --checkpoint "$WORK/nope.h5" --out "$WORK/f4.h5" > "$WORK/out" 2> "$WORK/err"
+one_error $? "fold a missing checkpoint" "nope.h5"
+"$BIN" cost --checkpoint "$S" --sign-degrees 15,16 > "$WORK/out" 2> "$WORK/err"
+one_error $? "cost with an even sign degree" "sign-degrees"
+finish "beyond tests"
