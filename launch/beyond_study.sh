@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The "beyond the paper" study (docs/beyond.md, docs/results.md) for one
+# network on Fashion-MNIST at one budget: the ReLU baseline, QuaIL+AMM (the
+# paper), and each new method; every result folded, evaluated with a trace
+# of its max |x| per layer on the test set, and costed.
+#   launch/beyond_study.sh NET [--epochs E] [--stage-epochs S] [--train-limit N] [--threads T]
+#                              [--prefix P] [--methods "relu quail-amm herpn ..."]
+# Budget: E epochs for every network trained from scratch (ReLU, HerPN, the
+# learnable quadratic with range control); S epochs per QuaIL stage and per
+# progressive replacement stage, E for the blend stage; these start from the
+# E-epoch ReLU baseline. Every step resumes (--resume) or is skipped when its
+# result exists, so the study runs in pieces: re-run the same command.
+# Results: $CK/P-NET-study.csv (label, checkpoint, accuracy, non-finite,
+# bounded, largest max |x|, levels, ct-ct, pt-ct) and the trace $CK/P-NET-study-trace.h5.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NET=${1:?usage: beyond_study.sh NET [options]}; shift
+EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
+METHODS="relu quail-amm herpn cpoly-range quail-herpn progressive-herpn blend-herpn"
+while (($#)); do
+  case $1 in
+    --epochs) EPOCHS=$2; shift 2 ;;
+    --stage-epochs) STAGE=$2; shift 2 ;;
+    --train-limit) LIMIT=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --prefix) PREFIX=$2; shift 2 ;;
+    --methods) METHODS=$2; shift 2 ;;
+    *) echo "beyond_study.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+BIN=${SISYPHUS_BIN:-build/src/sisyphus}
+CK=${CHECKPOINT_DIR:-checkpoints}
+P=$PREFIX-$NET
+CSV=$CK/$P-study.csv
+TRACE=$CK/$P-study-trace.h5
+COMMON=(--checkpoint-dir "$CK" --train-limit "$LIMIT" --threads "$THREADS" --log-every 200 --resume)
+log() { echo "== $(date +%H:%M:%S) $*"; }
+
+# The result of each method: its final checkpoint.
+# A run that diverges or escapes leaves $CK/RUN/escaped.txt: its result is "escaped".
+train_run() {  # RUN [train flags]: a network from scratch
+  local run=$1; shift
+  log "train $run"
+  [[ -f $CK/$run/escaped.txt ]] && return 0
+  "$BIN" train --net "$NET" --epochs "$EPOCHS" --run "$run" "${COMMON[@]}" "$@" 2> "$CK/$run.err" \
+    || { mkdir -p "$CK/$run"; cat "$CK/$run.err" > "$CK/$run/escaped.txt"; cat "$CK/$run.err"; }
+}
+quail_run() {  # RUN [quail flags]
+  local run=$1; shift
+  log "quail $run"
+  "$BIN" quail --teacher "$CK/$P-relu/last.h5" --run "$run" "${COMMON[@]}" --continue-on-escape "$@"
+}
+
+# Folded, evaluated with a trace, costed: one CSV row.
+report() {  # LABEL CHECKPOINT [amm mode]
+  local label=$1 ckpt=$2 mode=${3:-amm} folded=$CK/$P-$1-folded.h5
+  if [[ -f $(dirname "$ckpt")/escaped.txt || ! -f $ckpt ]]; then
+    log "$label: escaped in training ($(head -c 200 "$(dirname "$ckpt")/escaped.txt" 2>/dev/null))"
+    echo "$label,$ckpt,,,escaped in training,,,," >> "$CSV"
+    return
+  fi
+  rm -f "$folded"
+  "$BIN" fold --checkpoint "$ckpt" --out "$folded" --amm-mode "$mode" > /dev/null
+  local ev acc nonfinite bounded cost
+  ev=$("$BIN" eval --checkpoint "$folded" --threads "$THREADS" --trace "$TRACE" --label "$label-folded" 2>&1 | grep "^eval:.*test accuracy" | tail -1)
+  acc=$(grep -oE "test accuracy [0-9.]+%" <<<"$ev" | grep -oE "[0-9.]+")
+  nonfinite=$(grep -oE "[0-9]+ non-finite" <<<"$ev" | grep -oE "[0-9]+")
+  # bounded: no NaN/Inf and no escaping profile (trace summary's verdict) on the whole test
+  # set, and every point's max |x| below 1e6; largest: the largest max |x| over the points
+  read -r bounded largest < <("$BIN" trace summary "$TRACE" | awk -v s="$label-folded: last evaluation" '
+    index($0, s) == 1 {on = 1; next}
+    on && /verdict:/ {print (($0 ~ /bounded/ && big < 1e6) ? "bounded" : "escaping"), big; exit}
+    on && $1 ~ /^[0-9]+$/ {v = ($3 == "NaN" || $3 == "Inf") ? 1e308 : $3 + 0; if (v > big) big = v}')
+  [[ ${nonfinite:-1} -eq 0 ]] || bounded=escaping
+  cost=$("$BIN" cost --checkpoint "$folded" --totals-only | awk '/this network/ {print $(NF-2)","$(NF-1)","$NF}')
+  echo "$label,$ckpt,$acc,$nonfinite,$bounded,$largest,$cost" >> "$CSV"
+  log "$label: folded $acc% ($nonfinite non-finite), $bounded (max |x| $largest), levels/ct-ct/pt-ct $cost"
+}
+
+mkdir -p "$CK"
+echo "label,checkpoint,accuracy,nonfinite,bounded,max_abs,levels,ct_ct,pt_ct" > "$CSV"
+for m in $METHODS; do
+  case $m in
+    relu) train_run "$P-relu"; report relu "$CK/$P-relu/last.h5" ;;
+    quail-amm)
+      quail_run "$P-quail-amm" --amm --mimic-epochs "$STAGE" --finetune-epochs "$STAGE"
+      report quail-amm "$CK/$P-quail-amm/finetune-00.h5" amm
+      # MM inference (the true batch min/max) has no fixed map: evaluated unfolded, batch 100
+      if [[ -f $CK/$P-quail-amm/finetune-00.h5 ]]; then
+        mm=$("$BIN" eval --checkpoint "$CK/$P-quail-amm/finetune-00.h5" --amm-mode mm --threads "$THREADS" 2>&1 \
+             | grep -oE "test accuracy [0-9.]+%" | grep -oE "[0-9.]+")
+        echo "quail-amm-mm (not foldable),$CK/$P-quail-amm/finetune-00.h5,$mm,0,bounded by construction,,,," >> "$CSV"
+      fi ;;
+    herpn) train_run "$P-herpn" --act herpn; report herpn "$CK/$P-herpn/last.h5" ;;
+    cpoly-range)
+      train_run "$P-cpoly-range" --act cpoly:degree=2,range=5 --range-penalty 1e-3 --range-bound 5 --clip-inputs
+      report cpoly-range "$CK/$P-cpoly-range/last.h5" ;;
+    quail-herpn)
+      quail_run "$P-quail-herpn" --act herpn --mimic-epochs "$STAGE" --finetune-epochs "$STAGE"
+      report quail-herpn "$CK/$P-quail-herpn/finetune-00.h5" ;;
+    progressive-herpn)
+      quail_run "$P-progressive-herpn" --act herpn --method progressive --replace-epochs "$STAGE"
+      # the last replace stage (the highest-numbered slotted point) is the result
+      report progressive-herpn "$(ls "$CK/$P-progressive-herpn"/replace-*.h5 2>/dev/null | sort | tail -1)" ;;
+    blend-herpn)
+      quail_run "$P-blend-herpn" --act herpn --method blend --replace-epochs "$EPOCHS"
+      report blend-herpn "$CK/$P-blend-herpn/blend.h5" ;;
+    *) echo "beyond_study.sh: unknown method $m" >&2; exit 2 ;;
+  esac
+done
+column -s, -t "$CSV"
