@@ -133,18 +133,23 @@ def points(net_name, model):
     return pts + [("fc", ["fc"])]
 
 
-def student(net_name, in_channels=1, image_size=28, num_classes=10):
-    """The ReLU architecture with AMM -> Quad in every activation slot."""
-    m = build(net_name, in_channels, image_size, num_classes)
+def slot_channels(m, in_channels, image_size):
+    """Each ReLU's (activation slot's) channel count, from one forward pass."""
     m.eval()
-    with torch.no_grad():  # each slot's channel count from one forward pass
+    with torch.no_grad():
         channels = {}
         hooks = [mod.register_forward_hook(lambda mod, i, o, n=n: channels.__setitem__(n, o.shape[1]))
                  for n, mod in m.named_modules() if isinstance(mod, nn.ReLU)]
         m(torch.zeros(1, in_channels, image_size, image_size))
         for h in hooks:
             h.remove()
-    for name, c in channels.items():
+    return channels
+
+
+def student(net_name, in_channels=1, image_size=28, num_classes=10):
+    """The ReLU architecture with AMM -> Quad in every activation slot."""
+    m = build(net_name, in_channels, image_size, num_classes)
+    for name, c in slot_channels(m, in_channels, image_size).items():
         parent, _, leaf = name.rpartition(".")
         setattr(m.get_submodule(parent) if parent else m, leaf, AmmQuad(c))
     return m
@@ -185,14 +190,7 @@ def folded(net_name, degree, in_channels=1, image_size=28, num_classes=10):
     an identity where each BN was, a bias on every conv/linear layer, and
     each ReLU a polynomial per channel (ChannelPoly)."""
     m = build(net_name, in_channels, image_size, num_classes)
-    m.eval()
-    with torch.no_grad():
-        channels = {}
-        hooks = [mod.register_forward_hook(lambda mod, i, o, n=n: channels.__setitem__(n, o.shape[1]))
-                 for n, mod in m.named_modules() if isinstance(mod, nn.ReLU)]
-        m(torch.zeros(1, in_channels, image_size, image_size))
-        for h in hooks:
-            h.remove()
+    channels = slot_channels(m, in_channels, image_size)
 
     def replace(name, new):
         parent, _, leaf = name.rpartition(".")
