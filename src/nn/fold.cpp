@@ -87,13 +87,18 @@ Network fold_network(NetworkImpl& net, NetShape shape, bool imagenet_stem,
     }
   }
 
-  // Every tensor of the folded network: folded, or copied from the source.
+  // Every other tensor of the folded network: folded, or copied from the source.
+  std::vector<std::string> slot_prefixes;  // "<slot>.fn.": the tables set above
+  for (const auto& p : folded->points())
+    if (!p.slot.is_empty()) slot_prefixes.push_back(p.name + ".fn.");
+  auto in_slot = [&](const std::string& name) {
+    for (const auto& prefix : slot_prefixes)
+      if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
   for (auto& item : folded->named_parameters()) {
     const std::string& name = item.key();
-    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".coeffs") == 0 &&
-        name.find(".fn.") != std::string::npos) {
-      continue;  // a slot's table, set above
-    }
+    if (in_slot(name)) continue;
     auto t = target.find(name);
     auto s = source.find(name);
     const torch::Tensor& from = t != target.end()   ? t->second
