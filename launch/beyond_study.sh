@@ -69,7 +69,7 @@ report() {  # LABEL CHECKPOINT [amm mode]
   # set, and every point's max |x| below 1e6; largest: the largest max |x| over the points
   read -r bounded largest < <("$BIN" trace summary "$TRACE" | awk -v s="$label-folded: last evaluation" '
     index($0, s) == 1 {on = 1; next}
-    on && /verdict:/ {print (($0 ~ /bounded/ && big < 1e6) ? "bounded" : "escaping"), big; exit}
+    on && /verdict:/ {print (($0 ~ /bounded/ && big < 1e6) ? "bounded" : "escaping"), (big >= 1e308 ? "Inf" : big); exit}
     on && $1 ~ /^[0-9]+$/ {v = ($3 == "NaN" || $3 == "Inf") ? 1e308 : $3 + 0; if (v > big) big = v}')
   [[ ${nonfinite:-1} -eq 0 ]] || bounded=escaping
   cost=$("$BIN" cost --checkpoint "$folded" --totals-only | awk '/this network/ {print $(NF-2)","$(NF-1)","$NF}')
