@@ -6,7 +6,7 @@
 #   launch/beyond_study.sh NET [--epochs E] [--stage-epochs S] [--train-limit N] [--threads T]
 #                              [--prefix P] [--methods "relu quail-amm herpn ..."]
 # Budget: E epochs for every network trained from scratch (ReLU, HerPN, the
-# learnable quadratic with range control); S epochs per QuaIL stage and per
+# learnable quadratic with range control and clipping, HerPN with range control); S epochs per QuaIL stage and per
 # progressive replacement stage, E for the blend stage; these start from the
 # E-epoch ReLU baseline. Every step resumes (--resume) or is skipped when its
 # result exists, so the study runs in pieces: re-run the same command.
@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${1:?usage: beyond_study.sh NET [options]}; shift
 EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
-METHODS="relu quail-amm herpn cpoly-range quail-herpn progressive-herpn blend-herpn"
+METHODS="relu quail-amm herpn herpn-range cpoly-range blend-herpn blend-herpn-range progressive-herpn quail-herpn"
+RANGE=(--range-penalty 1e-2 --range-bound 4)  # the range control of the *-range methods (no clipping)
 while (($#)); do
   case $1 in
     --epochs) EPOCHS=$2; shift 2 ;;
@@ -52,8 +53,9 @@ quail_run() {  # RUN [quail flags]
 }
 
 # Folded, evaluated with a trace, costed: one CSV row.
-report() {  # LABEL CHECKPOINT [amm mode]
+report() {  # LABEL CHECKPOINT [amm mode]: replaces LABEL's row of an earlier invocation
   local label=$1 ckpt=$2 mode=${3:-amm} folded=$CK/$P-$1-folded.h5
+  sed -i "/^$label,/d" "$CSV"
   if [[ -f $(dirname "$ckpt")/escaped.txt || ! -f $ckpt ]]; then
     log "$label: escaped in training ($(head -c 200 "$(dirname "$ckpt")/escaped.txt" 2>/dev/null))"
     echo "$label,$ckpt,,,escaped in training,,,," >> "$CSV"
@@ -78,7 +80,7 @@ report() {  # LABEL CHECKPOINT [amm mode]
 }
 
 mkdir -p "$CK"
-echo "label,checkpoint,accuracy,nonfinite,bounded,max_abs,levels,ct_ct,pt_ct" > "$CSV"
+[[ -f $CSV ]] || echo "label,checkpoint,accuracy,nonfinite,bounded,max_abs,levels,ct_ct,pt_ct" > "$CSV"
 for m in $METHODS; do
   case $m in
     relu) train_run "$P-relu"; report relu "$CK/$P-relu/last.h5" ;;
@@ -89,9 +91,11 @@ for m in $METHODS; do
       if [[ -f $CK/$P-quail-amm/finetune-00.h5 ]]; then
         mm=$("$BIN" eval --checkpoint "$CK/$P-quail-amm/finetune-00.h5" --amm-mode mm --threads "$THREADS" 2>&1 \
              | grep -oE "test accuracy [0-9.]+%" | grep -oE "[0-9.]+")
+        sed -i "/^quail-amm-mm /d" "$CSV"
         echo "quail-amm-mm (not foldable),$CK/$P-quail-amm/finetune-00.h5,$mm,0,bounded by construction,,,," >> "$CSV"
       fi ;;
     herpn) train_run "$P-herpn" --act herpn; report herpn "$CK/$P-herpn/last.h5" ;;
+    herpn-range) train_run "$P-herpn-range" --act herpn "${RANGE[@]}"; report herpn-range "$CK/$P-herpn-range/last.h5" ;;
     cpoly-range)
       train_run "$P-cpoly-range" --act cpoly:degree=2,range=5 --range-penalty 1e-3 --range-bound 5 --clip-inputs
       report cpoly-range "$CK/$P-cpoly-range/last.h5" ;;
@@ -105,6 +109,9 @@ for m in $METHODS; do
     blend-herpn)
       quail_run "$P-blend-herpn" --act herpn --method blend --replace-epochs "$EPOCHS"
       report blend-herpn "$CK/$P-blend-herpn/blend.h5" ;;
+    blend-herpn-range)
+      quail_run "$P-blend-herpn-range" --act herpn --method blend --replace-epochs "$EPOCHS" "${RANGE[@]}"
+      report blend-herpn-range "$CK/$P-blend-herpn-range/blend.h5" ;;
     *) echo "beyond_study.sh: unknown method $m" >&2; exit 2 ;;
   esac
 done
