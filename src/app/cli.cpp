@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/stop_signal.h"
 #include "data/dataset.h"
 #include "data/tiny_imagenet.h"
 #include "dist/sync.h"
@@ -65,6 +66,10 @@ void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C
 
 int quail_command(const train::QuailConfig& cfg) {
   train::QuailResult r = train::run_quail(cfg);
+  if (!r.interrupted.empty()) {
+    log::info(r.interrupted);
+    return kExitResumable;
+  }
   char line[512];
   if (r.escaped) {
     std::snprintf(line, sizeof(line), "final: escaped (%s)", r.escape_message.c_str());
@@ -86,6 +91,10 @@ int quail_command(const train::QuailConfig& cfg) {
 
 int run_train(const train::TrainConfig& cfg) {
   train::BaselineResult r = train::train_baseline(cfg);
+  if (!r.interrupted.empty()) {
+    log::info(r.interrupted);
+    return kExitResumable;
+  }
   char line[512];
   std::snprintf(
       line, sizeof(line),

@@ -50,6 +50,17 @@ RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world
   return mine;
 }
 
+RankBatches drop_first_batches(RankBatches batches, int64_t k) {
+  SISYPHUS_CHECK(k >= 0 && k <= static_cast<int64_t>(batches.sizes.size()), ErrorKind::kConfig,
+                 "cannot skip " + std::to_string(k) + " of " +
+                     std::to_string(batches.sizes.size()) + " batches");
+  int64_t samples = 0;
+  for (int64_t b = 0; b < k; ++b) samples += batches.sizes[static_cast<size_t>(b)];
+  batches.indices.erase(batches.indices.begin(), batches.indices.begin() + samples);
+  batches.sizes.erase(batches.sizes.begin(), batches.sizes.begin() + k);
+  return batches;
+}
+
 int64_t global_batch_count(int64_t n, int64_t global_batch, int64_t k) {
   return std::clamp<int64_t>(n - k * global_batch, 0, global_batch);
 }

@@ -33,6 +33,8 @@ struct RankBatches {
 };
 RankBatches shard_batches(const std::vector<int64_t>& order, int rank, int world_size,
                           int64_t global_batch);
+// The same batches without the first `k` (a run resumed inside an epoch).
+RankBatches drop_first_batches(RankBatches batches, int64_t k);
 // Samples in global batch k (all ranks together) of an epoch over n samples,
 // and the number of global batches.
 int64_t global_batch_count(int64_t n, int64_t global_batch, int64_t k);

@@ -111,6 +111,10 @@ CheckpointMeta read_meta(const h5::Object& file) {
   m.test_acc_finite =
       h5::has_attr(file, "test_acc_finite") ? h5::attr_double(file, "test_acc_finite") : m.test_acc;
   if (h5::has_attr(file, "teacher")) m.teacher = h5::attr_string(file, "teacher");
+  if (h5::has_attr(file, "epoch_step")) {
+    m.epoch_step = h5::attr_int(file, "epoch_step");
+    m.partial_seconds = h5::attr_double(file, "partial_seconds");
+  }
   return m;
 }
 
@@ -145,11 +149,15 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     h5::set_attr(file, "test_nonfinite", m.test_nonfinite);
     h5::set_attr(file, "test_acc_finite", m.test_acc_finite);
     h5::set_attr(file, "teacher", m.teacher);
+    h5::set_attr(file, "epoch_step", m.epoch_step);
+    h5::set_attr(file, "partial_seconds", m.partial_seconds);
     write_list(h5::create_group(file, "model"), ckpt.model);
     h5::Object opt = h5::create_group(file, "optimizer");
     for (const auto& [kind, list] : ckpt.optimizer) write_list(h5::create_group(opt, kind), list);
     h5::Object rng = h5::create_group(file, "rng");
     if (ckpt.rng_state.defined()) write_tensor(rng, "torch_cpu", ckpt.rng_state);
+    if (ckpt.partial_sums.defined())
+      write_tensor(h5::create_group(file, "progress"), "partial_sums", ckpt.partial_sums);
     file.close();
   }
   fs::sync_file(tmp);
@@ -174,6 +182,11 @@ Checkpoint load_checkpoint(const std::string& path) {
       ckpt.optimizer.emplace_back(kind, read_list(h5::open_group(opt, kind)));
     h5::Object rng = h5::open_group(file, "rng");
     if (h5::exists(rng, "torch_cpu")) ckpt.rng_state = read_tensor(rng, "torch_cpu");
+    if (ckpt.meta.epoch_step > 0) {
+      ckpt.partial_sums = read_tensor(h5::open_group(file, "progress"), "partial_sums");
+      if (ckpt.partial_sums.dim() != 2 || ckpt.partial_sums.size(1) != 3)
+        SISYPHUS_FAIL(ErrorKind::kCheckpoint, "progress/partial_sums is not [ranks, 3]");
+    }
   } catch (const Error& e) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint,
                   "checkpoint '" + path + "' is incomplete or damaged: " + e.what());

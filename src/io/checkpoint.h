@@ -6,10 +6,13 @@
 //                       in_channels, image_size, imagenet_stem, batchnorm,
 //                       folded (optional when reading),
 //                       activation, point, stage_epochs, train_loss,
-//                       test_nonfinite, teacher (QuaIL; optional when reading)
+//                       test_nonfinite, teacher (QuaIL; optional when reading),
+//                       epoch_step, partial_seconds (a mid-epoch stop;
+//                       optional when reading)
 //   /model/<state_dict name>         every parameter and buffer, natural shape
 //   /optimizer/<kind>/<param name>   optimizer state (e.g. momentum/...)
 //   /rng/torch_cpu                   uint8: torch's CPU generator state
+//   /progress/partial_sums           float64 [ranks, 3] (a mid-epoch stop only)
 //
 // Writes are atomic: the file is written as <path>.tmp, flushed to disk, and
 // renamed over <path>, so a kill leaves either the old or the new file.
@@ -50,6 +53,11 @@ struct CheckpointMeta {
   double train_loss = 0;            // mean training loss of the last epoch (MSE or cross-entropy)
   int64_t test_nonfinite = 0;       // test samples with NaN/Inf logits
   std::string teacher;              // the teacher checkpoint a student came from
+  // A run stopped inside an epoch (a signal, core/stop_signal.h): the steps it
+  // did of epoch `epoch + 1`; 0 is an epoch boundary. Optional when reading (0).
+  // The sums themselves are per rank: Checkpoint::partial_sums.
+  int64_t epoch_step = 0;
+  double partial_seconds = 0;  // training time of those steps
 };
 
 struct Checkpoint {
@@ -57,6 +65,9 @@ struct Checkpoint {
   TensorList model;                                           // state_dict order
   std::vector<std::pair<std::string, TensorList>> optimizer;  // kind -> per-parameter tensors
   torch::Tensor rng_state;                                    // may be undefined
+  // A mid-epoch stop: each rank's sums of the unfinished epoch so far,
+  // float64 [ranks, 3] (loss sum, correct, seen); undefined otherwise.
+  torch::Tensor partial_sums;
 };
 
 inline constexpr int64_t kCheckpointVersion = 1;

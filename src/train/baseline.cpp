@@ -29,9 +29,14 @@ namespace {
 
 constexpr double kBaselineTraceBound = 1e6;  // "above" count threshold of baseline traces
 
-// Continues from <run>/last.h5: model, momentum, RNG; returns (epoch, step).
-std::pair<int64_t, int64_t> resume_baseline(const TrainConfig& cfg, const std::string& last_path,
-                                            nn::NetworkImpl& net, Sgd& sgd) {
+struct ResumePoint {
+  int64_t epoch = 0, step = 0;  // epochs and optimizer steps completed
+  EpochStart within;            // inside epoch `epoch + 1` after a mid-epoch stop
+};
+
+// Continues from <run>/last.h5: model, momentum, RNG, position.
+ResumePoint resume_baseline(const TrainConfig& cfg, const Job& job, const std::string& last_path,
+                            nn::NetworkImpl& net, Sgd& sgd) {
   io::Checkpoint ckpt = io::load_checkpoint(last_path);
   if (ckpt.meta.network != cfg.network || ckpt.meta.dataset != cfg.dataset) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + last_path + "' holds " + ckpt.meta.network +
@@ -47,9 +52,12 @@ std::pair<int64_t, int64_t> resume_baseline(const TrainConfig& cfg, const std::s
   for (const auto& [kind, list] : ckpt.optimizer)
     if (kind == "momentum") sgd.load_state(list, last_path);
   if (ckpt.rng_state.defined()) set_rng_state(ckpt.rng_state);
-  log::info("resume: " + last_path + " after epoch " + std::to_string(ckpt.meta.epoch) + ", step " +
-            std::to_string(ckpt.meta.step));
-  return {ckpt.meta.epoch, ckpt.meta.step};
+  log::info("resume: " + last_path + " after epoch " + std::to_string(ckpt.meta.epoch) +
+            (ckpt.meta.epoch_step > 0
+                 ? " and " + std::to_string(ckpt.meta.epoch_step) + " steps of the next"
+                 : "") +
+            ", step " + std::to_string(ckpt.meta.step));
+  return {ckpt.meta.epoch, ckpt.meta.step, epoch_start(ckpt, job)};
 }
 
 }  // namespace
@@ -100,9 +108,9 @@ BaselineResult train_baseline(TrainConfig cfg) {
             " parameters, " + std::to_string(net->points().size()) +
             " imitation points, activation " + nn::activation_spec(*net));
 
-  int64_t start_epoch = 0, step = 0;
+  ResumePoint start;
   if (cfg.resume && fs::file_exists(last_path)) {
-    std::tie(start_epoch, step) = resume_baseline(cfg, last_path, *net, sgd);
+    start = resume_baseline(cfg, job, last_path, *net, sgd);
   } else if (cfg.resume) {
     log::info("resume: no checkpoint at " + last_path + " yet, starting from scratch");
   }
@@ -112,10 +120,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
                              "",      {},          kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
   RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every, cfg.trace_test);
+  const StopSignal stop;  // SIGUSR1/SIGTERM: stop at a step boundary with the state saved
   EpochRunner runner(
       job, data, spec, trace,
       {cfg.run, cfg.batch_size, cfg.test_batch_size, cfg.augment, cfg.log_every, cfg.verify_ranks,
-       /*keep_outputs=*/false});
+       /*keep_outputs=*/false, &stop});
   std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
   if (job.rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
   io::CheckpointMeta meta =
@@ -138,13 +147,26 @@ BaselineResult train_baseline(TrainConfig cfg) {
   const auto run_start = Clock::now();
   int64_t images_seen = 0;
   double train_seconds = 0;
-  for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
+  int64_t step = start.step;
+  for (int64_t epoch = start.epoch; epoch < cfg.epochs; ++epoch) {
     const EpochPlan plan{"baseline", epoch, cfg.epochs, cosine_lr(cfg.optim, epoch, cfg.epochs),
                          cfg.seed};
-    EpochOutcome out = runner.train(*net, sgd, reducer, objective, plan, averaged, &step, diverged);
+    EpochOutcome out = runner.train(*net, sgd, reducer, objective, plan, averaged, &step, diverged,
+                                    epoch == start.epoch ? start.within : EpochStart{});
     if (!out.stopped.empty())
       SISYPHUS_FAIL(ErrorKind::kDiverged,
                     "epoch " + std::to_string(epoch + 1) + ": " + out.stopped);
+    if (out.interrupted_at > 0) {  // a stop signal: the unfinished epoch's state, then exit
+      const EpochRecord rec{"baseline", -1,     epoch,    cfg.epochs,  step,
+                            plan.lr,    "loss", out.sums, out.seconds, std::nullopt};
+      io::Checkpoint ckpt = unfinished_checkpoint(job, meta, rec, out.interrupted_at, *net, sgd);
+      if (job.rank == 0) io::save_checkpoint(last_path, ckpt);
+      result.interrupted = interrupted_line(
+          runner.stop_reason(),
+          "epoch " + std::to_string(epoch + 1) + " step " + std::to_string(out.interrupted_at),
+          last_path);
+      return result;
+    }
     train_seconds += out.seconds;
     images_seen += out.sums.seen;
     if (const std::string r = range_report(*net, cfg.range, *job.comm); !r.empty()) log::info(r);
@@ -159,6 +181,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
     if (job.rank == 0) io::save_checkpoint(last_path, epoch_checkpoint(meta, rec, *net, sgd));
     if (metrics) metrics->write(epoch_row(rec, seconds_since(run_start)));
     log::info(epoch_line(rec, seconds_since(run_start)));
+    if (epoch + 1 < cfg.epochs && runner.stop_agreed()) {
+      result.interrupted = interrupted_line(
+          runner.stop_reason(), "the end of epoch " + std::to_string(epoch + 1), last_path);
+      return result;
+    }
   }
   if (result.epochs_run == 0) {
     // Already finished: report the checkpoint's model on the test set.

@@ -15,7 +15,7 @@ namespace sisyphus::train {
 std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set,
                                                 const data::DatasetSpec& spec, const Job& job,
                                                 int64_t global_batch, bool augment, uint64_t seed,
-                                                int64_t epoch) {
+                                                int64_t epoch, int64_t first_batch) {
   data::LoaderOptions opts;
   opts.augment = augment ? spec.train_augment : data::Augment::kNone;
   opts.seed = seed;
@@ -23,7 +23,10 @@ std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set,
   opts.pin_memory = job.place.cuda();  // asynchronous host->device copies (DeviceFeed)
   std::vector<int64_t> order = data::epoch_order(set.n, seed, epoch, /*shuffle=*/true);
   return std::make_unique<data::BatchLoader>(
-      set, spec, data::shard_batches(order, job.rank, job.world, global_batch), opts);
+      set, spec,
+      data::drop_first_batches(data::shard_batches(order, job.rank, job.world, global_batch),
+                               first_batch),
+      opts);
 }
 
 void EpochSums::add(double mean_loss, int64_t batch_correct, int64_t batch_size) {
@@ -49,6 +52,33 @@ void sum_over_ranks(const Job& job, EpochSums* sums) {
   sums->loss_sum = t[0].item<double>();
   sums->correct = static_cast<int64_t>(t[1].item<double>());
   sums->seen = static_cast<int64_t>(t[2].item<double>());
+}
+
+torch::Tensor gather_sums(const Job& job, const EpochSums& sums) {
+  torch::Tensor mine = torch::tensor(
+      {sums.loss_sum, static_cast<double>(sums.correct), static_cast<double>(sums.seen)},
+      torch::kFloat64);
+  return job.comm->all_gather(mine).reshape({job.world, 3});
+}
+
+EpochStart epoch_start(const io::Checkpoint& ckpt, const Job& job) {
+  EpochStart start;
+  start.epoch_step = ckpt.meta.epoch_step;
+  if (start.epoch_step == 0) return start;
+  start.seconds = ckpt.meta.partial_seconds;
+  const torch::Tensor& all = ckpt.partial_sums;  // [ranks that wrote it, 3]
+  torch::Tensor mine;
+  if (all.size(0) == job.world) {
+    mine = all[job.rank];
+  } else if (job.rank == 0) {
+    mine = all.sum(0);
+  } else {
+    mine = torch::zeros({3}, torch::kFloat64);
+  }
+  start.sums.loss_sum = mine[0].item<double>();
+  start.sums.correct = static_cast<int64_t>(mine[1].item<double>());
+  start.sums.seen = static_cast<int64_t>(mine[2].item<double>());
+  return start;
 }
 
 io::CheckpointMeta run_meta(const std::string& network, const std::string& dataset,
@@ -88,6 +118,17 @@ io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord
   return ckpt;
 }
 
+io::Checkpoint unfinished_checkpoint(const Job& job, const io::CheckpointMeta& run,
+                                     const EpochRecord& rec, int64_t epoch_step,
+                                     const nn::NetworkImpl& net, const Sgd& sgd) {
+  torch::Tensor sums = gather_sums(job, rec.sums);
+  io::Checkpoint ckpt = epoch_checkpoint(run, rec, net, sgd);
+  ckpt.meta.epoch_step = epoch_step;
+  ckpt.meta.partial_seconds = rec.seconds;
+  ckpt.partial_sums = sums;
+  return ckpt;
+}
+
 EpochRow epoch_row(const EpochRecord& rec, double elapsed_s) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   return EpochRow{rec.stage,
@@ -122,6 +163,12 @@ std::string epoch_line(const EpochRecord& rec, double elapsed_s, const std::stri
                 rec.seconds > 0 ? static_cast<double>(rec.sums.seen) / rec.seconds : 0.0,
                 log::format_duration(elapsed_s).c_str(), extra.c_str());
   return line;
+}
+
+std::string interrupted_line(const std::string& reason, const std::string& where,
+                             const std::string& checkpoint) {
+  return "stopped on " + reason + " at " + where + "; the state is in " + checkpoint +
+         ": continue with --resume";
 }
 
 }  // namespace sisyphus::train

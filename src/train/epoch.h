@@ -21,11 +21,11 @@ namespace sisyphus::train {
 
 // This rank's share of every global batch of epoch `epoch` of `set`
 // (data/sampler.h), shuffled by (seed, epoch), augmented with the data
-// set's training augmentation when `augment`.
+// set's training augmentation when `augment`; from global batch `first_batch` on.
 std::unique_ptr<data::BatchLoader> epoch_loader(const data::ImageSet& set,
                                                 const data::DatasetSpec& spec, const Job& job,
                                                 int64_t global_batch, bool augment, uint64_t seed,
-                                                int64_t epoch);
+                                                int64_t epoch, int64_t first_batch = 0);
 
 // Loss and accuracy sums of one epoch; after sum_over_ranks, the job's.
 struct EpochSums {
@@ -37,6 +37,20 @@ struct EpochSums {
   double accuracy() const;  // fraction
 };
 void sum_over_ranks(const Job& job, EpochSums* sums);
+// Every rank's sums, float64 [ranks, 3] (loss sum, correct, seen), on every rank.
+torch::Tensor gather_sums(const Job& job, const EpochSums& sums);
+
+// Where an epoch starts: at its beginning, or, when a run stopped inside it
+// resumes, after `epoch_step` global batches with this rank's sums of them
+// and their training time.
+struct EpochStart {
+  int64_t epoch_step = 0;
+  EpochSums sums;
+  double seconds = 0;
+};
+// The start a checkpoint holds for this rank: its own sums when the job has
+// as many ranks as the one that wrote it, else rank 0 carries all of them.
+EpochStart epoch_start(const io::Checkpoint& ckpt, const Job& job);
 
 // Checkpoint attributes naming the run: network, data set and its geometry,
 // the resolved config and its hash. Callers add stage, epoch and results.
@@ -62,9 +76,19 @@ struct EpochRecord {
 // without an evaluation), the network, the optimizer state, the RNG.
 io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord& rec,
                                 const nn::NetworkImpl& net, const Sgd& sgd);
+// The checkpoint of an epoch a stop signal ended after `epoch_step` of its
+// global batches: `rec` with the epochs before it as `epoch`, the unfinished
+// epoch's sums of every rank (gather_sums) and training time. Every rank
+// calls it (the gather); rank 0 writes the result.
+io::Checkpoint unfinished_checkpoint(const Job& job, const io::CheckpointMeta& run,
+                                     const EpochRecord& rec, int64_t epoch_step,
+                                     const nn::NetworkImpl& net, const Sgd& sgd);
 EpochRow epoch_row(const EpochRecord& rec, double elapsed_s);
 // "[mimic-03] epoch 1/2 done: train mse 0.0123 acc 45.10% | test acc 88.02% over all, 88.02% over
 // the finite (0 non-finite) | 2841 img/s | 0:01:02" (+ `extra`)
 std::string epoch_line(const EpochRecord& rec, double elapsed_s, const std::string& extra = "");
+// "stopped on SIGUSR1 at epoch 2 step 17; the state is in RUN/last.h5: continue with --resume"
+std::string interrupted_line(const std::string& reason, const std::string& where,
+                             const std::string& checkpoint);
 
 }  // namespace sisyphus::train

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "core/stop_signal.h"
 #include "data/dataset.h"
 #include "dist/reducer.h"
 #include "nn/network.h"
@@ -30,6 +31,9 @@ struct RunnerSettings {
   int64_t log_every = 50;     // progress line every N steps (0: none)
   bool verify_ranks = true;   // checksums compared across ranks after every epoch
   bool keep_outputs = false;  // every step's point outputs (for a StepCheck that reads them)
+  // Looked at after every step (the ranks agree, stop_agreed): the epoch
+  // stops there with its state kept for a mid-epoch checkpoint. Null: none.
+  const StopSignal* stop = nullptr;
 };
 
 struct EpochPlan {
@@ -50,9 +54,12 @@ using BufferFilter = std::function<bool(const std::string& name)>;
 using StepCheck = std::function<std::string(const StepResult& r, int64_t batch_size, int64_t step)>;
 
 struct EpochOutcome {
-  EpochSums sums;       // over all ranks
-  double seconds = 0;   // training time
+  EpochSums sums;       // over all ranks (an interrupted epoch: this rank's)
+  double seconds = 0;   // training time (with the resumed part's)
   std::string stopped;  // the check's message; empty when the epoch ran to its end
+  // A stop signal (RunnerSettings::stop) ended the epoch after this many of
+  // its global batches (0: it was not interrupted).
+  int64_t interrupted_at = 0;
 };
 
 class EpochRunner {
@@ -61,11 +68,18 @@ class EpochRunner {
               RunnerSettings settings);
   int64_t steps_per_epoch() const;
 
-  // One epoch of `objective` on the training split; `step` counts global
-  // optimizer steps across epochs and stages.
+  // One epoch of `objective` on the training split (from `from`, inside it
+  // when resuming a mid-epoch stop); `step` counts global optimizer steps
+  // across epochs and stages.
   EpochOutcome train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientReducer& reducer,
                      const Objective& objective, const EpochPlan& plan,
-                     const BufferFilter& averaged, int64_t* step, const StepCheck& check = nullptr);
+                     const BufferFilter& averaged, int64_t* step, const StepCheck& check = nullptr,
+                     const EpochStart& from = {});
+  // Whether a stop signal reached any rank (every rank must call it: one
+  // all-reduce); false without RunnerSettings::stop.
+  bool stop_agreed() const;
+  // The signal's name on this rank ("SIGUSR1"), or "a stop signal on another rank".
+  std::string stop_reason() const;
   // The test split, traced as (stage, "eval", mode) at (epoch, step).
   EvalResult test(nn::NetworkImpl& net, const std::string& stage, const std::string& mode,
                   int64_t epoch, int64_t step);

@@ -58,6 +58,7 @@ nn::Network load_teacher(const io::Checkpoint& ckpt, const std::string& path,
 struct Position {
   size_t stage = 0;
   int64_t epoch = 0;
+  EpochStart within;  // inside that epoch after a mid-epoch stop
 };
 
 // One QuaIL run: the student, the teacher and everything the stages share.
@@ -113,6 +114,7 @@ class QuailRun {
   std::string config_text_, run_dir_, last_path_, last_good_;
   Splits data_;
   std::unique_ptr<RunTrace> trace_;
+  const StopSignal stop_;  // SIGUSR1/SIGTERM: stop at a step boundary with the state saved
   std::unique_ptr<EpochRunner> runner_;
   std::unique_ptr<MetricsCsv> metrics_;
   io::CheckpointMeta meta_;
@@ -142,6 +144,10 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   dist::check_same_config(*job_.comm, config_text_);
 
   // The student starts as a copy of the teacher with polynomial activations.
+  // torch's generator is seeded as in `train`: whatever draws from it (the
+  // probe input, dropout) is the same in every run with the same seed, and
+  // the RNG state that checkpoints carry is reproducible.
+  torch::manual_seed(cfg_.seed);
   teacher_ = load_teacher(teacher_ckpt, cfg_.teacher, spec_);
   student_ =
       nn::make_network(tmeta_.network, shape_of(spec_, tmeta_.batchnorm), tmeta_.imagenet_stem);
@@ -197,7 +203,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   runner_ = std::make_unique<EpochRunner>(
       job_, data_, spec_, *trace_,
       RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment, cfg_.log_every,
-                     cfg_.verify_ranks, /*keep_outputs=*/true});
+                     cfg_.verify_ranks, /*keep_outputs=*/true, &stop_});
   if (job_.rank == 0) metrics_ = std::make_unique<MetricsCsv>(run_dir_ + "/metrics.csv");
   meta_ = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem, tmeta_.batchnorm,
                    config_text_);
@@ -229,14 +235,18 @@ void QuailRun::resume_from(const std::string& path) {
   if (ckpt.rng_state.defined()) set_rng_state(ckpt.rng_state);
   step_ = ckpt.meta.step;
   if (ckpt.meta.epoch >= stages_[s].epochs) {
-    start_ = {s + 1, 0};
+    start_ = {s + 1, 0, {}};
   } else {
-    start_ = {s, ckpt.meta.epoch};
+    start_ = {s, ckpt.meta.epoch, epoch_start(ckpt, job_)};
     for (const auto& [kind, list] : ckpt.optimizer)
       if (kind == "momentum") resume_momentum_ = list;
   }
   log::info("resume: " + path + " after " + ckpt.meta.stage + " epoch " +
-            std::to_string(ckpt.meta.epoch) + ", step " + std::to_string(step_));
+            std::to_string(ckpt.meta.epoch) +
+            (ckpt.meta.epoch_step > 0
+                 ? " and " + std::to_string(ckpt.meta.epoch_step) + " steps of the next"
+                 : "") +
+            ", step " + std::to_string(step_));
 }
 
 size_t QuailRun::stage_index(bool mimic, size_t l) const {
@@ -289,8 +299,10 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
   const size_t checked =
       stage.mimic() ? stage.point + 1 : num_points();  // the trained region's outputs
   int64_t epoch = index == start_.stage ? start_.epoch : 0;
+  const EpochStart first = index == start_.stage ? start_.within : EpochStart{};
   const int64_t stage_steps = stage.epochs * runner_->steps_per_epoch();
-  set_blends(stage, blend_weight(epoch * runner_->steps_per_epoch(), stage_steps));
+  set_blends(stage,
+             blend_weight(epoch * runner_->steps_per_epoch() + first.epoch_step, stage_steps));
   const StepCheck guard = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
     if (stage.kind == StageKind::kBlend)  // the weight for the next step
       set_blends(stage, blend_weight(epoch * runner_->steps_per_epoch() + at - step_before_epoch_,
@@ -313,9 +325,10 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
     const EpochPlan plan{stage.name, epoch, stage.epochs,
                          cosine_lr(cfg_.optim, epoch, stage.epochs), stage_seed};
     const SyncTime sync_before = *collectives_.time;
-    step_before_epoch_ = step_;
+    const EpochStart from = index == start_.stage && epoch == start_.epoch ? first : EpochStart{};
+    step_before_epoch_ = step_ - from.epoch_step;
     EpochOutcome out =
-        runner_->train(*student_, sgd, reducer, objective, plan, averaged, &step_, guard);
+        runner_->train(*student_, sgd, reducer, objective, plan, averaged, &step_, guard, from);
     if (!out.stopped.empty()) {
       result_.escaped = true;
       result_.escape_message = out.stopped;
@@ -328,6 +341,19 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
           std::fclose(f);
         }
       }
+      return false;
+    }
+    if (out.interrupted_at > 0) {  // a stop signal: the unfinished epoch's state, then exit
+      const EpochRecord rec{
+          stage.name, static_cast<int64_t>(stage.point), epoch,    stage.epochs, step_,
+          plan.lr,    stage.mimic() ? "mse" : "loss",    out.sums, out.seconds,  std::nullopt};
+      io::Checkpoint ckpt =
+          unfinished_checkpoint(job_, meta_, rec, out.interrupted_at, *student_, sgd);
+      if (job_.rank == 0) io::save_checkpoint(last_path_, ckpt);
+      result_.interrupted = interrupted_line(runner_->stop_reason(),
+                                             stage.name + " epoch " + std::to_string(epoch + 1) +
+                                                 " step " + std::to_string(out.interrupted_at),
+                                             last_path_);
       return false;
     }
     if (const std::string r = range_report(*student_, cfg_.range, *job_.comm); !r.empty())
@@ -357,9 +383,15 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
                    collectives_.sync && nn::has_amm(*student_)
                        ? " | AMM/BN sync " + format_number("%.2f", sync_ms_per_step) + " ms/step"
                        : ""));
-    if (cfg_.stop_after_epochs > 0 && ++epochs_run_ == cfg_.stop_after_epochs &&
-        !(stage_done && index + 1 == stages_.size())) {
+    const bool run_done = stage_done && index + 1 == stages_.size();
+    if (cfg_.stop_after_epochs > 0 && ++epochs_run_ == cfg_.stop_after_epochs && !run_done) {
       result_.stopped_early = true;
+      return false;
+    }
+    if (!run_done && runner_->stop_agreed()) {
+      result_.interrupted = interrupted_line(
+          runner_->stop_reason(),
+          "the end of " + stage.name + " epoch " + std::to_string(epoch + 1), last_path_);
       return false;
     }
   }
@@ -392,7 +424,8 @@ QuailResult QuailRun::finish() {
     nn::ActivationSlot slot = p.slot;
     if (!slot.is_empty()) slot->set_blend(-1);
   }
-  if (result_.stages_run == 0 && !result_.escaped && !result_.stopped_early) {
+  if (result_.stages_run == 0 && !result_.escaped && !result_.stopped_early &&
+      result_.interrupted.empty()) {
     result_.eval =
         evaluate(*student_, data_.test, spec_, job_.place, cfg_.test_batch_size, job_.comm.get());
     result_.final_checkpoint = stages_.empty() ? "" : run_dir_ + "/" + stages_.back().name + ".h5";

@@ -5,9 +5,10 @@
 // <run>/<stage>.h5 (mimic-03.h5, finetune-03.h5, ...) keeps the layer-wise
 // result with stage, point, loss and accuracy as attributes. --resume goes
 // on from last.h5 (mid-stage or at the next stage) and ends with the weights
-// of an uninterrupted run. The escape guard stops a stage whose loss or
-// outputs become non-finite or exceed --escape-bound, naming stage, point
-// and step; checkpoints already written stay as they were.
+// of an uninterrupted run; SIGUSR1 or SIGTERM stops every rank at the next
+// step boundary with its state in last.h5 (mid-epoch included). The escape guard stops a stage
+// whose loss or outputs become non-finite or exceed --escape-bound, naming stage, point and step;
+// checkpoints already written stay as they were.
 #pragma once
 
 #include <string>
@@ -24,6 +25,9 @@ struct QuailResult {
   bool escaped = false;          // stopped by the escape guard (with continue_on_escape)
   std::string escape_message;
   bool stopped_early = false;  // --stop-after-epochs ended this invocation
+  // A stop signal ended this invocation with its state in last.h5: what
+  // happened, for the log. Empty otherwise.
+  std::string interrupted;
 };
 
 QuailResult run_quail(QuailConfig cfg);

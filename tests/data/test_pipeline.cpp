@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <numeric>
 #include <set>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "data/augment.h"
 #include "data/loader.h"
@@ -68,6 +71,26 @@ TEST(Sampler, RankBatchesRebuildTheGlobalBatchesForAnyWorld) {
     }
   }
   EXPECT_EQ(data::global_batch_count(103, global_batch, 4), 0);
+}
+
+// A run resumed inside an epoch starts at global batch k: the same batches
+// as the whole shard from k on, for every rank (an empty one included).
+TEST(Sampler, DropFirstBatchesKeepsTheRest) {
+  const std::vector<int64_t> order = data::epoch_order(103, 5, 1, true);
+  for (int world : {1, 3, 7}) {
+    for (int r = 0; r < world; ++r) {
+      const data::RankBatches all = data::shard_batches(order, r, world, 30);
+      for (int64_t k = 0; k <= 4; ++k) {
+        const data::RankBatches rest = data::drop_first_batches(all, k);
+        ASSERT_EQ(rest.sizes.size(), 4u - static_cast<size_t>(k));
+        EXPECT_TRUE(std::equal(rest.sizes.begin(), rest.sizes.end(), all.sizes.begin() + k));
+        EXPECT_TRUE(std::equal(rest.indices.rbegin(), rest.indices.rend(), all.indices.rbegin()));
+        EXPECT_EQ(static_cast<int64_t>(rest.indices.size()),
+                  std::accumulate(rest.sizes.begin(), rest.sizes.end(), int64_t{0}));
+      }
+    }
+  }
+  EXPECT_THROW(data::drop_first_batches(data::shard_batches(order, 0, 1, 30), 5), sisyphus::Error);
 }
 
 namespace {
