@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The paper's pipeline with N MPI ranks (default 2) on Fashion-MNIST:
+# The paper's pipeline with N MPI ranks (default 2) on Fashion-MNIST (or --dataset):
 #   ReLU baseline -> drop-in x/2 and fitted-polynomial evaluation -> QuaIL
 #   (Quad) -> QuaIL+AMM -> evaluation with AMM and with true min/max (MM)
 # and the poster's table. Every step resumes or reuses what an earlier
 # invocation finished, so re-running only prints the table again.
 #   launch/paper_pipeline.sh [NRANKS] [--net NAME] [--train-limit N] [--epochs E] [--prefix P]
 #                            [--mimic-epochs M] [--finetune-epochs F]   (default: configs/main_quail.ini)
+#                            [--dataset D] [--data-dir DIR] [--quail-config FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NP=2
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then NP=$1; shift; fi
-NET=lenet; LIMIT=0; EPOCHS=5; PREFIX=main
+NET=lenet; LIMIT=0; EPOCHS=5; PREFIX=main; DATASET=fashion-mnist; QCONFIG=configs/main_quail.ini
+DATA=()
 STAGES=()
 while (($#)); do
   case $1 in
@@ -19,12 +21,15 @@ while (($#)); do
     --train-limit) LIMIT=$2; shift 2 ;;
     --epochs) EPOCHS=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
+    --dataset) DATASET=$2; shift 2 ;;
+    --data-dir) DATA=(--data-dir "$2"); shift 2 ;;
+    --quail-config) QCONFIG=$2; shift 2 ;;
     *) echo "paper_pipeline.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 BIN=${SISYPHUS_BIN:-build/src/sisyphus}      # the tests point these elsewhere
 CK=${CHECKPOINT_DIR:-checkpoints}
-RUN=$PREFIX-$NET-fashion-mnist
+RUN=$PREFIX-$NET-$DATASET
 RESULTS=$CK/$RUN-results.csv
 THREADS=$(( $(nproc) / NP > 0 ? $(nproc) / NP : 1 ))
 source launch/env.sh
@@ -33,13 +38,16 @@ MPI=(mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$NP" "${FWD[
 log() { echo "== $(date +%H:%M:%S) $*"; }
 
 log "1. ReLU baseline ($NET, $EPOCHS epochs, $NP ranks)"
-"${MPI[@]}" "$BIN" --config configs/main_job.ini train --net "$NET" --epochs "$EPOCHS" --run "$RUN" --checkpoint-dir "$CK" \
-  --train-limit "$LIMIT" --threads "$THREADS" --resume
+DATASET_FLAGS=(--dataset "$DATASET")
+[[ $DATASET == fashion-mnist && ${#DATA[@]} -eq 0 ]] || DATASET_FLAGS+=(--data-dir "")  # not the config's folder
+"${MPI[@]}" "$BIN" --config configs/main_job.ini train --net "$NET" "${DATASET_FLAGS[@]}" ${DATA[@]+"${DATA[@]}"} \
+  --epochs "$EPOCHS" --run "$RUN" --checkpoint-dir "$CK" --train-limit "$LIMIT" --threads "$THREADS" --resume
 TEACHER=$CK/$RUN/last.h5
 rm -f "$RESULTS"
 evaluate() {  # LABEL CHECKPOINT [eval flags]
   local label=$1 ckpt=$2; shift 2
-  "${MPI[@]}" "$BIN" eval --checkpoint "$ckpt" --threads "$THREADS" --result-file "$RESULTS" --label "$label" "$@"
+  "${MPI[@]}" "$BIN" eval --checkpoint "$ckpt" ${DATA[@]+"${DATA[@]}"} --threads "$THREADS" --result-file "$RESULTS" \
+    --label "$label" "$@"
 }
 evaluate relu "$TEACHER"
 
@@ -51,8 +59,8 @@ done
 
 quail() {  # RUN [quail flags]
   local run=$1; shift
-  "${MPI[@]}" "$BIN" --config configs/main_quail.ini quail --teacher "$TEACHER" --run "$run" --checkpoint-dir "$CK" \
-    --train-limit "$LIMIT" --threads "$THREADS" --resume ${STAGES[@]+"${STAGES[@]}"} "$@"
+  "${MPI[@]}" "$BIN" --config "$QCONFIG" quail --teacher "$TEACHER" --run "$run" --checkpoint-dir "$CK" \
+    ${DATA[@]+"${DATA[@]}"} --train-limit "$LIMIT" --threads "$THREADS" --resume ${STAGES[@]+"${STAGES[@]}"} "$@"
 }
 final() {  # RUN: the last stage's file, or nothing when the run escaped
   local f=$CK/$1/finetune-00.h5
@@ -75,15 +83,4 @@ else
 fi
 
 log "results ($RESULTS): test accuracy %, [non-finite outputs]"
-# the label is the first field; accuracy and non-finite count are the 4th and
-# 3rd from the end (fields in between may be quoted and hold commas)
-awk -F, -v net="$NET" '
-  NR > 1 { acc[$1] = ($(NF-3) == "nan") ? "escaped" : sprintf("%.2f", 100 * $(NF-3)); nf[$1] = $(NF-2) }
-  function cell(k) { if (!(k in acc)) return "-"; return (nf[k] > 0) ? acc[k] " [" nf[k] "]" : acc[k] }
-  END {
-    best = "-"; for (k in acc) if (k ~ /^poly-/ && (best == "-" || acc[k] + 0 > acc[best] + 0)) best = k
-    printf "| network | ReLU baseline | drop-in x/2 | drop-in best fit (%s) | QuaIL | QuaIL+AMM | QuaIL+MM |\n", best
-    printf "|---|---|---|---|---|---|---|\n"
-    printf "| %s | %s | %s | %s | %s | %s | %s |\n", net, cell("relu"), cell("taylor"), cell(best),
-           cell("quail"), cell("quail+amm"), cell("quail+mm")
-  }' "$RESULTS"
+bash launch/paper_table.sh "$NET=$RESULTS"

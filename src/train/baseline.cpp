@@ -63,6 +63,8 @@ ResumePoint resume_baseline(const TrainConfig& cfg, const Job& job, const std::s
 }  // namespace
 
 BaselineResult train_baseline(TrainConfig cfg) {
+  // SIGUSR1/SIGTERM from here on: stop at a step boundary with the state saved
+  const StopSignal stop;
   resolve(cfg);
   nn::check_activation_spec(cfg.act);  // before any rank starts
 
@@ -120,7 +122,6 @@ BaselineResult train_baseline(TrainConfig cfg) {
                              "",      {},          kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
   RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every, cfg.trace_test);
-  const StopSignal stop;  // SIGUSR1/SIGTERM: stop at a step boundary with the state saved
   EpochRunner runner(
       job, data, spec, trace,
       {cfg.run, cfg.batch_size, cfg.test_batch_size, cfg.augment, cfg.log_every, cfg.verify_ranks,
@@ -139,7 +140,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
         check_escape({}, 0, r.loss, std::numeric_limits<double>::infinity(), job.comm.get());
     if (!g.escaped) return "";
     return "the loss became NaN or Inf at step " + std::to_string(at) +
-           "; the last good checkpoint is " + last_path;
+           (fs::file_exists(last_path) ? "; the last good checkpoint is " + last_path
+                                       : "; no checkpoint was written before it");
   };
 
   BaselineResult result;
