@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${1:?usage: beyond_study.sh NET [options]}; shift
 EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
-METHODS="relu quail-amm herpn herpn-range cpoly-range blend-herpn blend-herpn-range progressive-herpn quail-herpn"
+METHODS="relu quail-amm herpn herpn-range herpn-range-clip cpoly-range blend-herpn blend-herpn-range progressive-herpn quail-herpn"
 RANGE=(--range-penalty 1e-2 --range-bound 4)  # the range control of the *-range methods (no clipping)
 while (($#)); do
   case $1 in
@@ -96,6 +96,9 @@ for m in $METHODS; do
       fi ;;
     herpn) train_run "$P-herpn" --act herpn; report herpn "$CK/$P-herpn/last.h5" ;;
     herpn-range) train_run "$P-herpn-range" --act herpn "${RANGE[@]}"; report herpn-range "$CK/$P-herpn-range/last.h5" ;;
+    herpn-range-clip)  # PILLAR's pairing: the penalty with clipping in training (none at inference)
+      train_run "$P-herpn-range-clip" --act herpn "${RANGE[@]}" --clip-inputs
+      report herpn-range-clip "$CK/$P-herpn-range-clip/last.h5" ;;
     cpoly-range)
       train_run "$P-cpoly-range" --act cpoly:degree=2,range=5 --range-penalty 1e-3 --range-bound 5 --clip-inputs
       report cpoly-range "$CK/$P-cpoly-range/last.h5" ;;
