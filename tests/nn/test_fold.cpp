@@ -3,7 +3,10 @@
 // for every activation kind and architecture; HerPN and the learnable
 // polynomial; and `cost` counts small networks as computed by hand.
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <cctype>
+#include <string>
 
 #include "core/error.h"
 #include "nn/act_spec.h"
@@ -112,7 +115,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"resnet20", {1, 16, 10}, "amm+quad", "amm"},
                       Case{"resnet20", {1, 16, 10}, "herpn", "amm"},
                       Case{"resnet32", {3, 16, 10}, "cpoly:degree=2,range=5", "amm"},
-                      Case{"mobilenet", {3, 32, 10}, "amm+quad", "amm"}));
+                      Case{"mobilenet", {3, 32, 10}, "amm+quad", "amm"}),
+    // names that read in ctest's list: lenet_amm_quad_biggest, resnet32_cpoly_degree_2_range_5_amm
+    [](const ::testing::TestParamInfo<Case>& info) {
+      std::string name =
+          std::string(info.param.net) + "_" + info.param.act + "_" + info.param.amm_mode;
+      for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return name;
+    });
 
 TEST(Fold, RefusesMmAndKeepsNamesAndShapes) {
   nn::NetShape shape{1, 28, 10};
