@@ -112,12 +112,18 @@ else fail "quail.sbatch second job (rc $rc2)"; tail -20 "$WORK/q2.out"; fi
 # every task, the ranks stop at one step boundary with a mid-epoch checkpoint
 # (exit 75, slurm/resumable.sh), the job starts again and resumes inside the
 # epoch; the result equals an uninterrupted job's bitwise.
-# Slurm holds a requeued job back (BeginTime about two minutes on): once it
-# is pending for that reason alone (its last run has finished completing),
-# let it start now.
-release_requeued() {
-  scontrol -o show job "$1" 2>/dev/null | grep -q "JobState=PENDING Reason=BeginTime" &&
-    scontrol update JobId="$1" StartTime=now 2>/dev/null
+# Slurm holds a requeued job back (BeginTime about two minutes on); the test
+# lets it start once it has pended for that reason 3 s (polled every 0.5 s).
+# Sooner, slurmd refuses the start: a credential issued in the second its
+# last run's was revoked counts as revoked ("Job credential revoked", FAILED).
+held=0
+release_requeued() {  # JOBID
+  if scontrol -o show job "$1" 2>/dev/null | grep -q "JobState=PENDING Reason=BeginTime"; then
+    held=$((held + 1))
+    if ((held >= 6)); then scontrol update JobId="$1" StartTime=now 2>/dev/null; held=0; fi
+  else
+    held=0
+  fi
   return 0
 }
 echo "$(date +%T) requeue test"
