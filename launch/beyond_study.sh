@@ -16,8 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${1:?usage: beyond_study.sh NET [options]}; shift
 EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
-METHODS="relu quail-amm herpn herpn-range herpn-range-clip cpoly-range blend-herpn blend-herpn-range progressive-herpn quail-herpn"
+METHODS="relu quail-amm herpn herpn-range herpn-range-clip herpn-peak cpoly-range blend-herpn blend-herpn-range blend-herpn-peak progressive-herpn quail-herpn"
 RANGE=(--range-penalty 1e-2 --range-bound 4)  # the range control of the *-range methods (no clipping)
+PEAK=(--range-penalty 1e-2 --range-bound 20 --range-form peak)  # the *-peak methods' (no clipping)
 while (($#)); do
   case $1 in
     --epochs) EPOCHS=$2; shift 2 ;;
@@ -96,6 +97,7 @@ for m in $METHODS; do
       fi ;;
     herpn) train_run "$P-herpn" --act herpn; report herpn "$CK/$P-herpn/last.h5" ;;
     herpn-range) train_run "$P-herpn-range" --act herpn "${RANGE[@]}"; report herpn-range "$CK/$P-herpn-range/last.h5" ;;
+    herpn-peak) train_run "$P-herpn-peak" --act herpn "${PEAK[@]}"; report herpn-peak "$CK/$P-herpn-peak/last.h5" ;;
     herpn-range-clip)  # PILLAR's pairing: the penalty with clipping in training (none at inference)
       train_run "$P-herpn-range-clip" --act herpn "${RANGE[@]}" --clip-inputs
       report herpn-range-clip "$CK/$P-herpn-range-clip/last.h5" ;;
@@ -115,6 +117,9 @@ for m in $METHODS; do
     blend-herpn-range)
       quail_run "$P-blend-herpn-range" --act herpn --method blend --replace-epochs "$EPOCHS" "${RANGE[@]}"
       report blend-herpn-range "$CK/$P-blend-herpn-range/blend.h5" ;;
+    blend-herpn-peak)
+      quail_run "$P-blend-herpn-peak" --act herpn --method blend --replace-epochs "$EPOCHS" "${PEAK[@]}"
+      report blend-herpn-peak "$CK/$P-blend-herpn-peak/blend.h5" ;;
     *) echo "beyond_study.sh: unknown method $m" >&2; exit 2 ;;
   esac
 done

@@ -47,7 +47,7 @@ class HelpFormatter : public CLI::Formatter {
 // on/off settings as --name and its negation, the others as --name VALUE.
 template <class C>
 void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C& cfg) {
-  C defaults{};
+  static C defaults{};  // static: GCC 12 otherwise warns (falsely) of its strings uninitialised
   for (const auto& row : table) {
     std::visit(
         [&](auto* value) {

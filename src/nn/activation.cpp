@@ -9,6 +9,13 @@ torch::Tensor as_fp32(const torch::Tensor& x) {
   return t == torch::kBFloat16 || t == torch::kHalf ? x.to(torch::kFloat32) : x;
 }
 
+torch::Tensor range_penalty(const torch::Tensor& x, const RangeControl& r) {
+  if (x.numel() == 0) return x.sum() * 0.0;  // an empty batch: a term that still depends on x
+  if (r.form == RangeControl::Form::power) return (x / r.bound).abs().pow(r.power).mean();
+  const torch::Tensor peak = std::get<0>(x.abs().flatten(1).max(1));  // per image
+  return (peak / r.bound - 1).clamp_min(0).pow(2).mean();
+}
+
 torch::Tensor Relu::forward(const torch::Tensor& x) { return torch::relu(x); }
 
 ActivationSlotImpl::ActivationSlotImpl() : fn_(std::make_shared<Relu>()) {
@@ -20,9 +27,7 @@ torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& input) {
   penalty_ = torch::Tensor();  // only this forward's
   if (range_.on() && is_training()) {
     const torch::Tensor x32 = as_fp32(input);
-    if (range_.penalty)  // an empty batch still gives a term that depends on x (for backward)
-      penalty_ =
-          x32.numel() > 0 ? (x32 / range_.bound).abs().pow(range_.power).mean() : x32.sum() * 0.0;
+    if (range_.penalty) penalty_ = range_penalty(x32, range_);
     if (x32.numel() > 0) {
       torch::NoGradGuard no_grad;
       torch::Tensor m = x32.detach().abs().max();

@@ -46,12 +46,21 @@ struct ForwardStopped {};
 // [-bound, bound] before the activation. Inference is never clipped (HE
 // cannot): the penalty has to keep the inputs in range on its own.
 struct RangeControl {
+  // power: mean over every element of |x/r|^p (PILLAR's). peak: mean over the
+  // images of max(0, m/r - 1)^2, m the image's largest |x| at this slot: only
+  // the images that cross r pay, quadratically, however large the network's
+  // untrained inputs are.
+  enum class Form { power, peak };
   double bound = 0;   // r; 0: off
-  double power = 10;  // p
+  double power = 10;  // p (power form)
+  Form form = Form::power;
   bool penalty = false;
   bool clip = false;
   bool on() const { return bound > 0 && (penalty || clip); }
 };
+
+// The penalty term of one slot's input x ([N, ...], fp32) under r's form.
+torch::Tensor range_penalty(const torch::Tensor& x, const RangeControl& r);
 
 class ActivationSlotImpl : public torch::nn::Module {
  public:

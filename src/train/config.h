@@ -25,6 +25,7 @@ struct RangeConfig {
   double penalty = 0;  // lambda; 0: no penalty
   double bound = 0;    // r; needed by the penalty and by clip
   double power = 10;   // p
+  std::string form = "power";  // power (mean |x/r|^p) or peak (per-image max over r, hinged)
   bool clip = false;
 };
 

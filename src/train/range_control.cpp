@@ -11,6 +11,7 @@ void set_range_control(nn::NetworkImpl& net, const RangeConfig& cfg) {
   nn::RangeControl r;
   r.bound = cfg.bound;
   r.power = cfg.power;
+  r.form = cfg.form == "peak" ? nn::RangeControl::Form::peak : nn::RangeControl::Form::power;
   r.penalty = cfg.penalty > 0;
   r.clip = cfg.clip;
   for (const auto& p : net.points()) {

@@ -163,7 +163,7 @@ void add_range(Table<C>& t) {
   t.template add<double>(
       "range-penalty",
       "Range penalty lambda: adds lambda * sum over the activation inputs x of "
-      "mean(|x/r|^p) to the loss (0: off; needs --range-bound)",
+      "the --range-form term (mean(|x/r|^p) by default) to the loss (0: off; needs --range-bound)",
       [](C& c) -> double& { return c.range.penalty; }, not_negative<double>());
   t.template add<double>(
        "range-bound", "r of the range penalty and of --clip-inputs (0: off)",
@@ -176,6 +176,11 @@ void add_range(Table<C>& t) {
   t.template add<double>(
       "range-power", "p of the range penalty", [](C& c) -> double& { return c.range.power; },
       [](const double& v) { return v >= 1 && v <= 64 ? "" : std::string("must be in [1, 64]"); });
+  t.template add<std::string>(
+      "range-form",
+      "power: the penalty is mean(|x/r|^p) over every element (PILLAR's); peak: mean over the "
+      "images of max(0, m/r - 1)^2, m an image's largest |x| at the slot",
+      [](C& c) -> std::string& { return c.range.form; }, one_of({"power", "peak"}));
   t.template add<bool>("clip-inputs",
                        "Clamp every activation input to [-r, r] while training (never at "
                        "inference)",

@@ -1,5 +1,5 @@
 // Range control of activation inputs (beyond the paper): the penalty's
-// gradient against finite differences and its closed form, clipping only in
+// gradient (power and peak forms) against finite differences and its closed form, clipping only in
 // training, and the objective's lambda * sum over the slots.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -62,6 +62,40 @@ TEST(RangePenalty, GradientMatchesFiniteDifferencesAndClosedForm) {
           << "p=" << power << " element " << i;
     }
   }
+}
+
+TEST(RangePenalty, PeakFormChargesOnlyImagesAboveTheBoundAtTheirLargestInput) {
+  nn::ActivationSlot slot = penalised_slot(/*bound=*/2.0, 10);
+  nn::RangeControl r;
+  r.bound = 2.0;
+  r.penalty = true;
+  r.form = nn::RangeControl::Form::peak;
+  slot->set_range(r);
+  // image 0 peaks at -5 (m/r - 1 = 1.5), image 1 stays inside (1.9), image 2 peaks at 3 (0.5)
+  torch::Tensor x = torch::tensor({{{0.5, -5.0}, {1.0, 4.0}},
+                                   {{1.9, -1.0}, {0.0, 0.2}},
+                                   {{3.0, 2.5}, {-2.9, 0.0}}},
+                                  torch::kFloat64)
+                        .requires_grad_(true);
+  slot->forward(x);
+  torch::Tensor pen = slot->take_penalty();
+  EXPECT_NEAR(pen.item<double>(), (1.5 * 1.5 + 0.5 * 0.5) / 3, 1e-12);
+  pen.backward();
+  // closed form: 2 (m/r - 1) sign(x_k) / (r N) at each image's argmax k, 0 elsewhere
+  torch::Tensor want = torch::zeros_like(x);
+  want[0][0][1] = -2 * 1.5 / (2.0 * 3);
+  want[2][0][0] = 2 * 0.5 / (2.0 * 3);
+  EXPECT_TRUE(torch::allclose(x.grad(), want, 1e-12, 1e-12)) << x.grad();
+  for (int64_t i : {1, 3, 8}) {  // central differences, the argmaxes included
+    const double h = 1e-6;
+    torch::Tensor up = x.detach().clone(), down = x.detach().clone();
+    up.view(-1)[i] += h;
+    down.view(-1)[i] -= h;
+    const double fd = (penalty_at(slot, up) - penalty_at(slot, down)) / (2 * h);
+    EXPECT_NEAR(x.grad().view(-1)[i].item<double>(), fd, 1e-6) << "element " << i;
+  }
+  // however far beyond r, quadratic: an untrained network's 1e4 costs 1e8, not (1e4/r)^10
+  EXPECT_NEAR(penalty_at(slot, torch::full({1, 4}, 2e4, torch::kFloat64)), 9999.0 * 9999.0, 1e-3);
 }
 
 TEST(RangePenalty, ClipsOnlyInTrainingAndTracksTheLargestInput) {
