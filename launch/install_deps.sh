@@ -22,6 +22,7 @@ PACKAGES=(
   clang-format                 # the code form (.clang-format), checked by the test command
   python3 python3-venv         # the project's Python environment (torch from PyPI)
   slurmctld slurmd slurm-client munge  # the Slurm batch-job test (tests/slurm)
+  iproute2 util-linux bc       # the multi-host test cluster (tests/cluster: ip netns, nsenter)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

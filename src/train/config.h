@@ -38,6 +38,7 @@ struct DeviceConfig {
   bool channels_last = false;   // NHWC memory format for images and conv weights
   bool cudnn_benchmark = true;  // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
   double nccl_timeout = 600;    // seconds a NCCL collective may take before the job is ended
+  double peer_timeout = 30;     // seconds a rank may go unheard (dist/heartbeat.h) before the job ends
 };
 void check_device(const DeviceConfig& d);  // Error(kConfig) naming the flag
 

@@ -11,6 +11,10 @@
 #include "train/config.h"
 #include "train/device.h"
 
+namespace sisyphus::dist {
+class Heartbeat;
+}
+
 namespace sisyphus::train {
 
 struct Job {
@@ -18,10 +22,13 @@ struct Job {
   int rank = 0, world = 1;
   int local_ranks = 1;  // ranks on this host
   Placement place;      // device (a GPU per rank, or the CPU), precision, memory format
+  // Watches the other ranks (more than one rank): a lost one ends this rank
+  // with a line naming it. Says goodbye when the job is destroyed.
+  std::shared_ptr<dist::Heartbeat> heartbeat;
 };
 
 // Connects the ranks (backend name as for --backend) on the device of `dev`,
-// registers the communicator for error aborts, sets the log prefix, torch's
+// starts the heartbeat (dev.peer_timeout), registers the communicator for error aborts, sets the log prefix, torch's
 // threads and the current GPU; logs the backend and device and why.
 Job start_job(const std::string& backend, int threads, const DeviceConfig& dev);
 
