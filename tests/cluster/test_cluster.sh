@@ -177,6 +177,24 @@ else
   for f in "$WORK"/ck/qone/*-0*.h5; do same "$WORK/ck/sbq/$(basename "$f")" "$f" || ok=0; done
   if [[ $rc -eq 0 && $ok -eq 1 ]]; then pass "quail.sbatch on 2 nodes: every stage file bitwise the one-host run's"
   else fail "quail.sbatch on 2 nodes (rc $rc)"; grep -v "^[a-z-]*=" "$WORK/sbq.out" | tail -15; fi
+
+  # The ResNet-50/TinyImageNet pipeline script, CPU-sized (LeNet on a small
+  # pack in TinyImageNet's format), on 2 nodes with each launcher
+  "$PY" "$HERE/../support/make_tiny_pack.py" "$WORK/tiny.h5" 1 1 200
+  for launcher in srun mpirun; do
+    SISYPHUS_LAUNCHER=$launcher SISYPHUS_RUN=r50-$launcher CHECKPOINT_DIR=$WORK/ck SISYPHUS_DATA_DIR=$WORK/tiny.h5 \
+    SISYPHUS_TRAIN_ARGS="--net lenet --epochs 1 --log-every 0" SISYPHUS_QUAIL_ARGS="--mimic-epochs 1 --finetune-epochs 1 --log-every 0" \
+      sbatch --wait -N 2 -n 2 --ntasks-per-node=1 -c 1 -t 30 -o "$WORK/r50-$launcher.out" \
+      --export=ALL,OMPI_MCA_btl_tcp_if_include=$CL_NET.0/24,OMPI_MCA_oob_tcp_if_include=$CL_NET.0/24 \
+      slurm/resnet50_tiny.sbatch > /dev/null
+    rc=$?
+    res=$WORK/ck/r50-$launcher-results.csv
+    if [[ $rc -eq 0 ]] && grep -q "ranks: 2 (mpi backend)" "$WORK/r50-$launcher.out" &&
+       [[ $(grep -c "(identical on 2 ranks)" "$WORK/r50-$launcher.out") -ge 3 ]] &&
+       grep -q "^quail+amm," "$res" && grep -q "^quail+mm," "$res" && grep -q "quail+amm" "$WORK/r50-$launcher.out"; then
+      pass "resnet50_tiny.sbatch (CPU-sized) on 2 nodes via $launcher: baseline, QuaIL+AMM, AMM/MM evaluation and trace"
+    else fail "resnet50_tiny.sbatch via $launcher (rc $rc)"; grep -v "^[a-z-]*=" "$WORK/r50-$launcher.out" | tail -20; fi
+  done
   cd "$WORK"
 fi
 
