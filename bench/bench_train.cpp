@@ -10,7 +10,11 @@
 // mode reduce: the reducer alone: a trivial backward (d loss / d p = 1 for
 //   every parameter) whose gradients the reducer all-reduces in buckets;
 // mode raw: the same backward, then one blocking MPI_Allreduce of all the
-//   gradients flattened: the same bytes the simplest possible way.
+//   gradients flattened: the same bytes the simplest possible way;
+// mode sweep: the communicator's all-reduce alone (no model, no data) on
+//   messages of 4 bytes to --max-mb, each size --steps times after --warmup
+//   untimed ones; prints a line per size with the median and mean time
+//   (bench/run_scaling_bench.sh fits the scaling model to them).
 // --synthetic: a random in-memory data set of the data set's shape (GPU
 //   machines carry no data; the loader, pinned copies and the step are real);
 // --device/--precision/--channels-last as for `sisyphus train` (docs/gpu.md).
@@ -46,7 +50,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   bool augment = false;
   app.add_option("--mode", mode, "train or load")
-      ->check(CLI::IsMember({"train", "load", "reduce", "raw"}));
+      ->check(CLI::IsMember({"train", "load", "reduce", "raw", "sweep"}));
   app.add_option("--net", net_name, "Network");
   app.add_option("--dataset", dataset, "Data set");
   app.add_option("--data-dir", data_dir, "Data folder (default: the data set's)");
@@ -70,6 +74,8 @@ int main(int argc, char** argv) {
   app.add_option("--device", dev.device, "cpu, cuda, auto");
   app.add_option("--precision", dev.precision, "fp32, bf16");
   app.add_flag("--channels-last", dev.channels_last, "NHWC images and conv weights");
+  double max_mb = 64;
+  app.add_option("--max-mb", max_mb, "mode sweep: the largest message in MiB");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -79,6 +85,28 @@ int main(int argc, char** argv) {
     const train::Job job = train::start_job(mode == "raw" ? "mpi" : "auto", threads, dev);
     auto comm = job.comm;
     const int rank = job.rank, world = job.world;
+    if (mode == "sweep") {
+      const int64_t reps = steps > 0 ? steps : 20;
+      for (int64_t n = 1; n * 4 <= static_cast<int64_t>(max_mb * (1 << 20)); n *= 4) {
+        torch::Tensor t = torch::ones({n}, torch::kFloat32);
+        std::vector<double> us;
+        for (int64_t i = 0; i < warmup + reps; ++i) {
+          comm->barrier();
+          auto t1 = Clock::now();
+          comm->all_reduce(t, dist::ReduceOp::kSum);
+          if (i >= warmup) us.push_back(1e6 * seconds_since(t1));
+        }
+        // every rank's times: the slowest rank's is the collective's
+        torch::Tensor mine = torch::tensor(us, torch::kFloat64);
+        comm->all_reduce(mine, dist::ReduceOp::kMax);
+        torch::Tensor sorted = std::get<0>(mine.sort());
+        if (rank == 0)
+          std::printf("sisyphus mode=sweep ranks=%d bytes=%lld reps=%lld median_us=%.1f mean_us=%.1f\n",
+                      world, static_cast<long long>(n * 4), static_cast<long long>(reps),
+                      sorted[reps / 2].item<double>(), sorted.mean().item<double>());
+      }
+      return 0;
+    }
     const data::DatasetSpec& spec = data::dataset_spec(dataset);
     data::ImageSet set;
     if (synthetic > 0) {
