@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -152,6 +153,10 @@ int fail_job(const std::string& message) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // A file-size limit (RLIMIT_FSIZE) must fail the write that crosses it
+  // (EFBIG, reported with the file's name, the old checkpoint kept), not kill
+  // the process in the middle of it.
+  if (std::signal(SIGXFSZ, SIG_IGN) == SIG_ERR) std::perror("sisyphus: signal(SIGXFSZ)");
   CLI::App app{
       "sisyphus: distributed training of networks with polynomial activations "
       "(Garimella, Jha, Reagen 2021)"};

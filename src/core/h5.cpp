@@ -12,8 +12,13 @@ namespace sisyphus::h5 {
 namespace {
 
 // HDF5 prints its own error stack by default; we report one line instead.
+// And no library shutdown at exit: after a write that failed (the disk full)
+// HDF5 keeps the file's half-closed handle and crashed closing it again at
+// exit, after our error line. Every file is closed by its Object (RAII, also
+// when an error unwinds), so there is nothing left for the shutdown to do.
 void silence_hdf5() {
   static bool done = [] {
+    H5dont_atexit();  // before any other call initialises the library
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();

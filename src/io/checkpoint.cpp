@@ -1,12 +1,13 @@
 #include "io/checkpoint.h"
 
+#include <cstdio>
 #include <limits>
-
 #include <map>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/h5.h"
+#include "core/hash.h"
 
 namespace sisyphus::io {
 namespace {
@@ -78,7 +79,7 @@ void check_format(const h5::Object& file, const std::string& path) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + path + "' is not a sisyphus checkpoint");
   }
   int64_t version = h5::attr_int(file, "version");
-  if (version != kCheckpointVersion) {
+  if (version != kCheckpointVersion && version != 1) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + path + "' has checkpoint version " +
                                               std::to_string(version) + ", this build reads " +
                                               std::to_string(kCheckpointVersion));
@@ -118,11 +119,86 @@ CheckpointMeta read_meta(const h5::Object& file) {
   return m;
 }
 
+// Every metadata field as text, in one fixed order (the checksum's first part).
+std::string meta_text(const CheckpointMeta& m) {
+  char num[64];
+  std::string out;
+  auto add = [&out](const char* key, const std::string& v) { out += std::string(key) + "=" + v + "\n"; };
+  auto addi = [&](const char* key, int64_t v) { add(key, std::to_string(v)); };
+  auto addd = [&](const char* key, double v) {
+    std::snprintf(num, sizeof(num), "%.17g", v);
+    add(key, num);
+  };
+  add("network", m.network);
+  add("dataset", m.dataset);
+  add("stage", m.stage);
+  addi("epoch", m.epoch);
+  addi("step", m.step);
+  add("config", m.config);
+  add("config_hash", m.config_hash);
+  addd("test_acc", m.test_acc);
+  addd("test_acc_finite", m.test_acc_finite);
+  addd("test_loss", m.test_loss);
+  addi("num_classes", m.num_classes);
+  addi("in_channels", m.in_channels);
+  addi("image_size", m.image_size);
+  addi("imagenet_stem", m.imagenet_stem);
+  addi("batchnorm", m.batchnorm);
+  addi("folded", m.folded);
+  add("activation", m.activation);
+  addi("point", m.point);
+  addi("stage_epochs", m.stage_epochs);
+  addd("train_loss", m.train_loss);
+  addi("test_nonfinite", m.test_nonfinite);
+  add("teacher", m.teacher);
+  addi("epoch_step", m.epoch_step);
+  addd("partial_seconds", m.partial_seconds);
+  return out;
+}
+
+uint64_t hash_tensor(uint64_t h, const std::string& name, const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
+  const std::string head = name + ":" + std::string(c10::toString(c.scalar_type())) + ":" +
+                           c10::str(c.sizes()) + "\n";
+  h = fnv1a64(head.data(), head.size(), h);
+  return fnv1a64_words(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size(), h);
+}
+
+// Refuses a file whose content does not match its stored checksum (version 2).
+void verify_checksum(const h5::Object& file, const Checkpoint& ckpt, const std::string& path) {
+  if (h5::attr_int(file, "version") == 1) return;  // written before checksums
+  if (!h5::has_attr(file, "checksum"))
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint, "checkpoint '" + path + "' has no checksum: damaged");
+  const std::string stored = h5::attr_string(file, "checksum");
+  const std::string actual = content_checksum(ckpt);
+  if (stored != actual)
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
+                  "checkpoint '" + path + "' is damaged: its content does not match its checksum (" +
+                      actual + " != " + stored +
+                      "); a flipped bit or a partial copy (HINT: use an earlier checkpoint of the run)");
+}
+
 }  // namespace
+
+std::string content_checksum(const Checkpoint& ckpt) {
+  // by full name: a file lists its tensors in name order, memory in state_dict order
+  std::map<std::string, torch::Tensor> all;
+  for (const auto& [name, t] : ckpt.model) all["model/" + name] = t;
+  for (const auto& [kind, list] : ckpt.optimizer)
+    for (const auto& [name, t] : list) all["optimizer/" + kind + "/" + name] = t;
+  if (ckpt.rng_state.defined()) all["rng/torch_cpu"] = ckpt.rng_state;
+  if (ckpt.partial_sums.defined()) all["progress/partial_sums"] = ckpt.partial_sums;
+  const std::string meta = meta_text(ckpt.meta);
+  uint64_t h = fnv1a64(meta.data(), meta.size());
+  for (const auto& [name, t] : all) h = hash_tensor(h, name, t);
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   const std::string tmp = path + ".tmp";
-  {
+  try {
     h5::Object file = h5::create_file(tmp);
     const CheckpointMeta& m = ckpt.meta;
     h5::set_attr(file, "format", std::string(kFormat));
@@ -158,9 +234,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     if (ckpt.rng_state.defined()) write_tensor(rng, "torch_cpu", ckpt.rng_state);
     if (ckpt.partial_sums.defined())
       write_tensor(h5::create_group(file, "progress"), "partial_sums", ckpt.partial_sums);
+    h5::set_attr(file, "checksum", content_checksum(ckpt));
     file.close();
+    fs::sync_file(tmp);
+  } catch (const Error& e) {
+    std::remove(tmp.c_str());  // a partial file helps no one; `path` is untouched
+    SISYPHUS_FAIL(e.kind(), "writing checkpoint '" + path + "' failed (disk full?): " + e.what());
   }
-  fs::sync_file(tmp);
   fs::rename_over(tmp, path);
 }
 
@@ -191,6 +271,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint,
                   "checkpoint '" + path + "' is incomplete or damaged: " + e.what());
   }
+  verify_checksum(file, ckpt, path);
   return ckpt;
 }
 

@@ -13,6 +13,8 @@
 //   /optimizer/<kind>/<param name>   optimizer state (e.g. momentum/...)
 //   /rng/torch_cpu                   uint8: torch's CPU generator state
 //   /progress/partial_sums           float64 [ranks, 3] (a mid-epoch stop only)
+//   /            attr checksum: hex digest of all of the above (version 2):
+//                load_checkpoint refuses a file whose content does not match
 //
 // Writes are atomic: the file is written as <path>.tmp, flushed to disk, and
 // renamed over <path>, so a kill leaves either the old or the new file.
@@ -70,12 +72,19 @@ struct Checkpoint {
   torch::Tensor partial_sums;
 };
 
-inline constexpr int64_t kCheckpointVersion = 1;
+// 2: the content checksum. Version 1 files (no checksum) still load, unverified.
+inline constexpr int64_t kCheckpointVersion = 2;
 
+// Throws Error(kCheckpoint or kIo) naming the file when the write fails (the
+// disk full, say); the temporary file is removed and `path` is untouched.
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Throws Error(kCheckpoint) naming the file when it is missing, not a
-// sisyphus checkpoint, of another version, or incomplete.
+// sisyphus checkpoint, of another version, incomplete, or damaged (its
+// content does not match its checksum: a flipped bit, a truncated copy).
 Checkpoint load_checkpoint(const std::string& path);
+// The checksum save_checkpoint stores: the metadata and every tensor's name,
+// dtype, shape and bytes, tensors in the order of their full names.
+std::string content_checksum(const Checkpoint& ckpt);
 CheckpointMeta read_checkpoint_meta(const std::string& path);
 
 // Parameters then buffers of `module`, under their state_dict names.

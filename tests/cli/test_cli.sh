@@ -118,6 +118,29 @@ expect_error "eval missing" "no such file" "$BIN" eval --checkpoint "$WORK/nothi
 cp "$WORK/ck/r1/last.h5" "$WORK/ck/r1/keep.h5"
 head -c 20000 "$WORK/ck/r1/keep.h5" > "$WORK/ck/r1/last.h5"
 expect_error "resume from truncated" "last.h5" "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
+# 32 bytes flipped in the middle (where the weights are): refused by the content
+# checksum, never evaluated to other accuracies or NaN outputs
+python3 - "$WORK/ck/r1/keep.h5" "$WORK/flip.h5" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+m = len(b) // 2
+b[m:m + 32] = bytes(x ^ 0xFF for x in b[m:m + 32])
+open(sys.argv[2], "wb").write(b)
+PY
+expect_error "eval bit-flipped" "flip.h5' is (damaged|incomplete or damaged)" "$BIN" eval --checkpoint "$WORK/flip.h5"
+cp "$WORK/flip.h5" "$WORK/ck/r1/last.h5"
+expect_error "resume from bit-flipped" "last.h5' is (damaged|incomplete or damaged)" "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
+expect_error "quail from a bit-flipped teacher" "flip.h5' is (damaged|incomplete or damaged)" "$BIN" quail --teacher "$WORK/flip.h5" --checkpoint-dir "$WORK/ck"
+# The disk full (a file-size limit the checkpoint crosses): the write fails
+# with one line naming the file, no partial file is left, the previous
+# checkpoint is untouched and loads.
+cp "$WORK/ck/r1/keep.h5" "$WORK/ck/r1/last.h5"
+expect_error "checkpoint write on a full disk" "writing checkpoint '.*last.h5' failed" \
+  bash -c 'ulimit -f 64; exec "$@"' _ "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
+if [[ ! -e $WORK/ck/r1/last.h5.tmp ]] && cmp -s "$WORK/ck/r1/last.h5" "$WORK/ck/r1/keep.h5" &&
+   "$BIN" eval --checkpoint "$WORK/ck/r1/last.h5" > /dev/null 2>&1; then
+  pass "after the failed write: no partial file, the previous checkpoint intact and loading"
+else fail "after the failed write"; ls -la "$WORK/ck/r1"; fi
 
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -128,6 +128,32 @@ TEST(Checkpoint, BadFiles) {
   expect_checkpoint_error(dir.file("foreign.h5"), "not a sisyphus checkpoint");
 }
 
+TEST(Checkpoint, ContentChecksumRefusesOneFlippedBit) {
+  fixtures::TempDir dir;
+  torch::manual_seed(3);
+  nn::Network net = nn::make_network("lenet", {1, 28, 10});
+  io::Checkpoint c = make_checkpoint(*net);
+  io::save_checkpoint(dir.file("good.h5"), c);
+  // what is stored is what the loaded content hashes to (the file lists
+  // tensors in name order, the network in state_dict order)
+  io::Checkpoint back = io::load_checkpoint(dir.file("good.h5"));
+  EXPECT_EQ(io::content_checksum(back), io::content_checksum(c));
+  EXPECT_EQ(h5::attr_string(h5::open_file(dir.file("good.h5")), "checksum"),
+            io::content_checksum(c));
+  // one bit of one weight, found by its bytes in the file (HDF5 stores them as they are)
+  const torch::Tensor w = c.model.front().second.contiguous();
+  const std::string needle(static_cast<const char*>(w.data_ptr()), 64);
+  std::string bytes = fixtures::read_text(dir.file("good.h5"));
+  const size_t at = bytes.find(needle);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 17] = static_cast<char>(bytes[at + 17] ^ 0x04);
+  fixtures::write_text(dir.file("flipped.h5"), bytes);
+  expect_checkpoint_error(dir.file("flipped.h5"), "flipped.h5' is damaged: its content does not match");
+  // the metadata counts too: another epoch in the same bytes is refused
+  c.meta.epoch = 4;
+  EXPECT_NE(io::content_checksum(c), io::content_checksum(back));
+}
+
 TEST(Checkpoint, MismatchedNetworkIsRefused) {
   fixtures::TempDir dir;
   nn::Network lenet = nn::make_network("lenet", {1, 28, 10});
