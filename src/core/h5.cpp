@@ -449,6 +449,39 @@ void append_rows(const Object& loc, const std::string& name, DType dtype, const 
   append_rows_of(loc, name, native_type(dtype), data, rows);
 }
 
+int64_t table_rows(const Object& loc, const std::string& name) {
+  std::string path = child_path(loc, name);
+  hid_t dset =
+      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  Guard dset_guard{dset, H5Dclose};
+  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
+  Guard space_guard{space, H5Sclose};
+  int rank =
+      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
+  if (rank == 0) return 1;
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
+           loc.file(), path);
+  return static_cast<int64_t>(dims[0]);
+}
+
+void truncate_rows(const Object& loc, const std::string& name, int64_t rows) {
+  std::string path = child_path(loc, name);
+  hid_t dset =
+      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  Guard dset_guard{dset, H5Dclose};
+  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
+  Guard space_guard{space, H5Sclose};
+  int rank =
+      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
+           loc.file(), path);
+  if (rank == 0 || rows < 0 || dims[0] <= static_cast<hsize_t>(rows)) return;
+  dims[0] = static_cast<hsize_t>(rows);
+  H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
+}
+
 void append_strings(const Object& loc, const std::string& name,
                     const std::vector<std::string>& values) {
   hid_t type = vlen_string_type(loc.file(), child_path(loc, name));

@@ -81,6 +81,10 @@ void append_rows(const Object& loc, const std::string& name, DType dtype, const 
 void append_strings(const Object& loc, const std::string& name,
                     const std::vector<std::string>& values);
 std::vector<std::string> read_strings(const Object& loc, const std::string& name);
+// Rows of a table (numeric or string): its first dimension.
+int64_t table_rows(const Object& loc, const std::string& name);
+// Shrinks a table to its first `rows` rows (no more than it has).
+void truncate_rows(const Object& loc, const std::string& name, int64_t rows);
 
 // --- attributes (on a file, group or dataset) --------------------------------
 void set_attr(const Object& obj, const std::string& name, const std::string& value);

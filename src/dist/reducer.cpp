@@ -3,6 +3,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -29,6 +32,11 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
   }
   if (comm_->size() == 1)
     return;  // one rank: its gradients are the mean already (no buckets, no hooks)
+  if (const char* f = std::getenv("SISYPHUS_FAULT_NAN_GRAD")) {
+    int rank = -1;
+    long long step = 0;
+    if (std::sscanf(f, "%d:%lld", &rank, &step) == 2 && rank == comm_->rank()) fault_step_ = step;
+  }
   // Gradients arrive roughly in reverse order of the forward pass.
   slots_.resize(params_.size());
   int64_t cap = options.first_bucket_bytes;
@@ -80,6 +88,8 @@ void GradientReducer::begin_step(int64_t local_count, int64_t global_count) {
   for (const auto& s : slots_) buckets_[static_cast<size_t>(s.bucket)].pending++;
   next_launch_ = 0;
   in_step_ = true;
+  nonfinite_ = torch::zeros({}, buckets_.empty() ? torch::TensorOptions().dtype(torch::kBool)
+                                                 : buckets_.front().flat.options().dtype(torch::kBool));
 }
 
 void GradientReducer::on_grad(size_t k, const torch::Tensor& grad) {
@@ -103,6 +113,8 @@ void GradientReducer::launch_ready_buckets() {
   while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
     const bool last = next_launch_ + 1 == buckets_.size();
     Bucket& b = buckets_[next_launch_++];
+    if (fault_step_ == stats_.steps + 1) b.flat.fill_(std::numeric_limits<float>::quiet_NaN());
+    nonfinite_.logical_or_(torch::isfinite(b.flat).all().logical_not());  // no host sync
     if (scale_ != 1.0) b.flat.mul_(scale_);
     if (last) {  // nothing left to overlap with: exposed time
       const auto t0 = Clock::now();

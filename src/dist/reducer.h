@@ -60,6 +60,11 @@ class GradientReducer {
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
   int64_t bucket_of(size_t param_index) const { return slots_.at(param_index).bucket; }
   const ReducerStats& stats() const { return stats_; }
+  // Whether this rank's own gradients of the last step held NaN/Inf, seen
+  // before they were all-reduced (after, every rank's are NaN alike): a 0-dim
+  // bool tensor on the gradients' device, undefined on one rank. Read it
+  // with the step's other figures (one transfer).
+  const torch::Tensor& local_nonfinite() const { return nonfinite_; }
 
  private:
   struct Slot {
@@ -86,6 +91,10 @@ class GradientReducer {
   size_t next_launch_ = 0;
   double scale_ = 1.0;
   bool in_step_ = false;
+  torch::Tensor nonfinite_;
+  // A fault for the tests (docs/reliability.md): SISYPHUS_FAULT_NAN_GRAD=R:S
+  // makes rank R's gradients NaN at its S-th reduced step (1-based).
+  int64_t fault_step_ = 0;
   ReducerStats stats_;
 };
 

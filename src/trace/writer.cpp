@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/fs.h"
 
@@ -61,6 +63,33 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   for (const char* c : kI64Columns) h5::create_table(records_, c, h5::DType::kI64, {l});
   h5::create_table(records_, "hist", h5::DType::kI64, {l, kHistBins}, 16);
   h5::flush(file_);
+}
+
+int64_t TraceWriter::drop_after(const std::string& source, int64_t step) {
+  std::vector<std::string> columns;
+  for (const char* c : kStringColumns) columns.push_back(c);
+  for (const char* c : kScalarColumns) columns.push_back(c);
+  for (const char* c : kF64Columns) columns.push_back(c);
+  for (const char* c : kI64Columns) columns.push_back(c);
+  columns.push_back("hist");
+  int64_t whole = -1, longest = 0;  // rows every column has: the whole records
+  for (const auto& c : columns) {
+    const int64_t rows = h5::table_rows(records_, c);
+    whole = whole < 0 ? rows : std::min(whole, rows);
+    longest = std::max(longest, rows);
+  }
+  const std::vector<std::string> sources = h5::read_strings(records_, "source");
+  std::vector<int64_t> steps(static_cast<size_t>(h5::table_rows(records_, "step")));
+  h5::read_array(records_, "step", h5::DType::kI64, steps.data(),
+                 static_cast<int64_t>(steps.size()));
+  int64_t keep = whole;
+  while (keep > 0 && sources[static_cast<size_t>(keep - 1)] == source &&
+         steps[static_cast<size_t>(keep - 1)] > step)
+    --keep;
+  if (keep == longest) return 0;
+  for (const auto& c : columns) h5::truncate_rows(records_, c, keep);
+  h5::flush(file_);
+  return whole - keep;
 }
 
 void TraceWriter::write(const TraceRecord& r) {

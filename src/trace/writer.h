@@ -17,6 +17,11 @@ class TraceWriter {
   // otherwise (or when the file does not exist) start a new file.
   TraceWriter(const std::string& path, const TraceHeader& header, bool append);
   void write(const TraceRecord& record);
+  // A resumed run: drops the last records of `source` with a step beyond
+  // `step` (what a killed run traced after its last checkpoint, which the
+  // resumed run traces again), and any partly written record (a kill inside
+  // write() leaves some columns a row longer). Returns the records dropped.
+  int64_t drop_after(const std::string& source, int64_t step);
   const std::string& path() const { return path_; }
 
  private:

@@ -111,7 +111,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
             " imitation points, activation " + nn::activation_spec(*net));
 
   ResumePoint start;
-  if (cfg.resume && fs::file_exists(last_path)) {
+  const bool resumed = cfg.resume && fs::file_exists(last_path);
+  if (resumed) {
     start = resume_baseline(cfg, job, last_path, *net, sgd);
   } else if (cfg.resume) {
     log::info("resume: no checkpoint at " + last_path + " yet, starting from scratch");
@@ -121,13 +122,15 @@ BaselineResult train_baseline(TrainConfig cfg) {
   trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset,        config_text,
                              "",      {},          kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
-  RunTrace trace(job, run_dir + "/trace.h5", theader, cfg.resume, cfg.trace_every, cfg.trace_test);
+  RunTrace trace(job, run_dir + "/trace.h5", theader, resumed ? start.step : -1, cfg.trace_every,
+                 cfg.trace_test);
   EpochRunner runner(
       job, data, spec, trace,
       {cfg.run, cfg.batch_size, cfg.test_batch_size, cfg.augment, cfg.log_every, cfg.verify_ranks,
        /*keep_outputs=*/false, &stop});
   std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
-  if (job.rank == 0) metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv");
+  if (job.rank == 0)
+    metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv", resumed ? start.step : -1);
   io::CheckpointMeta meta =
       run_meta(cfg.network, cfg.dataset, spec, cfg.imagenet_stem, cfg.batchnorm, config_text);
   meta.activation = nn::activation_spec(*net);
@@ -136,10 +139,11 @@ BaselineResult train_baseline(TrainConfig cfg) {
   // Stops the run on a non-finite loss on any rank (the verdict is reduced:
   // every rank stops at the same step).
   const StepCheck diverged = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
-    const GuardReading g =
-        check_escape({}, 0, r.loss, std::numeric_limits<double>::infinity(), job.comm.get());
+    const GuardReading g = check_escape({}, 0, r.loss, std::numeric_limits<double>::infinity(),
+                                        job.comm.get(), r.grads_nonfinite);
     if (!g.escaped) return "";
-    return "the loss became NaN or Inf at step " + std::to_string(at) +
+    return std::string(g.grads ? "the gradients became NaN or Inf" : "the loss became NaN or Inf") +
+           " at step " + std::to_string(at) + g.where() +
            (fs::file_exists(last_path) ? "; the last good checkpoint is " + last_path
                                        : "; no checkpoint was written before it");
   };
@@ -180,8 +184,9 @@ BaselineResult train_baseline(TrainConfig cfg) {
                     out.seconds, runner.test(*net, "baseline", "-", epoch + 1, step)};
     result.eval = *rec.eval;
     ++result.epochs_run;
-    if (job.rank == 0) io::save_checkpoint(last_path, epoch_checkpoint(meta, rec, *net, sgd));
+    // the row first: a kill between the two leaves a row the resumed run drops and writes again
     if (metrics) metrics->write(epoch_row(rec, seconds_since(run_start)));
+    if (job.rank == 0) io::save_checkpoint(last_path, epoch_checkpoint(meta, rec, *net, sgd));
     log::info(epoch_line(rec, seconds_since(run_start)));
     if (epoch + 1 < cfg.epochs && runner.stop_agreed()) {
       result.interrupted = interrupted_line(

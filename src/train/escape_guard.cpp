@@ -7,8 +7,12 @@
 
 namespace sisyphus::train {
 
+std::string GuardReading::where() const {
+  return first_rank < 0 ? "" : " (first seen on rank " + std::to_string(first_rank) + ")";
+}
+
 GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t checked, double loss,
-                          double bound, dist::Communicator* comm) {
+                          double bound, dist::Communicator* comm, bool grads_nonfinite) {
   const double inf = std::numeric_limits<double>::infinity();
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> parts;
@@ -23,12 +27,26 @@ GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t chec
     // NaN compares false everywhere: make it +inf so that max-reduction keeps it
     parts.push_back(torch::where(torch::isnan(m), torch::full_like(m, inf), m).cpu());
   }
+  // this rank's own verdict, as (world - rank) so that the max names the lowest rank
+  torch::Tensor mine = torch::cat(parts);
+  const bool fault = grads_nonfinite || (mine.isinf() | mine.gt(bound)).any().item<bool>();
+  const int world = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
+  parts.push_back(torch::tensor({grads_nonfinite ? 1.0 : 0.0}, torch::kFloat64));
+  parts.push_back(torch::tensor({fault ? static_cast<double>(world - rank) : 0.0}, torch::kFloat64));
   torch::Tensor all = torch::cat(parts);
   if (comm && comm->size() > 1) comm->all_reduce(all, dist::ReduceOp::kMax);
   GuardReading r;
   auto v = all.accessor<double, 1>();
+  const int64_t n = all.size(0);
   r.loss = v[0];
-  for (int64_t i = 1; i < all.size(0); ++i) r.max_abs.push_back(v[i]);
+  for (int64_t i = 1; i < n - 2; ++i) r.max_abs.push_back(v[i]);
+  r.grads = v[n - 2] > 0;
+  if (v[n - 1] > 0) r.first_rank = world - static_cast<int>(v[n - 1]);
+  if (r.grads) {
+    r.escaped = true;
+    r.value = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
   if (!std::isfinite(r.loss) || r.loss > bound) {
     r.escaped = true;
     r.value = r.loss;

@@ -28,10 +28,15 @@ struct EpochRow {
   double elapsed_s = 0;
 };
 
-// Appends rows to <run>/metrics.csv, writing the header to a new file.
+// Rows of <run>/metrics.csv. resume_step < 0: a run from its start (no
+// checkpoint): a new file with the header, whatever an earlier attempt left.
+// Rows are written before the epoch's checkpoint; a resumed run (resume_step
+// >= 0: its checkpoint's step) first drops the rows beyond that step and any
+// partly written last row, which it writes again: a run killed anywhere and
+// resumed ends with the uninterrupted run's rows, each once.
 class MetricsCsv {
  public:
-  explicit MetricsCsv(const std::string& path);
+  explicit MetricsCsv(const std::string& path, int64_t resume_step = -1);
   ~MetricsCsv();
   MetricsCsv(const MetricsCsv&) = delete;
   MetricsCsv& operator=(const MetricsCsv&) = delete;

@@ -175,7 +175,8 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
 
   run_dir_ = cfg_.checkpoint_dir + "/" + cfg_.run;
   last_path_ = prepare_run_dir(job_, cfg_.checkpoint_dir, cfg_.run, cfg_.resume);
-  if (cfg_.resume && fs::file_exists(last_path_)) {
+  const bool resumed = cfg_.resume && fs::file_exists(last_path_);
+  if (resumed) {
     resume_from(last_path_);
   } else if (cfg_.resume) {
     log::info("resume: no checkpoint at " + last_path_ + " yet, starting from the teacher");
@@ -198,13 +199,14 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   trace::TraceHeader theader{cfg_.run, tmeta_.network,   tmeta_.dataset, config_text_, "",
                              {},       cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
-  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, cfg_.resume,
-                                      cfg_.trace_every, cfg_.trace_test);
+  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader,
+                                      resumed ? step_ : -1, cfg_.trace_every, cfg_.trace_test);
   runner_ = std::make_unique<EpochRunner>(
       job_, data_, spec_, *trace_,
       RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment, cfg_.log_every,
                      cfg_.verify_ranks, /*keep_outputs=*/true, &stop_});
-  if (job_.rank == 0) metrics_ = std::make_unique<MetricsCsv>(run_dir_ + "/metrics.csv");
+  if (job_.rank == 0)
+    metrics_ = std::make_unique<MetricsCsv>(run_dir_ + "/metrics.csv", resumed ? step_ : -1);
   meta_ = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem, tmeta_.batchnorm,
                    config_text_);
   meta_.activation = nn::activation_spec(*student_);
@@ -307,14 +309,16 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
     if (stage.kind == StageKind::kBlend)  // the weight for the next step
       set_blends(stage, blend_weight(epoch * runner_->steps_per_epoch() + at - step_before_epoch_,
                                      stage_steps));
-    const GuardReading g =
-        check_escape(r.outputs, checked, r.loss, cfg_.escape_bound, job_.comm.get());
+    const GuardReading g = check_escape(r.outputs, checked, r.loss, cfg_.escape_bound,
+                                        job_.comm.get(), r.grads_nonfinite);
     if (!g.escaped) return "";
-    const std::string what = g.point < 0
-                                 ? "the loss is " + format_number("%g", g.value)
-                                 : "the output of point " +
-                                       student_->points()[static_cast<size_t>(g.point)].name +
-                                       " has max |x| = " + format_number("%g", g.value);
+    const std::string what =
+        (g.grads       ? std::string("the gradients hold NaN or Inf")
+         : g.point < 0 ? "the loss is " + format_number("%g", g.value)
+                       : "the output of point " +
+                             student_->points()[static_cast<size_t>(g.point)].name +
+                             " has max |x| = " + format_number("%g", g.value)) +
+        g.where();
     return "escape guard: stage " + stage.name + " (point " + point_name + "), epoch " +
            std::to_string(epoch + 1) + " step " + std::to_string(at - step_before_epoch_) +
            " (global step " + std::to_string(at) + "): " + what + " (bound " +
@@ -372,12 +376,13 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
     }
     const bool stage_done = epoch + 1 == stage.epochs;
     const std::string stage_path = run_dir_ + "/" + stage.name + ".h5";
+    // the row first: a kill between the two leaves a row the resumed run drops and writes again
+    if (metrics_) metrics_->write(epoch_row(rec, seconds_since(run_start_)));
     if (job_.rank == 0) {
       io::save_checkpoint(last_path_, epoch_checkpoint(meta_, rec, *student_, sgd));
       if (stage_done) fs::copy_file_atomic(last_path_, stage_path);  // the stage's result, kept
     }
     last_good_ = stage_done ? stage_path : last_path_;
-    if (metrics_) metrics_->write(epoch_row(rec, seconds_since(run_start_)));
     log::info(
         epoch_line(rec, seconds_since(run_start_),
                    collectives_.sync && nn::has_amm(*student_)

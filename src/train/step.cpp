@@ -5,12 +5,14 @@
 namespace sisyphus::train {
 
 StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits,
-                               const torch::Tensor& labels) {
+                               const torch::Tensor& labels, const torch::Tensor& flag) {
   torch::NoGradGuard no_grad;
-  torch::Tensor both = torch::stack({loss.detach().to(torch::kFloat64),
-                                     logits.argmax(1).eq(labels).sum().to(torch::kFloat64)})
-                           .to(torch::kCPU);
-  return {both[0].item<double>(), static_cast<int64_t>(both[1].item<double>())};
+  std::vector<torch::Tensor> parts = {loss.detach().to(torch::kFloat64),
+                                      logits.argmax(1).eq(labels).sum().to(torch::kFloat64)};
+  if (flag.defined()) parts.push_back(flag.to(loss.device(), torch::kFloat64));
+  torch::Tensor all = torch::stack(parts).to(torch::kCPU);
+  return {all[0].item<double>(), static_cast<int64_t>(all[1].item<double>()),
+          flag.defined() && all[2].item<double>() != 0};
 }
 
 StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch,
@@ -34,9 +36,13 @@ StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch,
   sgd.step(lr);
   StepResult r;
   if (batch.size() > 0) {
-    const StepFigures f = fetch_step_figures(loss, outs.back(), batch.labels);
+    const StepFigures f =
+        fetch_step_figures(loss, outs.back(), batch.labels, reducer.local_nonfinite());
     r.loss = f.loss;
     r.correct = f.correct;
+    r.grads_nonfinite = f.flag;
+  } else if (reducer.local_nonfinite().defined()) {
+    r.grads_nonfinite = reducer.local_nonfinite().item<bool>();
   }
   if (keep_outputs)
     for (auto& o : outs) r.outputs.push_back(o.detach());

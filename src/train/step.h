@@ -17,6 +17,7 @@ namespace sisyphus::train {
 struct StepResult {
   double loss = 0;                     // this rank's mean loss (0 without samples)
   int64_t correct = 0;                 // argmax hits of the logits
+  bool grads_nonfinite = false;        // this rank's own gradients held NaN/Inf (before reduction)
   std::vector<torch::Tensor> outputs;  // with keep_outputs: every point's output (detached)
 };
 
@@ -25,9 +26,10 @@ struct StepResult {
 struct StepFigures {
   double loss = 0;
   int64_t correct = 0;
+  bool flag = false;  // `flag`'s value (false when undefined)
 };
 StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits,
-                               const torch::Tensor& labels);
+                               const torch::Tensor& labels, const torch::Tensor& flag = {});
 
 // The gradients are averaged over all ranks' batches (global_count samples
 // in all) by `reducer` before the update (a no-op on one rank). A rank

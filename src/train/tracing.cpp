@@ -1,12 +1,18 @@
 #include "train/tracing.h"
 
+#include "core/log.h"
+
 namespace sisyphus::train {
 
 RunTrace::RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header,
-                   bool append, int64_t every, bool test)
+                   int64_t resume_step, int64_t every, bool test)
     : job_(job), every_(every), test_(test), acc_(header.layers.size(), header.bound) {
-  if (job.rank == 0 && (every > 0 || test))
-    writer_ = std::make_unique<trace::TraceWriter>(path, header, append);
+  if (job.rank != 0 || !(every > 0 || test)) return;
+  writer_ = std::make_unique<trace::TraceWriter>(path, header, /*append=*/resume_step >= 0);
+  if (resume_step < 0) return;
+  if (const int64_t dropped = writer_->drop_after(header.run, resume_step); dropped > 0)
+    log::info("trace: dropped " + std::to_string(dropped) + " record(s) after step " +
+              std::to_string(resume_step) + " that the interrupted run wrote (" + path + ")");
 }
 
 void RunTrace::record(const std::string& source, const std::string& stage, const std::string& phase,

@@ -16,9 +16,12 @@ namespace sisyphus::train {
 class RunTrace {
  public:
   // every = 0: no training records; test = false: no evaluation records;
-  // both: no trace file at all.
-  RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header, bool append,
-           int64_t every, bool test = true);
+  // both: no trace file at all. resume_step < 0: a new trace file; else the
+  // run resumes from its checkpoint at that step: the trace is appended to,
+  // after dropping the records a killed run wrote beyond that step (the
+  // resumed run writes them again: no duplicates).
+  RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header,
+           int64_t resume_step, int64_t every, bool test = true);
   bool traces_test() const { return test_; }
   bool due(int64_t step) const { return every_ > 0 && step % every_ == 0; }
   trace::TraceAccumulator& accumulator() { return acc_; }

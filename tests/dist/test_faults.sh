@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Faults (docs/reliability.md), with the real binary:
+#  1. crash and resume: the baseline, a QuaIL run (mimic and fine-tune stages)
+#     and the blend ReLU -> HerPN, each SIGKILLed at 10 points (random times,
+#     and the first three the moment a checkpoint write is under way), resumed
+#     each time, end with bitwise the uninterrupted run's weights, buffers,
+#     momentum and RNG, the same metrics rows (each once) and a readable
+#     trace whose records, each once, are the uninterrupted run's;
+#  2. a rank dies: mpirun -np 3, one rank SIGKILLed at 10 points (random
+#     times and ranks; some inside a checkpoint write): the job ends within
+#     60 s, non-zero, naming the lost rank, and the last checkpoint loads;
+#     a rank that hangs (SIGSTOP) is named by the others' heartbeat within
+#     --peer-timeout;
+#  3. NaN gradients on one rank (SISYPHUS_FAULT_NAN_GRAD): every rank stops
+#     at that step, the report names the rank, the last checkpoint loads.
+# Usage: test_faults.sh path/to/sisyphus
+set -u
+BIN=$1
+WORK=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+source "$(dirname "$0")/../support/testlib.sh"
+PY=${SISYPHUS_PYTHON:-python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+"$PY" "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 610 100 > /dev/null
+C=(--data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1 --trace-every 10)
+TRAIN=(train --net lenet --dataset fashion-mnist --epochs 8 --batch-size 16 "${C[@]}")
+
+# same RUN_A RUN_B: every checkpoint file of run A bitwise run B's (model,
+# optimizer, RNG), metrics rows equal but for the timing columns and each
+# once, trace records (keys and statistics) equal and each once
+same() {
+  "$PY" - "$WORK/ck/$1" "$WORK/ck/$2" <<'PY'
+import csv, glob, os, sys
+import h5py, numpy as np
+a, b = sys.argv[1], sys.argv[2]
+for f in sorted(glob.glob(b + "/*.h5")):
+    name = os.path.basename(f)
+    if name == "trace.h5":
+        continue
+    x, y = h5py.File(os.path.join(a, name)), h5py.File(f)
+    for g in ("model", "optimizer/momentum", "rng"):
+        if g in y:
+            for k in y[g]:
+                if not np.array_equal(x[g][k][()], y[g][k][()]):
+                    sys.exit(f"{name}: {g}/{k} differs")
+def rows(d):
+    with open(os.path.join(d, "metrics.csv")) as f:
+        return [{k: v for k, v in r.items() if k not in ("images_per_s", "elapsed_s")} for r in csv.DictReader(f)]
+ra, rb = rows(a), rows(b)
+if ra != rb:
+    sys.exit(f"metrics rows differ: {len(ra)} rows against {len(rb)}")
+def records(d):
+    r = h5py.File(os.path.join(d, "trace.h5"))["records"]
+    keys = list(zip(*[r[c].asstr()[()] for c in ("stage", "phase", "mode")],  # source: the run's name
+                    r["epoch"][()], r["step"][()]))
+    return keys, r["max_abs"][()], r["count"][()]
+(ka, ma, ca), (kb, mb, cb) = records(a), records(b)
+if len(set(ka)) != len(ka):
+    sys.exit(f"trace: {len(ka) - len(set(ka))} duplicate records")
+if ka != kb or not np.array_equal(ma, mb) or not np.array_equal(ca, cb):
+    sys.exit(f"trace records differ: {len(ka)} against {len(kb)}")
+PY
+}
+
+# killed RUN N CMD...: runs CMD (with --run RUN --resume) N times, each
+# SIGKILLed (another start when a run ended before its kill, up to 2N): the
+# first three as soon as a checkpoint write is under way (<run>/last.h5.tmp
+# exists), the others at a random time within a fifth of the uninterrupted
+# run's length (after its start-up); then once to the end. Prints where the kills fell.
+killed() {
+  local run=$1 n=$2 i kills=0 pid t where=
+  shift 2
+  for ((i = 1; kills < n && i <= 2 * n; i++)); do
+    "$BIN" "$@" --run "$run" --resume > "$WORK/$run.out" 2>&1 &
+    pid=$!
+    if ((i <= 3)); then
+      for _ in $(seq 20000); do [[ -e $WORK/ck/$run/last.h5.tmp ]] && break; sleep 0.001; done
+      kill -9 "$pid" 2>/dev/null && { where+=" write"; kills=$((kills + 1)); }
+    else
+      t=$(awk -v s="$RANDOM" -v d="$DURATION" 'BEGIN {srand(s); printf "%.2f", 0.5 + rand() * d / 5}')
+      sleep "$t"
+      kill -9 "$pid" 2>/dev/null && { where+=" ${t}s"; kills=$((kills + 1)); }
+    fi
+    wait "$pid" 2>/dev/null
+  done
+  "$BIN" "$@" --run "$run" --resume > "$WORK/$run.out" 2>&1 || { echo "final resume failed"; tail -3 "$WORK/$run.out"; }
+  ((kills >= n)) || echo "only $kills kills: the run ended first"
+  echo "$where"
+}
+
+# --- 1. crash and resume
+start=$(date +%s.%N)
+"$BIN" "${TRAIN[@]}" --run ref > "$WORK/ref.out" 2>&1 || { fail "reference run"; tail -3 "$WORK/ref.out"; }
+DURATION=$(echo "$(date +%s.%N) - $start" | bc)
+where=$(killed base 10 "${TRAIN[@]}")
+if same base ref && [[ $where != *"only"* ]]; then pass "baseline killed at 10 points (${where# }), resumed: bitwise equal, metrics and trace records once"
+else fail "baseline killed at:$where"; fi
+
+Q=(quail --teacher "$WORK/ck/ref/last.h5" --amm --mimic-epochs 1 --finetune-epochs 1 --batch-size 16 "${C[@]}")
+start=$(date +%s.%N)
+"$BIN" "${Q[@]}" --run qref > "$WORK/qref.out" 2>&1 || { fail "QuaIL reference"; tail -3 "$WORK/qref.out"; }
+DURATION=$(echo "$(date +%s.%N) - $start" | bc)
+where=$(killed q 10 "${Q[@]}")
+if same q qref && [[ $where != *"only"* ]]; then pass "QuaIL+AMM (10 stages) killed at 10 points (${where# }), resumed: every stage file bitwise, metrics and trace once"
+else fail "QuaIL killed at:$where"; fi
+
+B=(quail --teacher "$WORK/ck/ref/last.h5" --act herpn --method blend --replace-epochs 5 --batch-size 16 "${C[@]}")
+start=$(date +%s.%N)
+"$BIN" "${B[@]}" --run bref > "$WORK/bref.out" 2>&1 || { fail "blend reference"; tail -3 "$WORK/bref.out"; }
+DURATION=$(echo "$(date +%s.%N) - $start" | bc)
+where=$(killed blend 10 "${B[@]}")
+if same blend bref && [[ $where != *"only"* ]]; then pass "blend ReLU -> HerPN killed at 10 points (${where# }), resumed: bitwise, metrics and trace once"
+else fail "blend killed at:$where"; fi
+
+# --- 2. a rank dies, or hangs
+rank_pid() {  # RANK: the pid of that rank of the run 'mr' (from its environment)
+  local p
+  for p in $(pgrep -f "sisyphus train.*--run mr"); do
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
+  done
+}
+ok=0; bad=
+for i in $(seq 10); do
+  rm -rf "$WORK/ck/mr"
+  timeout 120 mpirun -np 3 --bind-to none "$BIN" train --net lenet --dataset fashion-mnist --epochs 40 \
+    --batch-size 8 "${C[@]}" --run mr > "$WORK/mr.out" 2>&1 &
+  mp=$!
+  for _ in $(seq 300); do [[ -f $WORK/ck/mr/last.h5 ]] && break; sleep 0.05; done
+  victim=$((RANDOM % 3))
+  if ((i <= 3)); then  # rank 0 in the middle of a checkpoint write
+    victim=0
+    for _ in $(seq 20000); do [[ -e $WORK/ck/mr/last.h5.tmp ]] && break; sleep 0.001; done
+  else
+    sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
+  fi
+  pid=$(rank_pid $victim)
+  killed_at=$(date +%s.%N)
+  kill -9 "$pid" 2>/dev/null
+  wait "$mp"; rc=$?
+  secs=$(echo "$(date +%s.%N) - $killed_at" | bc)
+  if [[ -n $pid && $rc -ne 0 && $rc -ne 124 ]] && (($(echo "$secs < 60" | bc))) &&
+     grep -qE "rank $victim (with PID|\[)|process rank $victim " "$WORK/mr.out" &&
+     "$BIN" eval --checkpoint "$WORK/ck/mr/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then
+    ok=$((ok + 1))
+  else bad+=" [kill $i: rank $victim pid '$pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/mr.out" | tail -2 | tr '\n' ' ')]"; fi
+done
+if [[ $ok -eq 10 ]]; then pass "mpirun -np 3, a rank SIGKILLed at 10 points (3 in a checkpoint write): ended within 60 s naming it, last checkpoint loads"
+else fail "rank killed: $ok of 10$bad"; fi
+
+rm -rf "$WORK/ck/mr"
+timeout 120 mpirun -np 3 --bind-to none "$BIN" train --net lenet --dataset fashion-mnist --epochs 40 \
+  --batch-size 8 "${C[@]}" --run mr --peer-timeout 5 > "$WORK/mr.out" 2>&1 &
+mp=$!
+for _ in $(seq 300); do [[ -f $WORK/ck/mr/last.h5 ]] && break; sleep 0.05; done
+pid=$(rank_pid 2)
+stopped_at=$(date +%s.%N)
+kill -STOP "$pid"
+wait "$mp"; rc=$?
+secs=$(echo "$(date +%s.%N) - $stopped_at" | bc)
+if [[ $rc -ne 0 && $rc -ne 124 ]] && (($(echo "$secs < 20" | bc))) && grep -q "lost rank 2 (host" "$WORK/mr.out"; then
+  pass "a hung rank (SIGSTOP): the job ends after ${secs}s, the others naming rank 2 (--peer-timeout 5)"
+else fail "hung rank: rc $rc after ${secs}s"; grep -i "rank\|error" "$WORK/mr.out" | tail -5; fi
+
+# --- 3. NaN gradients on one rank
+rm -rf "$WORK/ck/nan"
+SISYPHUS_FAULT_NAN_GRAD=1:50 timeout 120 mpirun -np 3 --bind-to none -x SISYPHUS_FAULT_NAN_GRAD "$BIN" train \
+  --net lenet --dataset fashion-mnist --epochs 4 --batch-size 16 "${C[@]}" --run nan > "$WORK/nan.out" 2>&1
+rc=$?
+if [[ $rc -ne 0 && $rc -ne 124 ]] &&
+   grep -q "the gradients became NaN or Inf at step 50 (first seen on rank 1)" "$WORK/nan.out" &&
+   "$BIN" eval --checkpoint "$WORK/ck/nan/last.h5" --data-dir "$WORK/fm" > "$WORK/eval.out" 2>&1 &&
+   grep -q "epoch 1" <("$PY" -c "import h5py,sys; print('epoch', h5py.File(sys.argv[1]).attrs['epoch'])" "$WORK/ck/nan/last.h5"); then
+  pass "NaN gradients on rank 1 at step 50: every rank stops there, rank 1 named, the epoch-1 checkpoint loads"
+else fail "NaN gradients (rc $rc)"; grep -iE "nan|error|rank" "$WORK/nan.out" | tail -5; fi
+
+finish faults
