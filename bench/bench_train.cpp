@@ -101,9 +101,10 @@ int main(int argc, char** argv) {
         comm->all_reduce(mine, dist::ReduceOp::kMax);
         torch::Tensor sorted = std::get<0>(mine.sort());
         if (rank == 0)
-          std::printf("sisyphus mode=sweep ranks=%d bytes=%lld reps=%lld median_us=%.1f mean_us=%.1f\n",
-                      world, static_cast<long long>(n * 4), static_cast<long long>(reps),
-                      sorted[reps / 2].item<double>(), sorted.mean().item<double>());
+          std::printf(
+              "sisyphus mode=sweep ranks=%d bytes=%lld reps=%lld median_us=%.1f mean_us=%.1f\n",
+              world, static_cast<long long>(n * 4), static_cast<long long>(reps),
+              sorted[reps / 2].item<double>(), sorted.mean().item<double>());
       }
       return 0;
     }

@@ -36,8 +36,7 @@ struct Datagram {
 };
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 std::string ip_text(uint32_t addr) {
@@ -196,14 +195,14 @@ void Heartbeat::run() {
       const Peer& peer = peers_[p];
       if (static_cast<int>(p) == rank_ || peer.gone || t - peer.last_heard <= timeout_s_) continue;
       char line[512];
-      std::snprintf(line, sizeof(line),
-                    "lost rank %zu (host %s, %s): no heartbeat for %.1f s (--peer-timeout %g): it "
-                    "died, or the network between us is cut",
-                    p, peer.host.c_str(),
-                    ip_text(peer.heard_from ? peer.heard_from
-                                            : (peer.addrs.empty() ? 0 : peer.addrs[0]))
-                        .c_str(),
-                    t - peer.last_heard, timeout_s_);
+      std::snprintf(
+          line, sizeof(line),
+          "lost rank %zu (host %s, %s): no heartbeat for %.1f s (--peer-timeout %g): it "
+          "died, or the network between us is cut",
+          p, peer.host.c_str(),
+          ip_text(peer.heard_from ? peer.heard_from : (peer.addrs.empty() ? 0 : peer.addrs[0]))
+              .c_str(),
+          t - peer.last_heard, timeout_s_);
       on_lost_(line);
       return;
     }

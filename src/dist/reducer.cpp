@@ -88,8 +88,9 @@ void GradientReducer::begin_step(int64_t local_count, int64_t global_count) {
   for (const auto& s : slots_) buckets_[static_cast<size_t>(s.bucket)].pending++;
   next_launch_ = 0;
   in_step_ = true;
-  nonfinite_ = torch::zeros({}, buckets_.empty() ? torch::TensorOptions().dtype(torch::kBool)
-                                                 : buckets_.front().flat.options().dtype(torch::kBool));
+  nonfinite_ =
+      torch::zeros({}, buckets_.empty() ? torch::TensorOptions().dtype(torch::kBool)
+                                        : buckets_.front().flat.options().dtype(torch::kBool));
 }
 
 void GradientReducer::on_grad(size_t k, const torch::Tensor& grad) {

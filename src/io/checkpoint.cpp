@@ -123,7 +123,9 @@ CheckpointMeta read_meta(const h5::Object& file) {
 std::string meta_text(const CheckpointMeta& m) {
   char num[64];
   std::string out;
-  auto add = [&out](const char* key, const std::string& v) { out += std::string(key) + "=" + v + "\n"; };
+  auto add = [&out](const char* key, const std::string& v) {
+    out += std::string(key) + "=" + v + "\n";
+  };
   auto addi = [&](const char* key, int64_t v) { add(key, std::to_string(v)); };
   auto addd = [&](const char* key, double v) {
     std::snprintf(num, sizeof(num), "%.17g", v);
@@ -158,8 +160,8 @@ std::string meta_text(const CheckpointMeta& m) {
 
 uint64_t hash_tensor(uint64_t h, const std::string& name, const torch::Tensor& t) {
   const torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
-  const std::string head = name + ":" + std::string(c10::toString(c.scalar_type())) + ":" +
-                           c10::str(c.sizes()) + "\n";
+  const std::string head =
+      name + ":" + std::string(c10::toString(c.scalar_type())) + ":" + c10::str(c.sizes()) + "\n";
   h = fnv1a64(head.data(), head.size(), h);
   return fnv1a64_words(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size(), h);
 }
@@ -172,10 +174,11 @@ void verify_checksum(const h5::Object& file, const Checkpoint& ckpt, const std::
   const std::string stored = h5::attr_string(file, "checksum");
   const std::string actual = content_checksum(ckpt);
   if (stored != actual)
-    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
-                  "checkpoint '" + path + "' is damaged: its content does not match its checksum (" +
-                      actual + " != " + stored +
-                      "); a flipped bit or a partial copy (HINT: use an earlier checkpoint of the run)");
+    SISYPHUS_FAIL(
+        ErrorKind::kCheckpoint,
+        "checkpoint '" + path + "' is damaged: its content does not match its checksum (" + actual +
+            " != " + stored +
+            "); a flipped bit or a partial copy (HINT: use an earlier checkpoint of the run)");
 }
 
 }  // namespace

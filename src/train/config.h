@@ -22,9 +22,9 @@ struct OptimConfig {
 // penalty * sum over the slots of mean(|x / bound|^power); clip clamps x to
 // [-bound, bound] before the activation (training only).
 struct RangeConfig {
-  double penalty = 0;  // lambda; 0: no penalty
-  double bound = 0;    // r; needed by the penalty and by clip
-  double power = 10;   // p
+  double penalty = 0;          // lambda; 0: no penalty
+  double bound = 0;            // r; needed by the penalty and by clip
+  double power = 10;           // p
   std::string form = "power";  // power (mean |x/r|^p) or peak (per-image max over r, hinged)
   bool clip = false;
 };
@@ -38,7 +38,7 @@ struct DeviceConfig {
   bool channels_last = false;   // NHWC memory format for images and conv weights
   bool cudnn_benchmark = true;  // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
   double nccl_timeout = 600;    // seconds a NCCL collective may take before the job is ended
-  double peer_timeout = 30;     // seconds a rank may go unheard (dist/heartbeat.h) before the job ends
+  double peer_timeout = 30;  // seconds a rank may go unheard (dist/heartbeat.h) before the job ends
 };
 void check_device(const DeviceConfig& d);  // Error(kConfig) naming the flag
 

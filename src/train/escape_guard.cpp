@@ -32,7 +32,8 @@ GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t chec
   const bool fault = grads_nonfinite || (mine.isinf() | mine.gt(bound)).any().item<bool>();
   const int world = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
   parts.push_back(torch::tensor({grads_nonfinite ? 1.0 : 0.0}, torch::kFloat64));
-  parts.push_back(torch::tensor({fault ? static_cast<double>(world - rank) : 0.0}, torch::kFloat64));
+  parts.push_back(
+      torch::tensor({fault ? static_cast<double>(world - rank) : 0.0}, torch::kFloat64));
   torch::Tensor all = torch::cat(parts);
   if (comm && comm->size() > 1) comm->all_reduce(all, dist::ReduceOp::kMax);
   GuardReading r;

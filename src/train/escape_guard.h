@@ -20,10 +20,10 @@ struct GuardReading {
   double loss = 0;              // largest loss over the ranks
   std::vector<double> max_abs;  // per checked point, over all ranks (inf: NaN/Inf seen)
   bool escaped = false;
-  int64_t point = -1;  // first offending point (index into the outputs); -1: the loss
-  double value = 0;    // its value
-  bool grads = false;  // some rank's own gradients held NaN/Inf
-  int first_rank = -1;  // the lowest rank whose own reading was at fault (-1: none)
+  int64_t point = -1;         // first offending point (index into the outputs); -1: the loss
+  double value = 0;           // its value
+  bool grads = false;         // some rank's own gradients held NaN/Inf
+  int first_rank = -1;        // the lowest rank whose own reading was at fault (-1: none)
   std::string where() const;  // " (first seen on rank R)", or "" without a rank
 };
 

@@ -28,8 +28,8 @@ struct Job {
 };
 
 // Connects the ranks (backend name as for --backend) on the device of `dev`,
-// starts the heartbeat (dev.peer_timeout), registers the communicator for error aborts, sets the log prefix, torch's
-// threads and the current GPU; logs the backend and device and why.
+// starts the heartbeat (dev.peer_timeout), registers the communicator for error aborts, sets the
+// log prefix, torch's threads and the current GPU; logs the backend and device and why.
 Job start_job(const std::string& backend, int threads, const DeviceConfig& dev);
 
 // Sets torch's intra-op threads (0: the host's cores shared among the

@@ -35,10 +35,10 @@ bool trim_rows(const std::string& path, int64_t step) {
     at = end + 1;
     long long epoch = 0, row_step = 0;
     char stage[128];
-    const bool keep = header || (std::count(line.begin(), line.end(), ',') == 10 &&
-                                 std::sscanf(line.c_str(), "%127[^,],%lld,%lld", stage, &epoch,
-                                             &row_step) == 3 &&
-                                 row_step <= step);
+    const bool keep =
+        header || (std::count(line.begin(), line.end(), ',') == 10 &&
+                   std::sscanf(line.c_str(), "%127[^,],%lld,%lld", stage, &epoch, &row_step) == 3 &&
+                   row_step <= step);
     if (keep)
       kept += line + "\n";
     else

@@ -199,8 +199,8 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   trace::TraceHeader theader{cfg_.run, tmeta_.network,   tmeta_.dataset, config_text_, "",
                              {},       cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
-  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader,
-                                      resumed ? step_ : -1, cfg_.trace_every, cfg_.trace_test);
+  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, resumed ? step_ : -1,
+                                      cfg_.trace_every, cfg_.trace_test);
   runner_ = std::make_unique<EpochRunner>(
       job_, data_, spec_, *trace_,
       RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment, cfg_.log_every,
@@ -313,11 +313,11 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
                                         job_.comm.get(), r.grads_nonfinite);
     if (!g.escaped) return "";
     const std::string what =
-        (g.grads       ? std::string("the gradients hold NaN or Inf")
-         : g.point < 0 ? "the loss is " + format_number("%g", g.value)
-                       : "the output of point " +
-                             student_->points()[static_cast<size_t>(g.point)].name +
-                             " has max |x| = " + format_number("%g", g.value)) +
+        (g.grads ? std::string("the gradients hold NaN or Inf")
+         : g.point < 0
+             ? "the loss is " + format_number("%g", g.value)
+             : "the output of point " + student_->points()[static_cast<size_t>(g.point)].name +
+                   " has max |x| = " + format_number("%g", g.value)) +
         g.where();
     return "escape guard: stage " + stage.name + " (point " + point_name + "), epoch " +
            std::to_string(epoch + 1) + " step " + std::to_string(at - step_before_epoch_) +

@@ -106,10 +106,11 @@ std::vector<Setting<DeviceConfig>> make_device_settings() {
       "nccl-timeout",
       "Seconds a NCCL collective may take before the communicator is aborted and the job ends",
       [](C& c) -> double& { return c.nccl_timeout; }, positive());
-  t.add<double>("peer-timeout",
-                "Seconds without a heartbeat from another rank before every rank that notices "
-                "ends, naming it (a rank died or the network between the hosts is cut)",
-                [](C& c) -> double& { return c.peer_timeout; }, positive());
+  t.add<double>(
+      "peer-timeout",
+      "Seconds without a heartbeat from another rank before every rank that notices "
+      "ends, naming it (a rank died or the network between the hosts is cut)",
+      [](C& c) -> double& { return c.peer_timeout; }, positive());
   return t.rows;
 }
 

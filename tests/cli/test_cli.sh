@@ -48,6 +48,15 @@ COMMON=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck
 expect_error "unknown network" "--net: 'resnet19' is not one of" "$BIN" train --net resnet19 "${COMMON[@]}"
 expect_error "unknown data set" "--dataset: 'svhn' is not one of" "$BIN" train --dataset svhn
 expect_error "zero epochs" "--epochs" "$BIN" train --epochs 0 "${COMMON[@]}"
+expect_error "negative epochs" "bad value for --epochs: must be at least 1" "$BIN" train --epochs -3 "${COMMON[@]}"
+expect_error "batch 0" "bad value for --batch-size: must be at least 1" "$BIN" train --batch-size 0 "${COMMON[@]}"
+expect_error "degree below 1" "degree must be in \[1, 20\], got 0" "$BIN" train --act poly:degree=0,range=5 "${COMMON[@]}"
+expect_error "fit range 0" "fit range must be a positive number" "$BIN" train --act poly:degree=2,range=0 "${COMMON[@]}"
+expect_error "learnable degree 0" "degree must be an integer between 1 and 16" "$BIN" train --act cpoly:degree=0 "${COMMON[@]}"
+expect_error "negative range bound" "bad value for --range-bound: must not be negative" "$BIN" train --range-bound -1 "${COMMON[@]}"
+expect_error "penalty without a bound" "need a bound > 0" "$BIN" train --range-penalty 0.1 "${COMMON[@]}"
+expect_error "unknown range form" "--range-form" "$BIN" train --range-form cubic "${COMMON[@]}"
+expect_error "peer timeout 0" "--peer-timeout" "$BIN" train --peer-timeout 0 "${COMMON[@]}"
 expect_error "non-numeric flag" "lr" "$BIN" train --lr fast "${COMMON[@]}"
 expect_error "unknown flag" "--bogus" "$BIN" train --bogus 3
 expect_error "missing subcommand" "subcommand" "$BIN"

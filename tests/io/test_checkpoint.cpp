@@ -148,7 +148,8 @@ TEST(Checkpoint, ContentChecksumRefusesOneFlippedBit) {
   ASSERT_NE(at, std::string::npos);
   bytes[at + 17] = static_cast<char>(bytes[at + 17] ^ 0x04);
   fixtures::write_text(dir.file("flipped.h5"), bytes);
-  expect_checkpoint_error(dir.file("flipped.h5"), "flipped.h5' is damaged: its content does not match");
+  expect_checkpoint_error(dir.file("flipped.h5"),
+                          "flipped.h5' is damaged: its content does not match");
   // the metadata counts too: another epoch in the same bytes is refused
   c.meta.epoch = 4;
   EXPECT_NE(io::content_checksum(c), io::content_checksum(back));

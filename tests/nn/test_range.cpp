@@ -72,11 +72,11 @@ TEST(RangePenalty, PeakFormChargesOnlyImagesAboveTheBoundAtTheirLargestInput) {
   r.form = nn::RangeControl::Form::peak;
   slot->set_range(r);
   // image 0 peaks at -5 (m/r - 1 = 1.5), image 1 stays inside (1.9), image 2 peaks at 3 (0.5)
-  torch::Tensor x = torch::tensor({{{0.5, -5.0}, {1.0, 4.0}},
-                                   {{1.9, -1.0}, {0.0, 0.2}},
-                                   {{3.0, 2.5}, {-2.9, 0.0}}},
-                                  torch::kFloat64)
-                        .requires_grad_(true);
+  torch::Tensor x =
+      torch::tensor(
+          {{{0.5, -5.0}, {1.0, 4.0}}, {{1.9, -1.0}, {0.0, 0.2}}, {{3.0, 2.5}, {-2.9, 0.0}}},
+          torch::kFloat64)
+          .requires_grad_(true);
   slot->forward(x);
   torch::Tensor pen = slot->take_penalty();
   EXPECT_NEAR(pen.item<double>(), (1.5 * 1.5 + 0.5 * 0.5) / 3, 1e-12);
