@@ -400,6 +400,17 @@ void create_table_of(const Object& loc, const std::string& name, hid_t type,
   H5Dclose(dset);
 }
 
+// The current extent of an open dataset ({} for a scalar).
+std::vector<hsize_t> dataset_dims(hid_t dset, const std::string& file, const std::string& path) {
+  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", file, path);
+  Guard space_guard{space, H5Sclose};
+  int rank = H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", file, path);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
+           file, path);
+  return dims;
+}
+
 // Extends the table by `rows` rows and writes `data` (of memory type `mem`) there.
 void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const void* data,
                     int64_t rows) {
@@ -407,13 +418,8 @@ void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const
   hid_t dset =
       H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
-  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  int rank =
-      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
-           loc.file(), path);
-  H5Sclose(space);
+  std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
+  const int rank = static_cast<int>(dims.size());
   std::vector<hsize_t> start(dims.size(), 0), count = dims;
   start[0] = dims[0];
   count[0] = static_cast<hsize_t>(rows);
@@ -454,15 +460,8 @@ int64_t table_rows(const Object& loc, const std::string& name) {
   hid_t dset =
       H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
-  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  Guard space_guard{space, H5Sclose};
-  int rank =
-      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
-  if (rank == 0) return 1;
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
-           loc.file(), path);
-  return static_cast<int64_t>(dims[0]);
+  const std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
+  return dims.empty() ? 1 : static_cast<int64_t>(dims[0]);
 }
 
 void truncate_rows(const Object& loc, const std::string& name, int64_t rows) {
@@ -470,14 +469,8 @@ void truncate_rows(const Object& loc, const std::string& name, int64_t rows) {
   hid_t dset =
       H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
-  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  Guard space_guard{space, H5Sclose};
-  int rank =
-      H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", loc.file(), path);
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
-           loc.file(), path);
-  if (rank == 0 || rows < 0 || dims[0] <= static_cast<hsize_t>(rows)) return;
+  std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
+  if (dims.empty() || rows < 0 || dims[0] <= static_cast<hsize_t>(rows)) return;
   dims[0] = static_cast<hsize_t>(rows);
   H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
 }

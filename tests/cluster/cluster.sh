@@ -19,6 +19,7 @@
 # Names carry this shell's PID, so that a second cluster (or one left by a
 # killed run) is never touched. Expects WORK (a scratch folder).
 CL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$CL_HERE/../support/slurm_conf.sh"
 CL_ID=$$
 CL_NET=10.77.0
 CL_BRIDGE=sisbr$CL_ID
@@ -104,24 +105,7 @@ ClusterName=sisyphusnet
 SlurmctldHost=$(hostname)($CL_NET.254)
 SlurmctldPort=6927
 SlurmdPort=6928
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
-MinJobAge=5
-EnforcePartLimits=ALL
-SchedulerParameters=batch_sched_delay=0
-SlurmdParameters=config_overrides
-MailProg=/bin/true
+$(slurm_common_settings)
 StateSaveLocation=$s/state
 SlurmdSpoolDir=$s/spool/%n
 TmpFS=$s/tmp/%n

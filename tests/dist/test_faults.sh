@@ -89,28 +89,24 @@ killed() {
 }
 
 # --- 1. crash and resume
-start=$(date +%s.%N)
-"$BIN" "${TRAIN[@]}" --run ref > "$WORK/ref.out" 2>&1 || { fail "reference run"; tail -3 "$WORK/ref.out"; }
-DURATION=$(echo "$(date +%s.%N) - $start" | bc)
-where=$(killed base 10 "${TRAIN[@]}")
-if same base ref && [[ $where != *"only"* ]]; then pass "baseline killed at 10 points (${where# }), resumed: bitwise equal, metrics and trace records once"
-else fail "baseline killed at:$where"; fi
-
-Q=(quail --teacher "$WORK/ck/ref/last.h5" --amm --mimic-epochs 1 --finetune-epochs 1 --batch-size 16 "${C[@]}")
-start=$(date +%s.%N)
-"$BIN" "${Q[@]}" --run qref > "$WORK/qref.out" 2>&1 || { fail "QuaIL reference"; tail -3 "$WORK/qref.out"; }
-DURATION=$(echo "$(date +%s.%N) - $start" | bc)
-where=$(killed q 10 "${Q[@]}")
-if same q qref && [[ $where != *"only"* ]]; then pass "QuaIL+AMM (10 stages) killed at 10 points (${where# }), resumed: every stage file bitwise, metrics and trace once"
-else fail "QuaIL killed at:$where"; fi
-
-B=(quail --teacher "$WORK/ck/ref/last.h5" --act herpn --method blend --replace-epochs 5 --batch-size 16 "${C[@]}")
-start=$(date +%s.%N)
-"$BIN" "${B[@]}" --run bref > "$WORK/bref.out" 2>&1 || { fail "blend reference"; tail -3 "$WORK/bref.out"; }
-DURATION=$(echo "$(date +%s.%N) - $start" | bc)
-where=$(killed blend 10 "${B[@]}")
-if same blend bref && [[ $where != *"only"* ]]; then pass "blend ReLU -> HerPN killed at 10 points (${where# }), resumed: bitwise, metrics and trace once"
-else fail "blend killed at:$where"; fi
+# crash_and_resume RUN WHAT CMD...: the uninterrupted run RUN-ref (its length
+# sets the random kill times), then RUN killed 10 times and resumed; same.
+crash_and_resume() {
+  local run=$1 what=$2 start where
+  shift 2
+  start=$(date +%s.%N)
+  "$BIN" "$@" --run "$run-ref" > "$WORK/$run-ref.out" 2>&1 || { fail "$run: reference run"; tail -3 "$WORK/$run-ref.out"; }
+  DURATION=$(echo "$(date +%s.%N) - $start" | bc)
+  where=$(killed "$run" 10 "$@")
+  if same "$run" "$run-ref" && [[ $where != *"only"* ]]; then
+    pass "$what killed at 10 points (${where# }), resumed: bitwise equal, metrics rows and trace records once"
+  else fail "$what killed at:$where"; fi
+}
+crash_and_resume base "baseline" "${TRAIN[@]}"
+crash_and_resume q "QuaIL+AMM (10 stages)" quail --teacher "$WORK/ck/base-ref/last.h5" --amm --mimic-epochs 1 \
+  --finetune-epochs 1 --batch-size 16 "${C[@]}"
+crash_and_resume blend "blend ReLU -> HerPN" quail --teacher "$WORK/ck/base-ref/last.h5" --act herpn --method blend \
+  --replace-epochs 5 --batch-size 16 "${C[@]}"
 
 # --- 2. a rank dies, or hangs
 rank_pid() {  # RANK: the pid of that rank of the run 'mr' (from its environment)

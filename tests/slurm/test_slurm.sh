@@ -14,6 +14,7 @@ BIN=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 source "$HERE/../support/testlib.sh"
+source "$HERE/../support/slurm_conf.sh"
 if [[ $(id -u) -ne 0 ]] || ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "skip: needs root and slurmctld/slurmd/munge (launch/install_deps.sh installs them)"
   exit 77
@@ -46,24 +47,7 @@ ClusterName=sisyphustest
 SlurmctldHost=localhost
 SlurmctldPort=6917
 SlurmdPort=6918
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
-MinJobAge=5
-EnforcePartLimits=ALL
-SchedulerParameters=batch_sched_delay=0
-SlurmdParameters=config_overrides
-MailProg=/bin/true
+$(slurm_common_settings)
 StateSaveLocation=$S/state
 SlurmdSpoolDir=$S/spool
 SlurmctldPidFile=$S/slurmctld.pid
