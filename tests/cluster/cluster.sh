@@ -136,7 +136,9 @@ cluster_down() {
       [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null
     done
   fi
-  for i in "${!CL_DELAY_PID[@]}"; do kill "${CL_DELAY_PID[$i]}" 2>/dev/null; done
+  for i in "${!CL_DELAY_PID[@]}"; do
+    kill "${CL_DELAY_PID[$i]}" 2>/dev/null && wait "${CL_DELAY_PID[$i]}" 2>/dev/null  # its TAP devices go with it
+  done
   CL_DELAY_PID=()
   for ((i = 1; i <= CL_HOSTS; i++)); do
     # whatever still runs on the host (ranks, orted, step daemons)
@@ -144,7 +146,12 @@ cluster_down() {
     [[ -n $pids ]] && kill -9 $pids 2>/dev/null
   done
   sleep 0.5
-  for ((i = 1; i <= CL_HOSTS; i++)); do ip netns del "$CL_NS$i" 2>/dev/null; done  # its veth goes with it
+  for ((i = 1; i <= CL_HOSTS; i++)); do
+    # the veth pair first: a namespace's devices go with it only later (the
+    # kernel frees a deleted namespace in the background)
+    ip link del "sv${CL_ID}h$i" 2>/dev/null
+    ip netns del "$CL_NS$i" 2>/dev/null
+  done
   ip link del "$CL_BRIDGE" 2>/dev/null
   [[ $CL_STARTED_MUNGE -eq 1 && -f /run/munge/munged.pid ]] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null
   CL_STARTED_MUNGE=0
