@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Faults (docs/reliability.md), with the real binary:
-#  1. crash and resume: the baseline, a QuaIL run (mimic and fine-tune stages)
-#     and the blend ReLU -> HerPN, each SIGKILLed at 10 points (random times,
+#  1. crash and resume: the baseline (20 epochs), a QuaIL run (mimic and
+#     fine-tune stages) and the blend ReLU -> HerPN (12 epochs), each SIGKILLed at 10 points (random times,
 #     and the first three the moment a checkpoint write is under way), resumed
 #     each time, end with bitwise the uninterrupted run's weights, buffers,
 #     momentum and RNG, the same metrics rows (each once) and a readable
@@ -23,7 +23,7 @@ PY=${SISYPHUS_PYTHON:-python3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 "$PY" "$(dirname "$0")/../support/make_idx_dataset.py" "$WORK/fm" 610 100 > /dev/null
 C=(--data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --log-every 0 --threads 1 --trace-every 10)
-TRAIN=(train --net lenet --dataset fashion-mnist --epochs 8 --batch-size 16 "${C[@]}")
+TRAIN=(train --net lenet --dataset fashion-mnist --epochs 20 --batch-size 16 "${C[@]}")
 
 # same RUN_A RUN_B: every checkpoint file of run A bitwise run B's (model,
 # optimizer, RNG), metrics rows equal but for the timing columns and each
@@ -65,8 +65,9 @@ PY
 # killed RUN N CMD...: runs CMD (with --run RUN --resume) N times, each
 # SIGKILLed (another start when a run ended before its kill, up to 2N): the
 # first three as soon as a checkpoint write is under way (<run>/last.h5.tmp
-# exists), the others at a random time within a fifth of the uninterrupted
-# run's length (after its start-up); then once to the end. Prints where the kills fell.
+# exists), the others at a random time within a tenth of the uninterrupted
+# run's length (after 0.3 s); then once to the end. Runs of many short epochs,
+# so that 10 kills fall before the end on a fast machine too. Prints where the kills fell.
 killed() {
   local run=$1 n=$2 i kills=0 pid t where=
   shift 2
@@ -77,7 +78,7 @@ killed() {
       for _ in $(seq 20000); do [[ -e $WORK/ck/$run/last.h5.tmp ]] && break; sleep 0.001; done
       kill -9 "$pid" 2>/dev/null && { where+=" write"; kills=$((kills + 1)); }
     else
-      t=$(awk -v s="$RANDOM" -v d="$DURATION" 'BEGIN {srand(s); printf "%.2f", 0.5 + rand() * d / 5}')
+      t=$(awk -v s="$RANDOM" -v d="$DURATION" 'BEGIN {srand(s); printf "%.2f", 0.3 + rand() * d / 10}')
       sleep "$t"
       kill -9 "$pid" 2>/dev/null && { where+=" ${t}s"; kills=$((kills + 1)); }
     fi
@@ -106,7 +107,7 @@ crash_and_resume base "baseline" "${TRAIN[@]}"
 crash_and_resume q "QuaIL+AMM (10 stages)" quail --teacher "$WORK/ck/base-ref/last.h5" --amm --mimic-epochs 1 \
   --finetune-epochs 1 --batch-size 16 "${C[@]}"
 crash_and_resume blend "blend ReLU -> HerPN" quail --teacher "$WORK/ck/base-ref/last.h5" --act herpn --method blend \
-  --replace-epochs 5 --batch-size 16 "${C[@]}"
+  --replace-epochs 12 --batch-size 16 "${C[@]}"
 
 # --- 2. a rank dies, or hangs
 rank_pid() {  # RANK: the pid of that rank of the run 'mr' (from its environment)
