@@ -1,0 +1,169 @@
+#include "app/command_line.h"
+
+#include <type_traits>
+#include <variant>
+
+#include "train/settings.h"
+
+namespace sisyphus::app {
+namespace {
+
+// CLI11 2.1 prints an on/off pair as "--augment,--no-augment{false}" (the
+// value the negated name stores); the help text already says the default.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* opt, bool positional) const override {
+    std::string name = CLI::Formatter::make_option_name(opt, positional);
+    for (const char* stored : {"{false}", "{true}"})
+      for (size_t at; (at = name.find(stored)) != std::string::npos;)
+        name.erase(at, std::string(stored).size());
+    return name;
+  }
+};
+
+// Every row of a command's settings table (train/settings.h) as a flag:
+// on/off settings as --name and its negation, the others as --name VALUE.
+template <class C>
+void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C& cfg) {
+  static C defaults{};  // static: GCC 12 otherwise warns (falsely) of its strings uninitialised
+  for (const auto& row : table) {
+    std::visit(
+        [&](auto* value) {
+          using T = std::remove_pointer_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, bool>) {
+            const bool on = *std::get<bool*>(row.field(defaults));
+            cmd->add_flag("--" + row.name + ",!--" + row.negation, *value,
+                          row.help + " (default: " + (on ? "on" : "off") + ")");
+          } else {
+            cmd->add_option("--" + row.name, *value, row.help);
+          }
+        },
+        row.field(cfg));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<CommandLine> make_command_line() {
+  auto out = std::make_unique<CommandLine>();
+  CommandLine& c = *out;
+  CLI::App& app = c.app;
+  // A flag given twice takes the last value, as with argparse.
+  app.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands, which inherit it
+  app.set_config("--config", "", "Read settings from a TOML/INI file ([train] section for train)");
+  bool& verbose = c.verbose;
+  app.add_flag("--verbose", verbose, "Also log how the process was set up (allocator tuning, ...)");
+  app.require_subcommand(1);
+
+  train::TrainConfig& train_cfg = c.train_cfg;
+  CLI::App* train_cmd = c.train_cmd = app.add_subcommand(
+      "train", "Train a network from scratch: the ReLU baseline, or with --act a polynomial one");
+  bind_settings(train_cmd, train::train_settings(), train_cfg);
+
+  train::EvalConfig& eval_cfg = c.eval_cfg;
+  CLI::App* eval_cmd = c.eval_cmd =
+      app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
+  eval_cmd->add_option("--checkpoint", eval_cfg.checkpoint, "Checkpoint file (.h5)")->required();
+  eval_cmd->add_option("--data-dir", eval_cfg.data_dir,
+                       "Data folder; empty: the data set's default");
+  eval_cmd
+      ->add_option("--batch-size", eval_cfg.batch_size,
+                   "Global evaluation batch, split over the ranks")
+      ->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--test-limit", eval_cfg.test_limit, "First N test images only (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd
+      ->add_option("--threads", eval_cfg.threads,
+                   "Torch intra-op threads (0: the host's cores / local ranks)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option(
+      "--act", eval_cfg.act,
+      "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
+      "poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, cpoly:degree=D[,range=A]; empty: the "
+      "checkpoint's own");
+  eval_cmd->add_option(
+      "--amm-mode", eval_cfg.amm_mode,
+      "AMM inference statistics: amm (running estimates), mm (true batch min/max), biggest "
+      "(the reference code's mode 0: smallest batch min, largest batch range), extreme "
+      "(running extremes)");
+  eval_cmd->add_option("--backend", eval_cfg.backend,
+                       "Communication under mpirun: auto, local, mpi, nccl");
+  bind_settings(eval_cmd, train::device_settings(), eval_cfg.dev);
+  eval_cmd->add_option("--result-file", eval_cfg.result_file,
+                       "Append a CSV row with the result to this file");
+  eval_cmd->add_option(
+      "--label", eval_cfg.label,
+      "Label of the CSV row and source name in the trace (default: the checkpoint path)");
+  eval_cmd->add_option(
+      "--save-logits", eval_cfg.save_logits,
+      "Write the normalised inputs, labels and logits (test-set order) to this HDF5 file "
+      "(one rank; use --test-limit for big sets)");
+  eval_cmd->add_option(
+      "--trace", eval_cfg.trace_file,
+      "Append per-layer activation statistics to this trace file (HDF5); a network with "
+      "AMM is evaluated and traced in each inference mode: amm, mm, biggest, extreme");
+
+  CLI::App* trace_cmd = app.add_subcommand("trace", "Analyse activation traces (trace.h5 files)");
+  trace_cmd->require_subcommand(1);
+  std::string& trace_file = c.trace_file;
+  std::string& plot_out = c.plot_out;
+  std::string& plot_title = c.plot_title;
+  std::vector<std::string>& trace_files = c.trace_files;
+  CLI::App* summary_cmd = c.summary_cmd = trace_cmd->add_subcommand(
+      "summary",
+      "Per layer max |x| (last evaluation, worst seen), growth, first NaN/Inf, escaping verdict");
+  summary_cmd->add_option("file", trace_file, "Trace file")->required();
+  CLI::App* compare_cmd = c.compare_cmd =
+      trace_cmd->add_subcommand("compare", "The per-layer max |x| of several runs side by side");
+  compare_cmd->add_option("files", trace_files, "Trace files")->required();
+  CLI::App* plot_cmd = c.plot_cmd = trace_cmd->add_subcommand(
+      "plot", "PNG of log10(max |x|) per layer, one line per run and mode (gnuplot)");
+  plot_cmd->add_option("files", trace_files, "Trace files")->required();
+  plot_cmd->add_option("--out", plot_out, "PNG to write");
+  plot_cmd->add_option("--title", plot_title, "Figure title");
+
+  train::QuailConfig& quail_cfg = c.quail_cfg;
+  CLI::App* quail_cmd = c.quail_cmd = app.add_subcommand(
+      "quail",
+      "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
+  bind_settings(quail_cmd, train::quail_settings(), quail_cfg);
+
+  train::FoldConfig& fold_cfg = c.fold_cfg;
+  CLI::App* fold_cmd = c.fold_cmd = app.add_subcommand(
+      "fold",
+      "Write a checkpoint's deployable form: BN folded into the conv/linear weights, each "
+      "activation (AMM included) one polynomial per channel; no batch statistics at inference");
+  fold_cmd->add_option("--checkpoint", fold_cfg.checkpoint, "The trained checkpoint (.h5)")
+      ->required();
+  fold_cmd->add_option("--out", fold_cfg.out, "The folded checkpoint to write (.h5)")->required();
+  fold_cmd->add_option("--amm-mode", fold_cfg.amm_mode,
+                       "AMM statistics that become coefficients: amm (running estimates), "
+                       "biggest, extreme (mm uses each batch's and cannot be folded)");
+
+  train::CostConfig& cost_cfg = c.cost_cfg;
+  CLI::App* cost_cmd = c.cost_cmd = app.add_subcommand(
+      "cost",
+      "Multiplicative depth (CKKS levels) and ct-ct / pt-ct multiplications of a checkpoint's "
+      "inference, per layer and in total, beside ReLU composites (rules: docs/beyond.md)");
+  cost_cmd->add_option("--checkpoint", cost_cfg.checkpoint, "Checkpoint file (.h5)")->required();
+  cost_cmd->add_option("--amm-mode", cost_cfg.amm_mode,
+                       "AMM statistics the activations are counted with: amm, biggest, extreme");
+  cost_cmd->add_option("--sign-degrees", cost_cfg.sign_degrees,
+                       "ReLU's sign approximation for the comparison: odd degrees, composed");
+  cost_cmd->add_option("--csv", cost_cfg.csv, "Also write the table as CSV to this file");
+  cost_cmd->add_flag("--layers,!--totals-only", cost_cfg.layers, "Print every layer (default: on)");
+
+  CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
+  data_cmd->require_subcommand(1);
+  std::string& tiny_src = c.tiny_src;
+  std::string& tiny_out = c.tiny_out;
+  CLI::App* pack_cmd = c.pack_cmd =
+      data_cmd->add_subcommand("pack-tiny", "Pack a tiny-imagenet-200 folder into one HDF5 file");
+  pack_cmd->add_option("source", tiny_src, "The tiny-imagenet-200 folder")->required();
+  pack_cmd->add_option("--out", tiny_out, "Output HDF5 file");
+  return out;
+}
+
+}  // namespace sisyphus::app
