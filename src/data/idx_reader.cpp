@@ -2,7 +2,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -23,8 +25,9 @@ class GzReader {
   ~GzReader() {
     if (file_) gzclose(file_);
   }
-  // Reads exactly `size` bytes or throws naming the file.
-  void read(void* out, size_t size, const char* what) {
+  // Reads exactly `size` bytes or throws naming the file; `before` and
+  // `total` place them in a longer read for the message.
+  void read(void* out, size_t size, const char* what, size_t before = 0, size_t total = 0) {
     auto* dst = static_cast<unsigned char*>(out);
     size_t done = 0;
     while (done < size) {
@@ -38,10 +41,22 @@ class GzReader {
       }
       if (got == 0) {
         SISYPHUS_FAIL(ErrorKind::kData, "'" + path_ + "' is truncated: it ends inside the " + what +
-                                            " (" + std::to_string(done) + " of " +
-                                            std::to_string(size) + " bytes)");
+                                            " (" + std::to_string(before + done) + " of " +
+                                            std::to_string(total ? total : size) + " bytes)");
       }
       done += static_cast<size_t>(got);
+    }
+  }
+  // Reads exactly `size` bytes into `out`, growing it as the data arrives:
+  // a header that claims more than the file holds (gzip hides the true size)
+  // costs no more memory than the file before it is refused as truncated.
+  void read_vector(std::vector<uint8_t>& out, size_t size, const char* what) {
+    constexpr size_t kStep = size_t(64) << 20;
+    out.clear();
+    while (out.size() < size) {
+      const size_t at = out.size();
+      out.resize(at + std::min(kStep, size - at));
+      read(out.data() + at, out.size() - at, what, at, size);
     }
   }
   uint32_t read_be32(const char* what) {
@@ -86,8 +101,7 @@ ImageSet read_idx(const std::string& images_path, const std::string& labels_path
     set.channels = 1;
     set.height = rows;
     set.width = cols;
-    set.pixels.resize(static_cast<size_t>(set.n * set.image_bytes()));
-    in.read(set.pixels.data(), set.pixels.size(), "pixel data");
+    in.read_vector(set.pixels, static_cast<size_t>(set.n * set.image_bytes()), "pixel data");
   }
   {
     GzReader in(labels_path);
@@ -102,8 +116,8 @@ ImageSet read_idx(const std::string& images_path, const std::string& labels_path
                                           " labels but '" + images_path + "' holds " +
                                           std::to_string(set.n) + " images");
     }
-    std::vector<uint8_t> raw(n);
-    in.read(raw.data(), raw.size(), "label data");
+    std::vector<uint8_t> raw;
+    in.read_vector(raw, n, "label data");
     set.labels.assign(raw.begin(), raw.end());
   }
   set.source = images_path;

@@ -96,6 +96,21 @@ TEST(Idx, BadInputs) {
                "img.gz");
 }
 
+// A header that claims far more than the file holds (here 2^32-1 images of
+// 4096x4096, 72 PB; fuzzing found such headers) is refused as truncated after
+// reading what is there, without allocating what the header claims (which
+// threw std::bad_alloc, or took all memory, before).
+TEST(Idx, HeaderClaimingMoreThanTheFileHoldsIsTruncated) {
+  TempDir dir;
+  for (bool gz : {false, true}) {
+    const std::string img = dir.file(gz ? "huge.gz" : "huge");
+    // n = -1 is written as 0xffffffff; 4096 bytes of pixels follow the header.
+    fixtures::write_idx_images(img, -1, 4096, 4096, fixtures::pattern_bytes(4096, 5), gz);
+    fixtures::write_idx_labels(dir.file("lab"), {1}, false);
+    expect_error([&] { data::read_idx(img, dir.file("lab")); }, ErrorKind::kData, "truncated");
+  }
+}
+
 TEST(Cifar, Cifar10AndCifar100Records) {
   TempDir dir;
   fixtures::write_cifar10_dir(dir.file("c10"), 4);
