@@ -295,6 +295,40 @@ void write_array(const Object& loc, const std::string& name, DType dtype,
   }
 }
 
+namespace {
+
+// A damaged or hostile file can claim any shape for a dataset (a few bytes
+// of header describe 2^60 values): refuse a shape that the bytes stored for it
+// cannot hold, before any caller allocates memory for it. Data that was written
+// (by us, h5py or h5dump) is always stored; compressed data at most ~1000x
+// smaller (deflate's limit), so those may claim 2048x their stored bytes.
+void check_stored(hid_t dset, const std::vector<hsize_t>& dims, size_t type_size,
+                  const std::string& file, const std::string& path) {
+  constexpr uint64_t kMaxBytes = uint64_t(1) << 50;
+  uint64_t bytes = type_size;
+  for (hsize_t d : dims) {
+    if (d != 0 && bytes > kMaxBytes / d) {
+      SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + file +
+                                          " claims an impossible shape (over 2^50 bytes): the "
+                                          "file is damaged");
+    }
+    bytes *= d;
+  }
+  if (bytes == 0) return;
+  const uint64_t stored = H5Dget_storage_size(dset);  // 0 for no data, or on an error
+  hid_t dcpl = H5_CHECK(H5Dget_create_plist(dset), "H5Dget_create_plist", file, path);
+  Guard dcpl_guard{dcpl, H5Pclose};
+  const int filters = H5_CHECK(H5Pget_nfilters(dcpl), "H5Pget_nfilters", file, path);
+  const uint64_t ratio = filters > 0 ? 2048 : 1;
+  if (stored < (bytes + ratio - 1) / ratio) {
+    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + file + " claims " +
+                                        std::to_string(bytes) + " bytes of data but stores " +
+                                        std::to_string(stored) + ": the file is damaged");
+  }
+}
+
+}  // namespace
+
 ArrayInfo array_info(const Object& loc, const std::string& name) {
   std::string path = child_path(loc, name);
   if (!exists(loc, name)) {
@@ -332,6 +366,7 @@ ArrayInfo array_info(const Object& loc, const std::string& name) {
   } else {
     SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + loc.file() + " is not numeric");
   }
+  check_stored(dset, dims, size, loc.file(), path);
   info.shape.assign(dims.begin(), dims.end());
   return info;
 }
@@ -495,6 +530,11 @@ std::vector<std::string> read_strings(const Object& loc, const std::string& name
   Guard space_guard{space, H5Sclose};
   hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints",
                         loc.file(), path);
+  {
+    hid_t stored_type = H5_CHECK(H5Dget_type(dset), "H5Dget_type", loc.file(), path);
+    Guard stored_type_guard{stored_type, H5Tclose};
+    check_stored(dset, {static_cast<hsize_t>(n)}, H5Tget_size(stored_type), loc.file(), path);
+  }
   hid_t type = vlen_string_type(loc.file(), path);
   Guard type_guard{type, H5Tclose};
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/child_probe.h"
 #include "core/error.h"
 #include "core/h5.h"
 #include "data/jpeg.h"
@@ -134,7 +135,9 @@ PackStats pack_tiny_imagenet(const std::string& src_dir, const std::string& out_
   return PackStats{train.n, val.n, static_cast<int64_t>(wnids.size())};
 }
 
-ImageSet read_tiny_imagenet(const std::string& h5_path, const std::string& split) {
+namespace {
+
+ImageSet read_unguarded(const std::string& h5_path, const std::string& split) {
   h5::Object file = h5::open_file(h5_path);
   if (!h5::has_attr(file, "format") || h5::attr_string(file, "format") != kFormat) {
     SISYPHUS_FAIL(ErrorKind::kData, "'" + h5_path +
@@ -159,6 +162,13 @@ ImageSet read_tiny_imagenet(const std::string& h5_path, const std::string& split
   h5::read_array(group, "labels", h5::DType::kI64, set.labels.data(), set.n);
   set.validate();
   return set;
+}
+
+}  // namespace
+
+ImageSet read_tiny_imagenet(const std::string& h5_path, const std::string& split) {
+  read_in_child_first(h5_path, ErrorKind::kData, [&] { read_unguarded(h5_path, split); });
+  return read_unguarded(h5_path, split);
 }
 
 }  // namespace sisyphus::data

@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "core/child_probe.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/h5.h"
@@ -247,13 +248,15 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   fs::rename_over(tmp, path);
 }
 
-CheckpointMeta read_checkpoint_meta(const std::string& path) {
+namespace {
+
+CheckpointMeta read_meta_unguarded(const std::string& path) {
   h5::Object file = h5::open_file(path);
   check_format(file, path);
   return read_meta(file);
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
+Checkpoint load_unguarded(const std::string& path) {
   h5::Object file = h5::open_file(path);
   check_format(file, path);
   Checkpoint ckpt;
@@ -276,6 +279,27 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   verify_checksum(file, ckpt, path);
   return ckpt;
+}
+
+// The first read happens in a child (core/child_probe.h); one torch thread
+// there, as GNU OpenMP cannot start its threads again in a forked child.
+void read_in_child(const std::string& path, const std::function<void()>& read) {
+  read_in_child_first(path, ErrorKind::kCheckpoint, [&] {
+    at::set_num_threads(1);
+    read();
+  });
+}
+
+}  // namespace
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  read_in_child(path, [&] { read_meta_unguarded(path); });
+  return read_meta_unguarded(path);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  read_in_child(path, [&] { load_unguarded(path); });
+  return load_unguarded(path);
 }
 
 TensorList module_state(const torch::nn::Module& module) {

@@ -1,5 +1,6 @@
 #include "trace/reader.h"
 
+#include "core/child_probe.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/h5.h"
@@ -19,9 +20,7 @@ std::vector<int64_t> read_i64(const h5::Object& g, const std::string& name, int6
   return v;
 }
 
-}  // namespace
-
-TraceFile read_trace(const std::string& path) {
+TraceFile read_unguarded(const std::string& path) {
   if (!fs::file_exists(path))
     SISYPHUS_FAIL(ErrorKind::kIo, "trace file '" + path + "' does not exist");
   if (!h5::is_hdf5(path)) SISYPHUS_FAIL(ErrorKind::kIo, "'" + path + "' is not an HDF5 file");
@@ -87,6 +86,13 @@ TraceFile read_trace(const std::string& path) {
     t.records.push_back(std::move(rec));
   }
   return t;
+}
+
+}  // namespace
+
+TraceFile read_trace(const std::string& path) {
+  read_in_child_first(path, ErrorKind::kIo, [&] { read_unguarded(path); });
+  return read_unguarded(path);
 }
 
 }  // namespace sisyphus::trace

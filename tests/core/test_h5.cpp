@@ -3,7 +3,9 @@
 
 #include <fstream>
 
+#include <hdf5.h>
 #include "core/error.h"
+
 #include "core/h5.h"
 #include "support/fixtures.h"
 
@@ -86,4 +88,40 @@ TEST(H5, WrongCountAndMissingObjectsAreErrors) {
   EXPECT_THROW(h5::array_info(f, "w"), Error);
   EXPECT_THROW(h5::open_group(f, "g"), Error);
   EXPECT_THROW(h5::attr_string(f, "nope"), Error);
+}
+
+// A damaged file can claim any shape: here a chunked dataset of 2^40 doubles
+// (8 TB) of which nothing is stored, in a file of a few KB. The wrapper
+// refuses it before any caller allocates for it; data that is stored reads.
+TEST(H5, ShapeBeyondTheStoredBytesIsRefused) {
+  fixtures::TempDir dir;
+  const std::string path = dir.file("claims.h5");
+  {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    hsize_t dims[1] = {hsize_t(1) << 40}, chunk[1] = {1024};
+    hid_t space = H5Screate_simple(1, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    ASSERT_GE(H5Pset_chunk(dcpl, 1, chunk), 0);
+    hid_t d = H5Dcreate2(f, "big", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+    h5::Object file = h5::open_file(path, /*writable=*/true);
+    std::vector<double> small = {1, 2, 3};
+    h5::write_array(file, "small", h5::DType::kF64, {3}, small.data());
+  }
+  h5::Object f = h5::open_file(path);
+  try {
+    h5::array_info(f, "big");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kHdf5);
+    EXPECT_NE(std::string(e.what()).find("claims 8796093022208 bytes"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("claims.h5"), std::string::npos);
+  }
+  EXPECT_EQ(h5::array_info(f, "small").numel(), 3);
 }
