@@ -1,6 +1,7 @@
 #include "data/jpeg.h"
 
 #include <csetjmp>
+#include <cstdint>
 #include <cstdio>
 // jpeglib.h needs FILE and size_t declared first.
 #include <jpeglib.h>
@@ -9,6 +10,12 @@
 
 namespace sisyphus::data {
 namespace {
+
+// Far above any image we pack (TinyImageNet's are 64x64), far below what a
+// damaged header can claim (65535x65535, 12 GB; found by fuzzing): decoding
+// would allocate before it finds the data missing.
+constexpr uint64_t kMaxPixels = uint64_t(1) << 26;  // 8192 x 8192
+constexpr long kMaxLibjpegMemory = 1L << 30;        // libjpeg's own buffers
 
 // libjpeg reports fatal errors through error_exit; we jump back and throw.
 struct ErrorManager {
@@ -36,8 +43,16 @@ bool decode(FILE* f, RgbImage* out, char* message) {
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  cinfo.mem->max_memory_to_use = kMaxLibjpegMemory;
   jpeg_stdio_src(&cinfo, f);
   jpeg_read_header(&cinfo, TRUE);
+  if (uint64_t(cinfo.image_width) * cinfo.image_height > kMaxPixels) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "its header claims %ux%u pixels, more than %llu",
+                  cinfo.image_width, cinfo.image_height,
+                  static_cast<unsigned long long>(kMaxPixels));
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   out->width = static_cast<int>(cinfo.output_width);

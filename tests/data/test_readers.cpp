@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "core/error.h"
 #include "data/cifar_reader.h"
@@ -229,6 +231,30 @@ TEST(TinyImageNet, BadInputs) {
   // an HDF5 file that is not a packed data set
   expect_error([&] { data::read_tiny_imagenet(dir2.file("tiny/wnids.txt"), "train"); },
                ErrorKind::kHdf5, "wnids.txt");
+}
+
+// A JPEG header that claims 20000x20000 pixels (1.2 GB of RGB; fuzzing found
+// 65280x65280, 12 GB) is refused before anything is allocated for it; a real
+// image still decodes.
+TEST(Jpeg, HeaderClaimingAHugeImageIsRefused) {
+  TempDir dir;
+  std::vector<uint8_t> rgb = fixtures::pattern_bytes(16 * 16 * 3, 3);
+  data::encode_jpeg_file(dir.file("a.jpg"), rgb.data(), 16, 16, 3);
+  EXPECT_EQ(data::decode_jpeg_file(dir.file("a.jpg")).width, 16);
+  std::string bytes;
+  {
+    std::ifstream in(dir.file("a.jpg"), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t sof = bytes.find("\xff\xc0");  // baseline frame header: length, precision, h, w
+  ASSERT_NE(sof, std::string::npos);
+  for (size_t i : {sof + 5, sof + 7}) {  // height, width: 20000 = 0x4e20
+    bytes[i] = '\x4e';
+    bytes[i + 1] = '\x20';
+  }
+  std::ofstream(dir.file("huge.jpg"), std::ios::binary) << bytes;
+  expect_error([&] { data::decode_jpeg_file(dir.file("huge.jpg")); }, ErrorKind::kData,
+               "claims 20000x20000 pixels");
 }
 
 TEST(Dataset, SpecsAndShapeChecks) {
