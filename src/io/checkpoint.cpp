@@ -281,13 +281,12 @@ Checkpoint load_unguarded(const std::string& path) {
   return ckpt;
 }
 
-// The first read happens in a child (core/child_probe.h); one torch thread
-// there, as GNU OpenMP cannot start its threads again in a forked child.
+// The first read happens in a child (core/child_probe.h). Nothing in it may
+// touch torch's thread pools: they do not exist in a forked child (setting the
+// thread count there waits for workers that are gone). Reading only allocates
+// tensors and hashes their bytes, which uses no threads.
 void read_in_child(const std::string& path, const std::function<void()>& read) {
-  read_in_child_first(path, ErrorKind::kCheckpoint, [&] {
-    at::set_num_threads(1);
-    read();
-  });
+  read_in_child_first(path, ErrorKind::kCheckpoint, read);
 }
 
 }  // namespace
