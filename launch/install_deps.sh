@@ -20,6 +20,7 @@ PACKAGES=(
   dataset-fashion-mnist        # the real data set of the main job
   gnuplot-nox                  # `sisyphus trace plot`
   clang-format                 # the code form (.clang-format), checked by the test command
+  clang libclang-rt-14-dev llvm  # the libFuzzer targets (tests/fuzz, launch/fuzz.sh) and symbolised reports
   python3 python3-venv         # the project's Python environment (torch from PyPI)
   slurmctld slurmd slurm-client munge  # the Slurm batch-job test (tests/slurm)
   iproute2 util-linux bc       # the multi-host test cluster (tests/cluster: ip netns, nsenter)
