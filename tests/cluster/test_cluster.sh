@@ -147,6 +147,42 @@ if [[ $ok -eq 1 ]] && "$BIN" eval --checkpoint "$WORK/ck/cut/last.h5" --data-dir
   pass "cut link:$why each naming the lost rank and host; the last checkpoint loads"
 else fail "cut link:$why"; tail -3 "$WORK/cut-eval.out"; fi
 
+# A rank SIGKILLed on its host, 3 hosts: rank 1 (on h2) and rank 2 (on h3) at
+# a random time after the first checkpoint, rank 0 (on h1) inside a checkpoint
+# write. The job ends within 60 s, non-zero, the output names the lost rank,
+# and the last checkpoint loads.
+rank_pid() {  # RANK: the pid of that rank of the run 'kh' (from its environment)
+  local p
+  for p in $(pgrep -f "sisyphus train.*--run kh"); do
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
+  done
+}
+ok=0; why=
+for victim in 1 2 0; do
+  rm -rf "$WORK/ck/kh"
+  on_host 1 timeout 120 mpirun --hostfile "$WORK/hosts3" -np 3 --bind-to none "$BIN" train --net lenet \
+    --dataset fashion-mnist --epochs 50 --batch-size 24 "${C[@]}" --run kh > "$WORK/kh.out" 2>&1 &
+  mpirun_pid=$!
+  for _ in $(seq 600); do [[ -f $WORK/ck/kh/last.h5 ]] && break; sleep 0.1; done
+  if ((victim == 0)); then
+    for _ in $(seq 20000); do [[ -e $WORK/ck/kh/last.h5.tmp ]] && break; sleep 0.001; done
+  else
+    sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
+  fi
+  pid=$(rank_pid $victim)
+  killed_at=$(date +%s.%N)
+  kill -9 "$pid" 2>/dev/null
+  wait "$mpirun_pid"; rc=$?
+  secs=$(echo "$(date +%s.%N) - $killed_at" | bc)
+  if [[ -n $pid && $rc -ne 0 && $rc -ne 124 ]] && (($(echo "$secs < 60" | bc))) &&
+     grep -qE "rank $victim (with PID|\[)|process rank $victim |lost rank $victim " "$WORK/kh.out" &&
+     "$BIN" eval --checkpoint "$WORK/ck/kh/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then
+    ok=$((ok + 1)); why+=" rank $victim (h$((victim + 1))) ended in ${secs}s;"
+  else why+=" [rank $victim pid '$pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/kh.out" | tail -2 | tr '\n' ' ')]"; fi
+done
+if [[ $ok -eq 3 ]]; then pass "a rank SIGKILLed on its host (3 hosts):$why named, the last checkpoint loads"
+else fail "rank killed on another host: $ok of 3$why"; fi
+
 # Slurm across the hosts: the shipped batch scripts, srun --mpi=pmix
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "(Slurm parts skipped: slurmctld/slurmd/munge not installed)"
