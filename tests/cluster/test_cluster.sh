@@ -16,7 +16,9 @@
 #     equals the clean run bitwise;
 #   - the link cut (ip link set down) mid-run: every rank exits non-zero within
 #     --peer-timeout and a few seconds, naming the rank it lost; the last
-#     checkpoint loads.
+#     checkpoint loads;
+#   - a rank SIGKILLed on each of 3 hosts (one inside a checkpoint write): the
+#     job ends within 60 s naming it; the last checkpoint loads.
 # Needs root, iproute2, /dev/net/tun and util-linux (nsenter, unshare); Slurm parts
 # also slurmctld/slurmd/munge. Without namespaces it reports a skip (77).
 # Usage: test_cluster.sh path/to/sisyphus
