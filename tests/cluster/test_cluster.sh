@@ -153,12 +153,6 @@ else fail "cut link:$why"; tail -3 "$WORK/cut-eval.out"; fi
 # a random time after the first checkpoint, rank 0 (on h1) inside a checkpoint
 # write. The job ends within 60 s, non-zero, the output names the lost rank,
 # and the last checkpoint loads.
-rank_pid() {  # RANK: the pid of that rank of the run 'kh' (from its environment)
-  local p
-  for p in $(pgrep -f "sisyphus train.*--run kh"); do
-    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
-  done
-}
 ok=0; why=
 for victim in 1 2 0; do
   rm -rf "$WORK/ck/kh"
@@ -171,16 +165,11 @@ for victim in 1 2 0; do
   else
     sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
   fi
-  pid=$(rank_pid $victim)
-  killed_at=$(date +%s.%N)
-  kill -9 "$pid" 2>/dev/null
-  wait "$mpirun_pid"; rc=$?
-  secs=$(echo "$(date +%s.%N) - $killed_at" | bc)
-  if [[ -n $pid && $rc -ne 0 && $rc -ne 124 ]] && (($(echo "$secs < 60" | bc))) &&
-     grep -qE "rank $victim (with PID|\[)|process rank $victim |lost rank $victim " "$WORK/kh.out" &&
+  kill_rank_and_wait kh $victim "$mpirun_pid" "$WORK/kh.out"
+  if [[ $ended_ok -eq 1 ]] &&
      "$BIN" eval --checkpoint "$WORK/ck/kh/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then
     ok=$((ok + 1)); why+=" rank $victim (h$((victim + 1))) ended in ${secs}s;"
-  else why+=" [rank $victim pid '$pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/kh.out" | tail -2 | tr '\n' ' ')]"; fi
+  else why+=" [rank $victim pid '$killed_pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/kh.out" | tail -2 | tr '\n' ' ')]"; fi
 done
 if [[ $ok -eq 3 ]]; then pass "a rank SIGKILLed on its host (3 hosts):$why named, the last checkpoint loads"
 else fail "rank killed on another host: $ok of 3$why"; fi

@@ -110,12 +110,6 @@ crash_and_resume blend "blend ReLU -> HerPN" quail --teacher "$WORK/ck/base-ref/
   --replace-epochs 12 --batch-size 16 "${C[@]}"
 
 # --- 2. a rank dies, or hangs
-rank_pid() {  # RANK: the pid of that rank of the run 'mr' (from its environment)
-  local p
-  for p in $(pgrep -f "sisyphus train.*--run mr"); do
-    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
-  done
-}
 ok=0; bad=
 for i in $(seq 10); do
   rm -rf "$WORK/ck/mr"
@@ -130,16 +124,11 @@ for i in $(seq 10); do
   else
     sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
   fi
-  pid=$(rank_pid $victim)
-  killed_at=$(date +%s.%N)
-  kill -9 "$pid" 2>/dev/null
-  wait "$mp"; rc=$?
-  secs=$(echo "$(date +%s.%N) - $killed_at" | bc)
-  if [[ -n $pid && $rc -ne 0 && $rc -ne 124 ]] && (($(echo "$secs < 60" | bc))) &&
-     grep -qE "rank $victim (with PID|\[)|process rank $victim " "$WORK/mr.out" &&
+  kill_rank_and_wait mr $victim "$mp" "$WORK/mr.out"
+  if [[ $ended_ok -eq 1 ]] &&
      "$BIN" eval --checkpoint "$WORK/ck/mr/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then
     ok=$((ok + 1))
-  else bad+=" [kill $i: rank $victim pid '$pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/mr.out" | tail -2 | tr '\n' ' ')]"; fi
+  else bad+=" [kill $i: rank $victim pid '$killed_pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/mr.out" | tail -2 | tr '\n' ' ')]"; fi
 done
 if [[ $ok -eq 10 ]]; then pass "mpirun -np 3, a rank SIGKILLed at 10 points (3 in a checkpoint write): ended within 60 s naming it, last checkpoint loads"
 else fail "rank killed: $ok of 10$bad"; fi
@@ -149,7 +138,7 @@ timeout 120 mpirun -np 3 --bind-to none "$BIN" train --net lenet --dataset fashi
   --batch-size 8 "${C[@]}" --run mr --peer-timeout 5 > "$WORK/mr.out" 2>&1 &
 mp=$!
 for _ in $(seq 300); do [[ -f $WORK/ck/mr/last.h5 ]] && break; sleep 0.05; done
-pid=$(rank_pid 2)
+pid=$(rank_pid mr 2)
 stopped_at=$(date +%s.%N)
 kill -STOP "$pid"
 wait "$mp"; rc=$?

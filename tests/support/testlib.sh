@@ -17,3 +17,28 @@ finish() {
   echo "$1: $passes passed, $failures failed"
   [[ $failures -eq 0 ]]
 }
+
+# rank_pid RUN RANK: the pid of that MPI rank of the `sisyphus ... --run RUN`
+# processes (read from each one's environment; any host, one PID namespace).
+rank_pid() {
+  local p
+  for p in $(pgrep -f "sisyphus (train|quail).*--run $1( |$)"); do
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$p"; return; }
+  done
+}
+
+# kill_rank_and_wait RUN RANK MPIRUN_PID OUT: SIGKILLs that rank, waits for
+# mpirun; sets killed_pid, rc and secs (kill to mpirun's end), and ended_ok=1
+# when the job ended non-zero (not by timeout) within 60 s with OUT naming
+# the rank (mpirun's notice or the heartbeat's "lost rank").
+kill_rank_and_wait() {
+  killed_pid=$(rank_pid "$1" "$2")
+  local at
+  at=$(date +%s.%N)
+  kill -9 "$killed_pid" 2>/dev/null
+  wait "$3"; rc=$?
+  secs=$(echo "$(date +%s.%N) - $at" | bc)
+  ended_ok=0
+  if [[ -n $killed_pid && $rc -ne 0 && $rc -ne 124 ]] && (($(echo "$secs < 60" | bc))) &&
+     grep -qE "rank $2 (with PID|\[)|process rank $2 |lost rank $2 " "$4"; then ended_ok=1; fi
+}
