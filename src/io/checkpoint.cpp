@@ -281,23 +281,19 @@ Checkpoint load_unguarded(const std::string& path) {
   return ckpt;
 }
 
-// The first read happens in a child (core/child_probe.h). Nothing in it may
+}  // namespace
+
+// Each read happens first in a child (core/child_probe.h). Nothing in it may
 // touch torch's thread pools: they do not exist in a forked child (setting the
 // thread count there waits for workers that are gone). Reading only allocates
 // tensors and hashes their bytes, which uses no threads.
-void read_in_child(const std::string& path, const std::function<void()>& read) {
-  read_in_child_first(path, ErrorKind::kCheckpoint, read);
-}
-
-}  // namespace
-
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
-  read_in_child(path, [&] { read_meta_unguarded(path); });
+  read_in_child_first(path, ErrorKind::kCheckpoint, [&] { read_meta_unguarded(path); });
   return read_meta_unguarded(path);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  read_in_child(path, [&] { load_unguarded(path); });
+  read_in_child_first(path, ErrorKind::kCheckpoint, [&] { load_unguarded(path); });
   return load_unguarded(path);
 }
 
