@@ -12,7 +12,7 @@ namespace sisyphus::data {
 namespace {
 
 // Far above any image we pack (TinyImageNet's are 64x64), far below what a
-// damaged header can claim (65535x65535, 12 GB; found by fuzzing): decoding
+// damaged header can claim (fuzzing found 65280x65280, 12 GB): decoding
 // would allocate before it finds the data missing.
 constexpr uint64_t kMaxPixels = uint64_t(1) << 26;  // 8192 x 8192
 constexpr long kMaxLibjpegMemory = 1L << 30;        // libjpeg's own buffers

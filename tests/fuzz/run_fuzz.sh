@@ -41,11 +41,11 @@ if [[ $rc -ne 0 ]]; then
   done
   exit 1
 fi
-# Inputs that crashed or hung a reader's first pass in its child process
+# Inputs that crashed a reader's first pass in its child process
 # (refused cleanly by the parent) leave artifacts too: kept for the record.
 if compgen -G "$WORK/art/*" >/dev/null && [[ -n ${FUZZ_FINDINGS:-} ]]; then
   mkdir -p "$FUZZ_FINDINGS/handled"
   for f in "$WORK"/art/*; do cp "$f" "$FUZZ_FINDINGS/handled/$name-$(basename "$f")"; done
-  echo "$name: $(ls "$WORK"/art | wc -l) input(s) crashed or hung a child read (refused cleanly): $FUZZ_FINDINGS/handled"
+  echo "$name: $(ls "$WORK"/art | wc -l) input(s) crashed a child read (refused cleanly): $FUZZ_FINDINGS/handled"
 fi
 echo "$name: no finding in $SECS s"
