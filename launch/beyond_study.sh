@@ -4,11 +4,12 @@
 # paper), and each new method; every result folded, evaluated with a trace
 # of its max |x| per layer on the test set, and costed.
 #   launch/beyond_study.sh NET [--epochs E] [--stage-epochs S] [--train-limit N] [--threads T]
-#                              [--prefix P] [--methods "relu quail-amm herpn ..."]
+#                              [--prefix P] [--methods "relu quail-amm herpn ..."] [--tune-epochs T]
 # Budget: E epochs for every network trained from scratch (ReLU, HerPN, the
 # learnable quadratic with range control and clipping, HerPN with range control); S epochs per QuaIL stage and per
 # progressive replacement stage, E for the blend stage; these start from the
-# E-epoch ReLU baseline. Every step resumes (--resume) or is skipped when its
+# E-epoch ReLU baseline. A *-tuned method (blend-herpn-peak-tuned) adds T epochs
+# (default 3) on the folded network of its method, which must have run before it. Every step resumes (--resume) or is skipped when its
 # result exists, so the study runs in pieces: re-run the same command.
 # Results: $CK/P-NET-study.csv (label, checkpoint, accuracy, non-finite,
 # bounded, largest max |x|, levels, ct-ct, pt-ct) and the trace $CK/P-NET-study-trace.h5.
@@ -19,6 +20,10 @@ EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
 METHODS="relu quail-amm herpn herpn-range herpn-range-clip herpn-peak cpoly-range blend-herpn blend-herpn-range blend-herpn-peak progressive-herpn quail-herpn"
 RANGE=(--range-penalty 1e-2 --range-bound 4)  # the range control of the *-range methods (no clipping)
 PEAK=(--range-penalty 1e-2 --range-bound 20 --range-form peak)  # the *-peak methods' (no clipping)
+# *-tuned: the folded network of the method before it trained further as it is deployed (no BN,
+# no batch statistics), the peak penalty on that inference path, clipping and gradient clipping
+TUNE_EPOCHS=3
+TUNE=(--lr 0.002 --weight-decay 0 --grad-clip 1 "${PEAK[@]}" --clip-inputs)
 while (($#)); do
   case $1 in
     --epochs) EPOCHS=$2; shift 2 ;;
@@ -27,6 +32,7 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
     --methods) METHODS=$2; shift 2 ;;
+    --tune-epochs) TUNE_EPOCHS=$2; shift 2 ;;
     *) echo "beyond_study.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +60,7 @@ quail_run() {  # RUN [quail flags]
 }
 
 # Folded, evaluated with a trace, costed: one CSV row.
-report() {  # LABEL CHECKPOINT [amm mode]: replaces LABEL's row of an earlier invocation
+report() {  # LABEL CHECKPOINT [amm mode | folded]: replaces LABEL's row of an earlier invocation
   local label=$1 ckpt=$2 mode=${3:-amm} folded=$CK/$P-$1-folded.h5
   sed -i "/^$label,/d" "$CSV"
   if [[ -f $(dirname "$ckpt")/escaped.txt || ! -f $ckpt ]]; then
@@ -63,7 +69,8 @@ report() {  # LABEL CHECKPOINT [amm mode]: replaces LABEL's row of an earlier in
     return
   fi
   rm -f "$folded"
-  "$BIN" fold --checkpoint "$ckpt" --out "$folded" --amm-mode "$mode" > /dev/null
+  if [[ $mode == folded ]]; then cp "$ckpt" "$folded"  # trained in its folded form already
+  else "$BIN" fold --checkpoint "$ckpt" --out "$folded" --amm-mode "$mode" > /dev/null; fi
   local ev acc nonfinite bounded cost
   ev=$("$BIN" eval --checkpoint "$folded" --threads "$THREADS" --trace "$TRACE" --label "$label-folded" 2>&1 | grep "^eval:.*test accuracy" | tail -1)
   acc=$(grep -oE "test accuracy [0-9.]+%" <<<"$ev" | grep -oE "[0-9.]+")
@@ -120,6 +127,11 @@ for m in $METHODS; do
     blend-herpn-peak)
       quail_run "$P-blend-herpn-peak" --act herpn --method blend --replace-epochs "$EPOCHS" "${PEAK[@]}"
       report blend-herpn-peak "$CK/$P-blend-herpn-peak/blend.h5" ;;
+    *-tuned)
+      base=${m%-tuned}
+      [[ -f $CK/$P-$base-folded.h5 ]] || { echo "beyond_study.sh: $m needs $base's folded network: run $base first" >&2; exit 2; }
+      train_run "$P-$m" --init "$CK/$P-$base-folded.h5" "${TUNE[@]}" --epochs "$TUNE_EPOCHS"
+      report "$m" "$CK/$P-$m/last.h5" folded ;;
     *) echo "beyond_study.sh: unknown method $m" >&2; exit 2 ;;
   esac
 done

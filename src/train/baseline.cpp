@@ -21,6 +21,7 @@
 #include "train/metrics.h"
 #include "train/range_control.h"
 #include "train/run_setup.h"
+#include "train/saved_network.h"
 #include "train/sgd.h"
 #include "train/tracing.h"
 
@@ -60,6 +61,38 @@ ResumePoint resume_baseline(const TrainConfig& cfg, const Job& job, const std::s
   return {ckpt.meta.epoch, ckpt.meta.step, epoch_start(ckpt, job)};
 }
 
+// The network a run starts from: random weights for cfg's network and
+// activation, or with --init a checkpoint's network, form and weights.
+// `meta` gets the form (folded, BN) the run's checkpoints record.
+nn::Network initial_network(const TrainConfig& cfg, const data::DatasetSpec& spec,
+                            io::CheckpointMeta& meta) {
+  if (cfg.init.empty()) {
+    nn::Network net =
+        nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
+    if (cfg.act != "relu") nn::set_activations(*net, cfg.act, probe_input(spec));
+    return net;
+  }
+  SavedNetwork saved = load_saved_network(cfg.init);
+  const io::CheckpointMeta& m = saved.ckpt.meta;
+  if (m.network != cfg.network || m.dataset != cfg.dataset || m.imagenet_stem != cfg.imagenet_stem)
+    SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --init: '" + cfg.init + "' holds " +
+                                          m.network + " on " + m.dataset + ", this run names " +
+                                          cfg.network + " on " + cfg.dataset +
+                                          " (give --net and --dataset of the checkpoint)");
+  if (cfg.act != "relu" && cfg.act != m.activation)
+    SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --init: '" + cfg.init + "' has activation " +
+                                          m.activation + ", --act says " + cfg.act +
+                                          " (leave --act out to keep the checkpoint's)");
+  if (!saved.missing.empty())
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
+                  "bad value for --init: '" + cfg.init + "' lacks tensor " + saved.missing.front());
+  meta.folded = m.folded;
+  meta.batchnorm = m.batchnorm;
+  log::info("init: " + cfg.init + " (" + m.network + (m.folded ? ", folded" : "") +
+            ", activation " + m.activation + ", stage " + m.stage + ")");
+  return saved.net;
+}
+
 }  // namespace
 
 BaselineResult train_baseline(TrainConfig cfg) {
@@ -92,8 +125,9 @@ BaselineResult train_baseline(TrainConfig cfg) {
 
   // ---------------------------------------------------------------- model, optimizer, collectives
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
-  nn::Network net = nn::make_network(cfg.network, shape_of(spec, cfg.batchnorm), cfg.imagenet_stem);
-  if (cfg.act != "relu") nn::set_activations(*net, cfg.act, probe_input(spec));
+  io::CheckpointMeta meta =
+      run_meta(cfg.network, cfg.dataset, spec, cfg.imagenet_stem, cfg.batchnorm, config_text);
+  nn::Network net = initial_network(cfg, spec, meta);
   set_range_control(*net, cfg.range);
   place_module(*net, job.place);  // the job's device (a GPU per rank), NHWC with --channels-last
   std::vector<std::pair<std::string, torch::Tensor>> params;
@@ -115,7 +149,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
   if (resumed) {
     start = resume_baseline(cfg, job, last_path, *net, sgd);
   } else if (cfg.resume) {
-    log::info("resume: no checkpoint at " + last_path + " yet, starting from scratch");
+    log::info("resume: no checkpoint at " + last_path + " yet, starting from " +
+              (cfg.init.empty() ? std::string("scratch") : cfg.init));
   }
   dist::broadcast_state(*job.comm, *net);  // every rank starts from rank 0's state
 
@@ -131,8 +166,6 @@ BaselineResult train_baseline(TrainConfig cfg) {
   std::unique_ptr<MetricsCsv> metrics;  // rank 0 writes checkpoints, metrics and logs
   if (job.rank == 0)
     metrics = std::make_unique<MetricsCsv>(run_dir + "/metrics.csv", resumed ? start.step : -1);
-  io::CheckpointMeta meta =
-      run_meta(cfg.network, cfg.dataset, spec, cfg.imagenet_stem, cfg.batchnorm, config_text);
   meta.activation = nn::activation_spec(*net);
   Objective objective = Objective::cross_entropy();
   objective.with_range_penalty(*net, cfg.range.penalty);

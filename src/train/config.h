@@ -15,6 +15,8 @@ struct OptimConfig {
   bool nesterov = true;        // Nesterov momentum
   double weight_decay = 5e-4;  // L2 penalty (QuaIL stages use 0)
   double lr_min = 0.0;         // cosine schedule floor (QuaIL stages use 1e-3)
+  double grad_clip = 0.0;      // > 0: the gradients' global 2-norm clipped to this
+                               // (torch.nn.utils.clip_grad_norm_); 0: off
 };
 
 // Range control of every activation input in training (beyond the paper,
@@ -47,12 +49,14 @@ struct TrainConfig {
   std::string dataset = "fashion-mnist";  // fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet
   std::string data_dir;                   // empty: the data set's default location
   bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
-  bool batchnorm = true;          // false: drop the BN layers (plain stacks; exactness tests)
-  std::string act = "relu";       // activation of every slot (nn/act_spec.h): training a
-                                  // polynomial network from scratch (docs/beyond.md)
-  RangeConfig range;              // penalty and clipping of activation inputs
-  int64_t epochs = 5;             // total epochs (a resumed run continues to this)
-  int64_t batch_size = 128;       // global training batch, split over the ranks
+  bool batchnorm = true;     // false: drop the BN layers (plain stacks; exactness tests)
+  std::string act = "relu";  // activation of every slot (nn/act_spec.h): training a
+                             // polynomial network from scratch (docs/beyond.md)
+  std::string init;          // start from this checkpoint's network and weights (folded or not)
+                             // instead of random weights: fine-tuning (docs/beyond.md)
+  RangeConfig range;         // penalty and clipping of activation inputs
+  int64_t epochs = 5;        // total epochs (a resumed run continues to this)
+  int64_t batch_size = 128;  // global training batch, split over the ranks
   int64_t test_batch_size = 100;  // global evaluation batch, split over the ranks
   int64_t train_limit = 0;        // use only the first N training images (0: all)
   int64_t test_limit = 0;         // use only the first N test images (0: all)

@@ -160,6 +160,11 @@ void add_optim(Table<C>& t, const std::string& what) {
                    ? ""
                    : std::string("must be in [0, --lr]");
       });
+  t.template add<double>(
+      "grad-clip",
+      "Clip the global 2-norm of the gradients to this before every update, as "
+      "torch.nn.utils.clip_grad_norm_ (0: off)",
+      [](C& c) -> double& { return c.optim.grad_clip; }, not_negative<double>());
 }
 
 // Range control of the activation inputs (train and quail).
@@ -269,6 +274,13 @@ std::vector<Setting<TrainConfig>> make_train_settings() {
       "poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, cpoly:degree=D[,range=A], each "
       "optionally prefixed by amm+",
       [](C& c) -> std::string& { return c.act; });
+  t.add<std::string>(
+      "init",
+      "Start from this checkpoint's weights instead of random ones (fine-tuning): its network, "
+      "data set, activation and form (a folded network trains as it is deployed: no BN, no "
+      "batch statistics); --net and --dataset must name its network and data set, --act its "
+      "activation or stay relu",
+      [](C& c) -> std::string& { return c.init; });
   add_range(t);
   t.add<int64_t>(
       "epochs", "Total training epochs", [](C& c) -> int64_t& { return c.epochs; },

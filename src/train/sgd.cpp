@@ -11,8 +11,22 @@ namespace sisyphus::train {
 Sgd::Sgd(std::vector<std::pair<std::string, torch::Tensor>> params, OptimConfig cfg)
     : params_(std::move(params)), cfg_(cfg) {}
 
+void Sgd::clip_gradients() {
+  std::vector<torch::Tensor> grads;
+  for (auto& [name, p] : params_)
+    if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return;
+  std::vector<torch::Tensor> norms;
+  for (const auto& g : grads) norms.push_back(g.norm(2).to(torch::kFloat32));
+  // As clip_grad_norm_: scale by max / (norm + 1e-6), never up; no host sync.
+  const torch::Tensor scale =
+      (cfg_.grad_clip / (torch::stack(norms).norm(2) + 1e-6)).clamp_max(1.0);
+  for (auto& g : grads) g.mul_(scale.to(g.scalar_type()));
+}
+
 void Sgd::step(double lr) {
   torch::NoGradGuard no_grad;
+  if (cfg_.grad_clip > 0) clip_gradients();
   for (auto& [name, p] : params_) {
     if (!p.requires_grad() || !p.grad().defined()) continue;
     torch::Tensor d = p.grad();

@@ -19,8 +19,9 @@ class Sgd {
  public:
   Sgd(std::vector<std::pair<std::string, torch::Tensor>> params, OptimConfig cfg);
 
-  // One update with learning rate `lr`; parameters without a gradient or with
-  // requires_grad false are left alone.
+  // One update with learning rate `lr` (the gradients first clipped to the
+  // global norm cfg.grad_clip when it is > 0); parameters without a gradient
+  // or with requires_grad false are left alone.
   void step(double lr);
   void zero_grad();  // drops the gradients (set to undefined, as the paper's code does)
 
@@ -30,6 +31,7 @@ class Sgd {
                   const std::string& source);
 
  private:
+  void clip_gradients();
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   OptimConfig cfg_;
   std::map<std::string, torch::Tensor> momentum_;

@@ -79,7 +79,34 @@ if [[ $? -eq 0 ]] && grep -qE "^total +this network +- +13 +4684 +291008" "$WORK
   pass "cost: folded LeNet-HerPN 13 levels (4 x (conv 1 + a x^2 + b x + c 2) + 1), 4684 ct-ct, 291008 pt-ct multiplications; 73 levels with ReLU composites"
 else fail "cost"; cat "$WORK/out"; fi
 
+# --- fine-tuning the folded network itself (train --init): it stays folded
+I=(--net lenet --epochs 1 --lr 0.002 --grad-clip 1 --range-penalty 0.01 --range-bound 20 --range-form peak --clip-inputs)
+"$BIN" train "${I[@]}" --init "$WORK/folded.h5" --run settle "${D[@]}" > "$WORK/out" 2>&1; rc=$?
+"$BIN" eval --checkpoint "$WORK/ck/settle/last.h5" --data-dir "$WORK/fm" --threads 1 > "$WORK/eval" 2>&1
+"$BIN" fold --checkpoint "$WORK/ck/settle/last.h5" --out "$WORK/f5.h5" > "$WORK/fold" 2>&1
+if [[ $rc -eq 0 ]] && grep -q "init: $WORK/folded.h5 (lenet, folded, activation cpoly:degree=2" "$WORK/out" \
+   && grep -q "range: max |x|" "$WORK/out" && grep -q "\[cpoly:degree=2\] test accuracy" "$WORK/eval" \
+   && [[ "$(acc "$WORK/out")" == "$(acc "$WORK/eval")" ]] && grep -q "folded already" "$WORK/fold" \
+   && $PY - "$WORK/folded.h5" "$WORK/ck/settle/last.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert b.attrs["folded"] == 1 and b.attrs["activation"] == "cpoly:degree=2", dict(b.attrs)
+assert sorted(a["model"]) == sorted(b["model"])
+changed = [k for k in a["model"] if not np.array_equal(a["model"][k][()], b["model"][k][()])]
+assert any(k.endswith("coeffs") for k in changed) and any(k.endswith("weight") for k in changed), changed
+PY
+then pass "train --init a folded network: trains its weights and coefficients, stays folded, eval equals the run's test"
+else fail "train --init (rc $rc)"; tail -3 "$WORK/out" "$WORK/eval" "$WORK/fold"; fi
+
 # --- bad input
+"$BIN" train --net resnet20 --init "$WORK/folded.h5" "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "train --init of another network" "holds lenet on fashion-mnist, this run names resnet20"
+"$BIN" train --net lenet --act quad --init "$WORK/folded.h5" "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "train --init with another --act" "has activation cpoly:degree=2, --act says quad"
+"$BIN" train --net lenet --init "$WORK/nope.h5" "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "train --init of a missing checkpoint" "nope.h5"
+"$BIN" train --net lenet --grad-clip -1 "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "negative --grad-clip" "grad-clip"
 "$BIN" train --net lenet --act swish "${D[@]}" > "$WORK/out" 2> "$WORK/err"
 one_error $? "train --act unknown" "bad activation 'swish'"
 "$BIN" train --net lenet --range-penalty 0.1 "${D[@]}" > "$WORK/out" 2> "$WORK/err"

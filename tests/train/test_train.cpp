@@ -46,6 +46,34 @@ TEST(Sgd, MatchesTorchSemantics) {
   EXPECT_TRUE(frozen.state().empty());
 }
 
+TEST(Sgd, GradClipScalesToTheGlobalNormAsClipGradNorm) {
+  // Two parameters, gradients [3, 0] and [4]: global norm 5. Clipped to 1 every
+  // gradient is scaled by 1 / (5 + 1e-6) (torch.nn.utils.clip_grad_norm_);
+  // plain SGD (no momentum, no decay) then moves p by -lr * g * scale.
+  train::OptimConfig cfg;
+  cfg.momentum = 0;
+  cfg.nesterov = false;
+  cfg.weight_decay = 0;
+  cfg.grad_clip = 1.0;
+  auto a = torch::tensor({1.0f, 1.0f}).set_requires_grad(true);
+  auto b = torch::tensor({2.0f}).set_requires_grad(true);
+  train::Sgd sgd({{"a", a}, {"b", b}}, cfg);
+  a.mutable_grad() = torch::tensor({3.0f, 0.0f});
+  b.mutable_grad() = torch::tensor({4.0f});
+  sgd.step(1.0);
+  const double scale = 1.0 / (5.0 + 1e-6);
+  EXPECT_NEAR(a[0].item<float>(), 1.0 - 3.0 * scale, 1e-6);
+  EXPECT_NEAR(a[1].item<float>(), 1.0f, 1e-7);
+  EXPECT_NEAR(b[0].item<float>(), 2.0 - 4.0 * scale, 1e-6);
+  // below the bound nothing changes: the update is the plain one
+  cfg.grad_clip = 10.0;
+  train::Sgd loose({{"a", a}}, cfg);
+  const float before = a[0].item<float>();
+  a.mutable_grad() = torch::tensor({3.0f, 0.0f});
+  loose.step(0.5);
+  EXPECT_NEAR(a[0].item<float>(), before - 1.5f, 1e-6);
+}
+
 TEST(Sgd, CosineScheduleMatchesCosineAnnealingLR) {
   train::OptimConfig cfg;
   cfg.lr = 0.1;
