@@ -33,7 +33,10 @@ torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& input) {
       torch::Tensor m = x32.detach().abs().max();
       max_abs_ = max_abs_.defined() ? torch::maximum(max_abs_, m) : m;
     }
-    if (range_.clip) x = input.clamp(-range_.bound, range_.bound);
+    if (range_.clip) {
+      const double c = range_.clip_bound > 0 ? range_.clip_bound : range_.bound;
+      x = input.clamp(-c, c);
+    }
   }
   torch::Tensor y;
   if (blend_ == 0) {

@@ -56,6 +56,7 @@ struct RangeControl {
   Form form = Form::power;
   bool penalty = false;
   bool clip = false;
+  double clip_bound = 0;  // clip's bound when it differs from r; 0: r
   bool on() const { return bound > 0 && (penalty || clip); }
 };
 

@@ -29,6 +29,7 @@ struct RangeConfig {
   double power = 10;           // p
   std::string form = "power";  // power (mean |x/r|^p) or peak (per-image max over r, hinged)
   bool clip = false;
+  double clip_bound = 0;  // the bound clip uses; 0: r
 };
 
 // Where a job's tensors live and how it computes (docs/gpu.md). Shared by

@@ -14,6 +14,7 @@ void set_range_control(nn::NetworkImpl& net, const RangeConfig& cfg) {
   r.form = cfg.form == "peak" ? nn::RangeControl::Form::peak : nn::RangeControl::Form::power;
   r.penalty = cfg.penalty > 0;
   r.clip = cfg.clip;
+  r.clip_bound = cfg.clip_bound;
   for (const auto& p : net.points()) {
     nn::ActivationSlot slot = p.slot;  // a handle to the network's slot
     if (!slot.is_empty()) slot->set_range(r);
@@ -32,8 +33,10 @@ std::string range_report(nn::NetworkImpl& net, const RangeConfig& cfg, dist::Com
   // all_gather takes host tensors on every backend (as verify_ranks uses it)
   torch::Tensor t = std::get<0>(
       comm.all_gather(torch::tensor(seen, torch::kFloat64)).reshape({comm.size(), -1}).max(0));
-  std::string line = "range: max |x| at the activation inputs this epoch (bound " +
-                     std::to_string(cfg.bound) + "):";
+  char bound[32];
+  std::snprintf(bound, sizeof(bound), "%g", cfg.bound);
+  std::string line =
+      std::string("range: max |x| at the activation inputs this epoch (bound ") + bound + "):";
   size_t i = 0;
   for (const auto& p : net.points()) {
     if (p.slot.is_empty()) continue;

@@ -195,6 +195,15 @@ void add_range(Table<C>& t) {
                        "Clamp every activation input to [-r, r] while training (never at "
                        "inference)",
                        [](C& c) -> bool& { return c.range.clip; });
+  t.template add<double>(
+       "clip-bound",
+       "The bound --clip-inputs clamps to when it differs from the penalty's r: a clip above r "
+       "lets moderate excursions through, so the penalty sees how they grow (0: r)",
+       [](C& c) -> double& { return c.range.clip_bound; }, not_negative<double>())
+      .also([](const C& c) {
+        return c.range.clip_bound > 0 && !c.range.clip ? std::string("needs --clip-inputs")
+                                                       : std::string();
+      });
 }
 
 // Ranks, device and communication.

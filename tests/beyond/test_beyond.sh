@@ -80,12 +80,12 @@ if [[ $? -eq 0 ]] && grep -qE "^total +this network +- +13 +4684 +291008" "$WORK
 else fail "cost"; cat "$WORK/out"; fi
 
 # --- fine-tuning the folded network itself (train --init): it stays folded
-I=(--net lenet --epochs 1 --lr 0.002 --grad-clip 1 --range-penalty 0.01 --range-bound 20 --range-form peak --clip-inputs)
+I=(--net lenet --epochs 1 --lr 0.002 --grad-clip 1 --range-penalty 0.01 --range-bound 20 --range-form peak --clip-inputs --clip-bound 100)
 "$BIN" train "${I[@]}" --init "$WORK/folded.h5" --run settle "${D[@]}" > "$WORK/out" 2>&1; rc=$?
 "$BIN" eval --checkpoint "$WORK/ck/settle/last.h5" --data-dir "$WORK/fm" --threads 1 > "$WORK/eval" 2>&1
 "$BIN" fold --checkpoint "$WORK/ck/settle/last.h5" --out "$WORK/f5.h5" > "$WORK/fold" 2>&1
 if [[ $rc -eq 0 ]] && grep -q "init: $WORK/folded.h5 (lenet, folded, activation cpoly:degree=2" "$WORK/out" \
-   && grep -q "range: max |x|" "$WORK/out" && grep -q "\[cpoly:degree=2\] test accuracy" "$WORK/eval" \
+   && grep -q "range: max |x| at the activation inputs this epoch (bound 20):" "$WORK/out" && grep -q "clip-bound=100" "$WORK/out" && grep -q "\[cpoly:degree=2\] test accuracy" "$WORK/eval" \
    && [[ "$(acc "$WORK/out")" == "$(acc "$WORK/eval")" ]] && grep -q "folded already" "$WORK/fold" \
    && $PY - "$WORK/folded.h5" "$WORK/ck/settle/last.h5" <<'PY'
 import sys, h5py, numpy as np
@@ -107,6 +107,8 @@ one_error $? "train --init with another --act" "has activation cpoly:degree=2, -
 one_error $? "train --init of a missing checkpoint" "nope.h5"
 "$BIN" train --net lenet --grad-clip -1 "${D[@]}" > "$WORK/out" 2> "$WORK/err"
 one_error $? "negative --grad-clip" "grad-clip"
+"$BIN" train --net lenet --range-penalty 0.1 --range-bound 2 --clip-bound 5 "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "--clip-bound without --clip-inputs" "clip-bound: needs --clip-inputs"
 "$BIN" train --net lenet --act swish "${D[@]}" > "$WORK/out" 2> "$WORK/err"
 one_error $? "train --act unknown" "bad activation 'swish'"
 "$BIN" train --net lenet --range-penalty 0.1 "${D[@]}" > "$WORK/out" 2> "$WORK/err"

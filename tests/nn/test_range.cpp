@@ -110,6 +110,24 @@ TEST(RangePenalty, ClipsOnlyInTrainingAndTracksTheLargestInput) {
   EXPECT_FALSE(slot->take_penalty().defined());
 }
 
+TEST(RangePenalty, ClipBoundSetsTheClipApartFromThePenaltysBound) {
+  nn::ActivationSlot slot;
+  slot->set(nn::make_activation("quad", 3));
+  nn::RangeControl r;
+  r.bound = 1.0;  // the penalty's r
+  r.form = nn::RangeControl::Form::peak;
+  r.penalty = true;
+  r.clip = true;
+  r.clip_bound = 2.5;
+  slot->set_range(r);
+  slot->train();
+  torch::Tensor x = torch::tensor({{-3.0, 0.5, 2.0}});
+  // clamped to [-2.5, 2.5], not [-1, 1], then squared
+  EXPECT_TRUE(torch::allclose(slot->forward(x), torch::tensor({{6.25, 0.25, 4.0}})));
+  // the penalty sees the unclipped peak 3: (3/1 - 1)^2
+  EXPECT_DOUBLE_EQ(slot->take_penalty().item<double>(), 4.0);
+}
+
 TEST(RangePenalty, ObjectiveAddsLambdaTimesTheSumOverSlots) {
   torch::manual_seed(2);
   nn::Network net = nn::make_network("mlp", {1, 28, 10});
