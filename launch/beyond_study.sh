@@ -17,13 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${1:?usage: beyond_study.sh NET [options]}; shift
 EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
-METHODS="relu quail-amm herpn herpn-range herpn-range-clip herpn-peak cpoly-range blend-herpn blend-herpn-range blend-herpn-peak progressive-herpn quail-herpn"
+METHODS="relu quail-amm herpn herpn-range herpn-range-clip herpn-peak cpoly-range blend-herpn blend-herpn-range blend-herpn-peak blend-herpn-peak-tuned progressive-herpn quail-herpn"
 RANGE=(--range-penalty 1e-2 --range-bound 4)  # the range control of the *-range methods (no clipping)
 PEAK=(--range-penalty 1e-2 --range-bound 20 --range-form peak)  # the *-peak methods' (no clipping)
 # *-tuned: the folded network of the method before it trained further as it is deployed (no BN,
-# no batch statistics), the peak penalty on that inference path, clipping and gradient clipping
+# no batch statistics): the peak penalty (r 10) on that inference path, its inputs clipped at 20
+# in training (at 2r, so the penalty sees moderate excursions grow), gradient clipping
 TUNE_EPOCHS=3
-TUNE=(--lr 0.002 --weight-decay 0 --grad-clip 1 "${PEAK[@]}" --clip-inputs)
+TUNE=(--lr 0.002 --weight-decay 0 --grad-clip 1 --range-penalty 1e-1 --range-bound 10 --range-form peak --clip-inputs --clip-bound 20)
 while (($#)); do
   case $1 in
     --epochs) EPOCHS=$2; shift 2 ;;
