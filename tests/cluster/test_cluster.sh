@@ -160,11 +160,7 @@ for victim in 1 2 0; do
     --dataset fashion-mnist --epochs 50 --batch-size 24 "${C[@]}" --run kh > "$WORK/kh.out" 2>&1 &
   mpirun_pid=$!
   for _ in $(seq 600); do [[ -f $WORK/ck/kh/last.h5 ]] && break; sleep 0.1; done
-  if ((victim == 0)); then
-    for _ in $(seq 20000); do [[ -e $WORK/ck/kh/last.h5.tmp ]] && break; sleep 0.001; done
-  else
-    sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
-  fi
+  await_kill_moment "$WORK/ck/kh" $((victim == 0))
   kill_rank_and_wait kh $victim "$mpirun_pid" "$WORK/kh.out"
   if [[ $ended_ok -eq 1 ]] &&
      "$BIN" eval --checkpoint "$WORK/ck/kh/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then

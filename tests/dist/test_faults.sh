@@ -118,12 +118,8 @@ for i in $(seq 10); do
   mp=$!
   for _ in $(seq 300); do [[ -f $WORK/ck/mr/last.h5 ]] && break; sleep 0.05; done
   victim=$((RANDOM % 3))
-  if ((i <= 3)); then  # rank 0 in the middle of a checkpoint write
-    victim=0
-    for _ in $(seq 20000); do [[ -e $WORK/ck/mr/last.h5.tmp ]] && break; sleep 0.001; done
-  else
-    sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
-  fi
+  ((i <= 3)) && victim=0  # rank 0 in the middle of a checkpoint write
+  await_kill_moment "$WORK/ck/mr" $((i <= 3))
   kill_rank_and_wait mr $victim "$mp" "$WORK/mr.out"
   if [[ $ended_ok -eq 1 ]] &&
      "$BIN" eval --checkpoint "$WORK/ck/mr/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then

@@ -27,6 +27,19 @@ rank_pid() {
   done
 }
 
+# await_kill_moment DIR MID_WRITE: the moment to kill a rank of a run writing
+# DIR/last.h5: with MID_WRITE 1, while a checkpoint write is under way
+# (DIR/last.h5.tmp seen; polled for up to about 20 s); else after a random
+# 0-2 s.
+await_kill_moment() {
+  local dir=$1 mid_write=$2
+  if ((mid_write)); then
+    for _ in $(seq 20000); do [[ -e $dir/last.h5.tmp ]] && break; sleep 0.001; done
+  else
+    sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
+  fi
+}
+
 # kill_rank_and_wait RUN RANK MPIRUN_PID OUT: SIGKILLs that rank, waits for
 # mpirun; sets killed_pid, rc and secs (kill to mpirun's end), and ended_ok=1
 # when the job ended non-zero (not by timeout) within 60 s with OUT naming
