@@ -75,10 +75,14 @@ nn::Network initial_network(const TrainConfig& cfg, const data::DatasetSpec& spe
   SavedNetwork saved = load_saved_network(cfg.init);
   const io::CheckpointMeta& m = saved.ckpt.meta;
   if (m.network != cfg.network || m.dataset != cfg.dataset || m.imagenet_stem != cfg.imagenet_stem)
-    SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --init: '" + cfg.init + "' holds " +
-                                          m.network + " on " + m.dataset + ", this run names " +
-                                          cfg.network + " on " + cfg.dataset +
-                                          " (give --net and --dataset of the checkpoint)");
+    SISYPHUS_FAIL(
+        ErrorKind::kConfig,
+        "bad value for --init: '" + cfg.init + "' holds " + m.network + " on " + m.dataset +
+            ", this run names " + cfg.network + " on " + cfg.dataset +
+            (m.imagenet_stem != cfg.imagenet_stem
+                 ? std::string(", the ImageNet stem ") + (m.imagenet_stem ? "on" : "off") + " there"
+                 : std::string()) +
+            " (give --net and --dataset of the checkpoint)");
   if (cfg.act != "relu" && cfg.act != m.activation)
     SISYPHUS_FAIL(ErrorKind::kConfig, "bad value for --init: '" + cfg.init + "' has activation " +
                                           m.activation + ", --act says " + cfg.act +
