@@ -562,7 +562,22 @@ void write_attr_1d(const Object& obj, const std::string& name, hid_t type, hsize
 
 void write_attr(const Object& obj, const std::string& name, hid_t type, const void* value) {
   std::string what = obj.path() + "@" + name;
-  if (H5Aexists(obj.id(), name.c_str()) > 0) {
+  if (H5_CHECK(H5Aexists(obj.id(), name.c_str()), "H5Aexists", obj.file(), what) > 0) {
+    // A scalar of the same type is overwritten in place: one object-header
+    // change, so a kill around the next flush leaves the old or the new value,
+    // never no attribute (the trace's committed-records count relies on it).
+    hid_t old = H5_CHECK(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen", obj.file(), what);
+    Guard old_guard{old, H5Aclose};
+    hid_t old_type = H5_CHECK(H5Aget_type(old), "H5Aget_type", obj.file(), what);
+    Guard old_type_guard{old_type, H5Tclose};
+    hid_t old_space = H5_CHECK(H5Aget_space(old), "H5Aget_space", obj.file(), what);
+    Guard old_space_guard{old_space, H5Sclose};
+    const H5S_class_t shape = H5Sget_simple_extent_type(old_space);
+    if (H5_CHECK(H5Tequal(old_type, type), "H5Tequal", obj.file(), what) > 0 &&
+        shape == H5S_SCALAR) {
+      H5_CHECK(H5Awrite(old, type, value), "H5Awrite", obj.file(), what);
+      return;
+    }
     H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
   }
   hid_t space = H5_CHECK(H5Screate(H5S_SCALAR), "H5Screate", obj.file(), what);

@@ -22,6 +22,20 @@ const char* const kF64Columns[] = {"min", "max", "max_abs", "mean", "std"};
 const char* const kI64Columns[] = {"count", "nan", "inf", "above"};
 const char* const kStringColumns[] = {"source", "stage", "phase", "mode"};
 const char* const kScalarColumns[] = {"epoch", "step", "samples"};
+// The root attribute counting the records written whole and flushed. A kill
+// inside a flush may leave rows past it in every column (extents written,
+// data not); those are not records (older traces lack it: every whole row is).
+constexpr const char* kCommitted = "committed_records";
+
+std::vector<std::string> all_columns() {
+  std::vector<std::string> columns;
+  for (const char* c : kStringColumns) columns.push_back(c);
+  for (const char* c : kScalarColumns) columns.push_back(c);
+  for (const char* c : kF64Columns) columns.push_back(c);
+  for (const char* c : kI64Columns) columns.push_back(c);
+  columns.push_back("hist");
+  return columns;
+}
 
 }  // namespace
 
@@ -39,6 +53,8 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
           ErrorKind::kIo,
           "trace '" + path + "' holds other layers than this network's; use another file");
     records_ = h5::open_group(file_, "records");
+    committed_ = h5::has_attr(file_, kCommitted) ? h5::attr_int(file_, kCommitted) : -1;
+    truncate_to(whole_records());  // what a killed writer left half written is no record
     return;
   }
   file_ = h5::create_file(path);
@@ -62,22 +78,32 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   for (const char* c : kF64Columns) h5::create_table(records_, c, h5::DType::kF64, {l});
   for (const char* c : kI64Columns) h5::create_table(records_, c, h5::DType::kI64, {l});
   h5::create_table(records_, "hist", h5::DType::kI64, {l, kHistBins}, 16);
+  h5::set_attr(file_, kCommitted, committed_);
+  h5::flush(file_);
+}
+
+int64_t TraceWriter::whole_records() const {
+  int64_t whole = -1;  // rows every column has
+  for (const auto& c : all_columns()) {
+    const int64_t rows = h5::table_rows(records_, c);
+    whole = whole < 0 ? rows : std::min(whole, rows);
+  }
+  return committed_ >= 0 ? std::min(whole, committed_) : whole;
+}
+
+void TraceWriter::truncate_to(int64_t rows) {
+  bool longer = committed_ != rows;
+  for (const auto& c : all_columns()) longer = longer || h5::table_rows(records_, c) != rows;
+  if (!longer) return;
+  for (const auto& c : all_columns()) h5::truncate_rows(records_, c, rows);
+  h5::flush(file_);
+  committed_ = rows;
+  h5::set_attr(file_, kCommitted, committed_);
   h5::flush(file_);
 }
 
 int64_t TraceWriter::drop_after(const std::string& source, int64_t step) {
-  std::vector<std::string> columns;
-  for (const char* c : kStringColumns) columns.push_back(c);
-  for (const char* c : kScalarColumns) columns.push_back(c);
-  for (const char* c : kF64Columns) columns.push_back(c);
-  for (const char* c : kI64Columns) columns.push_back(c);
-  columns.push_back("hist");
-  int64_t whole = -1, longest = 0;  // rows every column has: the whole records
-  for (const auto& c : columns) {
-    const int64_t rows = h5::table_rows(records_, c);
-    whole = whole < 0 ? rows : std::min(whole, rows);
-    longest = std::max(longest, rows);
-  }
+  const int64_t whole = whole_records();
   const std::vector<std::string> sources = h5::read_strings(records_, "source");
   std::vector<int64_t> steps(static_cast<size_t>(h5::table_rows(records_, "step")));
   h5::read_array(records_, "step", h5::DType::kI64, steps.data(),
@@ -86,9 +112,7 @@ int64_t TraceWriter::drop_after(const std::string& source, int64_t step) {
   while (keep > 0 && sources[static_cast<size_t>(keep - 1)] == source &&
          steps[static_cast<size_t>(keep - 1)] > step)
     --keep;
-  if (keep == longest) return 0;
-  for (const auto& c : columns) h5::truncate_rows(records_, c, keep);
-  h5::flush(file_);
+  truncate_to(keep);
   return whole - keep;
 }
 
@@ -126,6 +150,8 @@ void TraceWriter::write(const TraceRecord& r) {
   for (const auto& s : r.layers) hist.insert(hist.end(), s.hist.begin(), s.hist.end());
   h5::append_rows(records_, "hist", h5::DType::kI64, hist.data(), 1);
   h5::flush(file_);  // a killed run keeps every record written so far
+  h5::set_attr(file_, kCommitted, ++committed_);  // then the record counts
+  h5::flush(file_);
 }
 
 }  // namespace sisyphus::trace

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/h5.h"
 #include "nn/act_spec.h"
 #include "nn/network.h"
 #include "support/fixtures.h"
@@ -141,6 +142,65 @@ TEST(TraceFile, RoundTripAndAppend) {
   other.layers = {"x"};
   EXPECT_THROW(trace::TraceWriter(path, other, true), sisyphus::Error);
   EXPECT_THROW(trace::read_trace(dir.file("missing.h5")), sisyphus::Error);
+}
+
+// What a killed writer leaves is no record: rows past the committed count in
+// every column (a kill inside a flush: extents written, data not; here
+// zero rows appended behind the writer's back), and one column a row longer
+// (a kill inside write()). The reader skips them and a writer appending to
+// the file (a resumed run, `eval --trace`) drops them first, so its records
+// stay aligned and counted.
+TEST(TraceFile, RowsAKilledWriterLeftAreNoRecords) {
+  fixtures::TempDir dir;
+  const std::string path = dir.file("trace.h5");
+  trace::TraceHeader h{"run", "chain", "none", "[train]\n", "", {"a", "b"}, 1e6};
+  trace::TraceRecord r;
+  r.source = "run";
+  r.stage = "baseline";
+  r.phase = "train";
+  r.mode = "batch";
+  r.layers.resize(2);
+  {
+    trace::TraceWriter w(path, h, /*append=*/false);
+    for (int64_t step : {10, 20}) {
+      r.step = step;
+      r.layers[0].max_abs = static_cast<double>(step);
+      w.write(r);
+    }
+  }
+  {
+    h5::Object file = h5::open_file(path, /*writable=*/true);
+    h5::Object g = h5::open_group(file, "records");
+    const std::vector<int64_t> zeros(2 * trace::kHistBins, 0);
+    const std::vector<double> fzeros(2, 0.0);
+    for (const char* c : {"source", "stage", "phase", "mode"}) h5::append_strings(g, c, {""});
+    for (const char* c : {"epoch", "step", "samples"})
+      h5::append_rows(g, c, h5::DType::kI64, zeros.data(), 1);
+    for (const char* c : {"min", "max", "max_abs", "mean", "std"})
+      h5::append_rows(g, c, h5::DType::kF64, fzeros.data(), 1);
+    for (const char* c : {"count", "nan", "inf", "above", "hist"})
+      h5::append_rows(g, c, h5::DType::kI64, zeros.data(), 1);
+    h5::append_strings(g, "source", {"run"});  // and a record begun
+    h5::flush(file);
+  }
+  EXPECT_EQ(trace::read_trace(path).records.size(), 2u);
+  {
+    trace::TraceWriter w(path, h, /*append=*/true);
+    EXPECT_EQ(w.drop_after("run", 20), 0);  // nothing of the run's past step 20 but the debris
+    r.step = 30;
+    r.layers[0].max_abs = 30;
+    w.write(r);
+  }
+  trace::TraceFile t = trace::read_trace(path);
+  ASSERT_EQ(t.records.size(), 3u);
+  EXPECT_EQ(t.records[2].source, "run");
+  EXPECT_EQ(t.records[2].step, 30);
+  EXPECT_EQ(t.records[2].layers[0].max_abs, 30);
+  h5::Object file = h5::open_file(path);
+  h5::Object g = h5::open_group(file, "records");
+  EXPECT_EQ(h5::table_rows(g, "source"), 3);
+  EXPECT_EQ(h5::table_rows(g, "hist"), 3);
+  EXPECT_EQ(h5::attr_int(file, "committed_records"), 3);
 }
 
 TEST(TraceReport, FlagsSquaringNetworkNotRelu) {
