@@ -238,6 +238,13 @@ void QuailRun::resume_from(const std::string& path) {
   step_ = ckpt.meta.step;
   if (ckpt.meta.epoch >= stages_[s].epochs) {
     start_ = {s + 1, 0, {}};
+    // A kill between the stage's last checkpoint and its copy: the copy now.
+    const std::string stage_path = run_dir_ + "/" + stages_[s].name + ".h5";
+    if (job_.rank == 0 && !fs::file_exists(stage_path)) {
+      fs::copy_file_atomic(path, stage_path);
+      log::info("resume: " + stage_path + " was missing (the run was stopped before copying it); " +
+                "copied from " + path);
+    }
   } else {
     start_ = {s, ckpt.meta.epoch, epoch_start(ckpt, job_)};
     for (const auto& [kind, list] : ckpt.optimizer)

@@ -6,6 +6,7 @@
 #  - progressive replacement and blending: their stages, a run stopped and
 #    resumed ends bitwise equal to one run, the final checkpoint is the pure
 #    polynomial network (eval equals the run's final test);
+#    a finished run whose stage copy is missing gets it from --resume;
 #  - `fold` writes a folded checkpoint that `eval` scores like the original,
 #    `cost` prints its depth and multiplications and its CSV;
 #  - bad input gives one error line.
@@ -63,6 +64,15 @@ PY
   then pass "$method: stages, stopped and resumed bitwise equal to one run, final checkpoint evaluates as the run's test"
   else fail "$method (rc $rcA $rcB)"; tail -3 "$WORK/outA" "$WORK/outB" "$WORK/eval"; fi
 done
+
+# a kill between a stage's last checkpoint and its copy (<stage>.h5): the resumed run makes the copy
+rm -f "$WORK/ck/blend-A/blend.h5"
+"$BIN" quail --teacher "$T" "${D[@]}" --act herpn --method blend --replace-epochs 2 --batch-size 32 \
+  --run blend-A --resume > "$WORK/out" 2>&1
+if [[ $? -eq 0 ]] && grep -q "blend.h5 was missing" "$WORK/out" && grep -q "already finished" "$WORK/out" \
+   && cmp -s "$WORK/ck/blend-A/blend.h5" "$WORK/ck/blend-A/last.h5"; then
+  pass "a finished run whose stage copy is missing: --resume copies last.h5 to blend.h5"
+else fail "missing stage copy"; tail -3 "$WORK/out"; ls "$WORK/ck/blend-A"; fi
 
 # --- fold and cost
 S=$WORK/ck/s-herpn/last.h5
