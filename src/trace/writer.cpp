@@ -149,7 +149,7 @@ void TraceWriter::write(const TraceRecord& r) {
   std::vector<int64_t> hist;
   for (const auto& s : r.layers) hist.insert(hist.end(), s.hist.begin(), s.hist.end());
   h5::append_rows(records_, "hist", h5::DType::kI64, hist.data(), 1);
-  h5::flush(file_);  // a killed run keeps every record written so far
+  h5::flush(file_);                               // a killed run keeps every record written so far
   h5::set_attr(file_, kCommitted, ++committed_);  // then the record counts
   h5::flush(file_);
 }

@@ -27,7 +27,7 @@ class TraceWriter {
   const std::string& path() const { return path_; }
 
  private:
-  int64_t whole_records() const;  // the rows every column has, within the committed count
+  int64_t whole_records() const;   // the rows every column has, within the committed count
   void truncate_to(int64_t rows);  // every column, and the committed count
   std::string path_;
   size_t layers_ = 0;
