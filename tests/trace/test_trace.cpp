@@ -103,19 +103,32 @@ TEST(TraceStats, EqualDirectComputation) {
   EXPECT_EQ(s[1].nan + s[1].inf + s[1].above, 0);
 }
 
+namespace {
+
+// The file tests' trace: two layers; a training record of run "run".
+trace::TraceHeader two_layer_header() {
+  return {"run", "chain", "none", "[train]\n", "", {"a", "b"}, 1e6};
+}
+trace::TraceRecord train_record(const std::string& stage) {
+  trace::TraceRecord r;
+  r.source = "run";
+  r.stage = stage;
+  r.phase = "train";
+  r.mode = "batch";
+  r.layers.resize(2);
+  return r;
+}
+
+}  // namespace
+
 TEST(TraceFile, RoundTripAndAppend) {
   fixtures::TempDir dir;
   const std::string path = dir.file("trace.h5");
-  trace::TraceHeader h{"run", "chain", "none", "[train]\n", "", {"a", "b"}, 1e6};
-  trace::TraceRecord r;
-  r.source = "run";
-  r.stage = "mimic-01";
-  r.phase = "train";
-  r.mode = "batch";
+  const trace::TraceHeader h = two_layer_header();
+  trace::TraceRecord r = train_record("mimic-01");
   r.epoch = 2;
   r.step = 17;
   r.samples = 64;
-  r.layers.resize(2);
   r.layers[0].max_abs = 3.5;
   r.layers[1].nan = 4;
   r.layers[1].hist[7] = 11;
@@ -153,13 +166,8 @@ TEST(TraceFile, RoundTripAndAppend) {
 TEST(TraceFile, RowsAKilledWriterLeftAreNoRecords) {
   fixtures::TempDir dir;
   const std::string path = dir.file("trace.h5");
-  trace::TraceHeader h{"run", "chain", "none", "[train]\n", "", {"a", "b"}, 1e6};
-  trace::TraceRecord r;
-  r.source = "run";
-  r.stage = "baseline";
-  r.phase = "train";
-  r.mode = "batch";
-  r.layers.resize(2);
+  const trace::TraceHeader h = two_layer_header();
+  trace::TraceRecord r = train_record("baseline");
   {
     trace::TraceWriter w(path, h, /*append=*/false);
     for (int64_t step : {10, 20}) {
