@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/h5.h"
+#include "trace/columns.h"
 
 namespace sisyphus::trace {
 namespace {
@@ -41,15 +42,8 @@ TraceFile read_unguarded(const std::string& path) {
   std::vector<std::string> source = h5::read_strings(g, "source"),
                            stage = h5::read_strings(g, "stage"),
                            phase = h5::read_strings(g, "phase"), mode = h5::read_strings(g, "mode");
-  // A killed writer may leave the columns of its last record uneven: keep the complete rows
-  int64_t rows =
-      static_cast<int64_t>(std::min({source.size(), stage.size(), phase.size(), mode.size()}));
-  for (const char* c : {"epoch", "step", "samples", "min", "max", "max_abs", "mean", "std", "count",
-                        "nan", "inf", "above", "hist"})
-    rows = std::min(rows, h5::array_info(g, c).shape.at(0));
-  // and rows past the committed count (a kill inside a flush; older traces lack the count)
-  if (h5::has_attr(file, "committed_records"))
-    rows = std::min(rows, h5::attr_int(file, "committed_records"));
+  // A killed writer may leave rows that are no records (docs/trace-format.md)
+  const int64_t rows = whole_records(g, committed_records(file));
   const int64_t L = static_cast<int64_t>(t.header.layers.size());
   auto whole = [&](const char* c) { return h5::array_info(g, c).numel(); };
   auto epoch = read_i64(g, "epoch", whole("epoch")), step = read_i64(g, "step", whole("step")),

@@ -1,11 +1,8 @@
 #include "trace/writer.h"
 
-#include <unistd.h>
-
-#include <algorithm>
-
 #include "core/error.h"
 #include "core/fs.h"
+#include "trace/columns.h"
 
 #ifndef SISYPHUS_VERSION
 #define SISYPHUS_VERSION "unknown"
@@ -16,26 +13,6 @@ namespace {
 
 constexpr const char* kFormat = "sisyphus-trace";
 constexpr int64_t kVersion = 1;
-
-// Per-layer numeric columns, [rows, layers].
-const char* const kF64Columns[] = {"min", "max", "max_abs", "mean", "std"};
-const char* const kI64Columns[] = {"count", "nan", "inf", "above"};
-const char* const kStringColumns[] = {"source", "stage", "phase", "mode"};
-const char* const kScalarColumns[] = {"epoch", "step", "samples"};
-// The root attribute counting the records written whole and flushed. A kill
-// inside a flush may leave rows past it in every column (extents written,
-// data not); those are not records (older traces lack it: every whole row is).
-constexpr const char* kCommitted = "committed_records";
-
-std::vector<std::string> all_columns() {
-  std::vector<std::string> columns;
-  for (const char* c : kStringColumns) columns.push_back(c);
-  for (const char* c : kScalarColumns) columns.push_back(c);
-  for (const char* c : kF64Columns) columns.push_back(c);
-  for (const char* c : kI64Columns) columns.push_back(c);
-  columns.push_back("hist");
-  return columns;
-}
 
 }  // namespace
 
@@ -53,7 +30,7 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
           ErrorKind::kIo,
           "trace '" + path + "' holds other layers than this network's; use another file");
     records_ = h5::open_group(file_, "records");
-    committed_ = h5::has_attr(file_, kCommitted) ? h5::attr_int(file_, kCommitted) : -1;
+    committed_ = committed_records(file_);
     truncate_to(whole_records());  // what a killed writer left half written is no record
     return;
   }
@@ -77,19 +54,12 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   for (const char* c : kScalarColumns) h5::create_table(records_, c, h5::DType::kI64, {});
   for (const char* c : kF64Columns) h5::create_table(records_, c, h5::DType::kF64, {l});
   for (const char* c : kI64Columns) h5::create_table(records_, c, h5::DType::kI64, {l});
-  h5::create_table(records_, "hist", h5::DType::kI64, {l, kHistBins}, 16);
-  h5::set_attr(file_, kCommitted, committed_);
+  h5::create_table(records_, kHistColumn, h5::DType::kI64, {l, kHistBins}, 16);
+  h5::set_attr(file_, kCommittedAttr, committed_);
   h5::flush(file_);
 }
 
-int64_t TraceWriter::whole_records() const {
-  int64_t whole = -1;  // rows every column has
-  for (const auto& c : all_columns()) {
-    const int64_t rows = h5::table_rows(records_, c);
-    whole = whole < 0 ? rows : std::min(whole, rows);
-  }
-  return committed_ >= 0 ? std::min(whole, committed_) : whole;
-}
+int64_t TraceWriter::whole_records() const { return trace::whole_records(records_, committed_); }
 
 void TraceWriter::truncate_to(int64_t rows) {
   bool longer = committed_ != rows;
@@ -98,7 +68,7 @@ void TraceWriter::truncate_to(int64_t rows) {
   for (const auto& c : all_columns()) h5::truncate_rows(records_, c, rows);
   h5::flush(file_);
   committed_ = rows;
-  h5::set_attr(file_, kCommitted, committed_);
+  h5::set_attr(file_, kCommittedAttr, committed_);
   h5::flush(file_);
 }
 
@@ -148,9 +118,9 @@ void TraceWriter::write(const TraceRecord& r) {
   put_i("above", &LayerStats::above);
   std::vector<int64_t> hist;
   for (const auto& s : r.layers) hist.insert(hist.end(), s.hist.begin(), s.hist.end());
-  h5::append_rows(records_, "hist", h5::DType::kI64, hist.data(), 1);
-  h5::flush(file_);                               // a killed run keeps every record written so far
-  h5::set_attr(file_, kCommitted, ++committed_);  // then the record counts
+  h5::append_rows(records_, kHistColumn, h5::DType::kI64, hist.data(), 1);
+  h5::flush(file_);  // a killed run keeps every record written so far
+  h5::set_attr(file_, kCommittedAttr, ++committed_);  // then the record counts
   h5::flush(file_);
 }
 
