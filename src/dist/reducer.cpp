@@ -115,7 +115,12 @@ void GradientReducer::launch_ready_buckets() {
     const bool last = next_launch_ + 1 == buckets_.size();
     Bucket& b = buckets_[next_launch_++];
     if (fault_step_ == stats_.steps + 1) b.flat.fill_(std::numeric_limits<float>::quiet_NaN());
-    nonfinite_.logical_or_(torch::isfinite(b.flat).all().logical_not());  // no host sync
+    // NaN and +-Inf show in the min or the max (one reduction, no host sync;
+    // ~10x cheaper on the CPU than isfinite().all(): bench/nonfinite_check_bench.py)
+    if (b.flat.numel() > 0) {
+      auto [lo, hi] = torch::aminmax(b.flat);
+      nonfinite_.logical_or_(lo.isfinite().logical_and(hi.isfinite()).logical_not());
+    }
     if (scale_ != 1.0) b.flat.mul_(scale_);
     if (last) {  // nothing left to overlap with: exposed time
       const auto t0 = Clock::now();

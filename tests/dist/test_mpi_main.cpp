@@ -3,7 +3,10 @@
 // the world has one rank. Every rank runs every test; gtest output is kept
 // on rank 0 only.
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <cmath>
+#include <limits>
 
 #include "dist/communicator.h"
 #include "dist/mpi_communicator.h"
@@ -146,6 +149,25 @@ TEST(Reducer, RankWithoutBatchContributesZeros) {
   if (has_batch) (w * 2.0f).sum().backward();
   reducer.finish_step();
   EXPECT_TRUE(torch::allclose(w.grad(), torch::full({8}, 2.0f)));
+}
+
+TEST(Reducer, FlagsOnlyTheRankWhoseGradientsHoldNaNOrInf) {
+  REQUIRE_RANKS();
+  const int r = g_comm->rank(), n = g_comm->size();
+  const double inf = std::numeric_limits<double>::infinity();
+  // the last value is finite: large, not flagged
+  for (double bad : {std::numeric_limits<double>::quiet_NaN(), inf, -inf, 3e38}) {
+    torch::manual_seed(2);
+    auto w = torch::randn({300, 40}).set_requires_grad(true);
+    dist::GradientReducer reducer(g_comm, {{"w", w}});
+    auto c = torch::ones({300, 40});
+    if (r == n - 1) c[123][7] = bad;  // the gradient of (w * c).sum() is c
+    reducer.begin_step(1, n);
+    (w * c).sum().backward();
+    reducer.finish_step();
+    const bool flagged = reducer.local_nonfinite().item<bool>();
+    EXPECT_EQ(flagged, r == n - 1 && !std::isfinite(bad)) << "value " << bad << " rank " << r;
+  }
 }
 
 TEST(Sync, BroadcastStateAndAverageBuffers) {
