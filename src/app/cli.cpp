@@ -29,12 +29,16 @@
 namespace sisyphus::app {
 namespace {
 
+// A run a signal stopped at a checkpoint says so; --resume continues it.
+bool say_interrupted(const std::string& message) {
+  if (message.empty()) return false;
+  log::info(message);
+  return true;
+}
+
 int quail_command(const train::QuailConfig& cfg) {
   train::QuailResult r = train::run_quail(cfg);
-  if (!r.interrupted.empty()) {
-    log::info(r.interrupted);
-    return kExitResumable;
-  }
+  if (say_interrupted(r.interrupted)) return kExitResumable;
   char line[512];
   if (r.escaped) {
     std::snprintf(line, sizeof(line), "final: escaped (%s)", r.escape_message.c_str());
@@ -56,10 +60,7 @@ int quail_command(const train::QuailConfig& cfg) {
 
 int run_train(const train::TrainConfig& cfg) {
   train::BaselineResult r = train::train_baseline(cfg);
-  if (!r.interrupted.empty()) {
-    log::info(r.interrupted);
-    return kExitResumable;
-  }
+  if (say_interrupted(r.interrupted)) return kExitResumable;
   char line[512];
   std::snprintf(
       line, sizeof(line),
