@@ -5,18 +5,21 @@
 # of its max |x| per layer on the test set, and costed.
 #   launch/beyond_study.sh NET [--epochs E] [--stage-epochs S] [--train-limit N] [--threads T]
 #                              [--prefix P] [--methods "relu quail-amm herpn ..."] [--tune-epochs T]
+#                              [--data-dir D]   (default: the dataset's shipped folder)
 # Budget: E epochs for every network trained from scratch (ReLU, HerPN, the
 # learnable quadratic with range control and clipping, HerPN with range control); S epochs per QuaIL stage and per
 # progressive replacement stage, E for the blend stage; these start from the
 # E-epoch ReLU baseline. A *-tuned method (blend-herpn-peak-tuned) adds T epochs
 # (default 3) on the folded network of its method, which must have run before it. Every step resumes (--resume) or is skipped when its
-# result exists, so the study runs in pieces: re-run the same command.
+# result exists, so the study runs in pieces: re-run the same command. A step
+# stopped by SIGTERM/SIGINT/SIGUSR1 (sisyphus saves its state and exits 75)
+# ends the study with 75, as slurm/resumable.sh expects; nothing is marked escaped.
 # Results: $CK/P-NET-study.csv (label, checkpoint, accuracy, non-finite,
 # bounded, largest max |x|, levels, ct-ct, pt-ct) and the trace $CK/P-NET-study-trace.h5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${1:?usage: beyond_study.sh NET [options]}; shift
-EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study
+EPOCHS=5; STAGE=1; LIMIT=0; THREADS=0; PREFIX=study; DATA=()
 METHODS="relu quail-amm herpn herpn-range herpn-range-clip herpn-peak cpoly-range blend-herpn blend-herpn-range blend-herpn-peak blend-herpn-peak-tuned progressive-herpn quail-herpn"
 RANGE=(--range-penalty 1e-2 --range-bound 4)  # the range control of the *-range methods (no clipping)
 PEAK=(--range-penalty 1e-2 --range-bound 20 --range-form peak)  # the *-peak methods' (no clipping)
@@ -34,6 +37,7 @@ while (($#)); do
     --prefix) PREFIX=$2; shift 2 ;;
     --methods) METHODS=$2; shift 2 ;;
     --tune-epochs) TUNE_EPOCHS=$2; shift 2 ;;
+    --data-dir) DATA=(--data-dir "$2"); shift 2 ;;
     *) echo "beyond_study.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +46,7 @@ CK=${CHECKPOINT_DIR:-checkpoints}
 P=$PREFIX-$NET
 CSV=$CK/$P-study.csv
 TRACE=$CK/$P-study-trace.h5
-COMMON=(--checkpoint-dir "$CK" --train-limit "$LIMIT" --threads "$THREADS" --log-every 200 --resume)
+COMMON=(--checkpoint-dir "$CK" --train-limit "$LIMIT" --threads "$THREADS" --log-every 200 --resume ${DATA[@]+"${DATA[@]}"})
 log() { echo "== $(date +%H:%M:%S) $*"; }
 
 # The result of each method: its final checkpoint.
@@ -51,13 +55,21 @@ train_run() {  # RUN [train flags]: a network from scratch
   local run=$1; shift
   log "train $run"
   [[ -f $CK/$run/escaped.txt ]] && return 0
-  "$BIN" train --net "$NET" --epochs "$EPOCHS" --run "$run" "${COMMON[@]}" "$@" 2> "$CK/$run.err" \
-    || { mkdir -p "$CK/$run"; cat "$CK/$run.err" > "$CK/$run/escaped.txt"; cat "$CK/$run.err"; }
+  local rc=0
+  "$BIN" train --net "$NET" --epochs "$EPOCHS" --run "$run" "${COMMON[@]}" "$@" 2> "$CK/$run.err" || rc=$?
+  stopped_for_resume "$run" $rc
+  ((rc == 0)) || { mkdir -p "$CK/$run"; cat "$CK/$run.err" > "$CK/$run/escaped.txt"; cat "$CK/$run.err"; }
 }
 quail_run() {  # RUN [quail flags]
   local run=$1; shift
   log "quail $run"
-  "$BIN" quail --teacher "$CK/$P-relu/last.h5" --run "$run" "${COMMON[@]}" --continue-on-escape "$@"
+  local rc=0
+  "$BIN" quail --teacher "$CK/$P-relu/last.h5" --run "$run" "${COMMON[@]}" --continue-on-escape "$@" || rc=$?
+  stopped_for_resume "$run" $rc
+  return $rc
+}
+stopped_for_resume() {  # RUN RC: a run stopped with its state saved ends the study, resumable
+  if (($2 == 75)); then log "$1 stopped with its state saved; run the same command to continue"; exit 75; fi
 }
 
 # Folded, evaluated with a trace, costed: one CSV row.
@@ -73,7 +85,7 @@ report() {  # LABEL CHECKPOINT [amm mode | folded]: replaces LABEL's row of an e
   if [[ $mode == folded ]]; then cp "$ckpt" "$folded"  # trained in its folded form already
   else "$BIN" fold --checkpoint "$ckpt" --out "$folded" --amm-mode "$mode" > /dev/null; fi
   local ev acc nonfinite bounded cost
-  ev=$("$BIN" eval --checkpoint "$folded" --threads "$THREADS" --trace "$TRACE" --label "$label-folded" 2>&1 | grep "^eval:.*test accuracy" | tail -1)
+  ev=$("$BIN" eval --checkpoint "$folded" ${DATA[@]+"${DATA[@]}"} --threads "$THREADS" --trace "$TRACE" --label "$label-folded" 2>&1 | grep "^eval:.*test accuracy" | tail -1)
   acc=$(grep -oE "test accuracy [0-9.]+%" <<<"$ev" | grep -oE "[0-9.]+")
   nonfinite=$(grep -oE "[0-9]+ non-finite" <<<"$ev" | grep -oE "[0-9]+")
   # bounded: no NaN/Inf and no escaping profile (trace summary's verdict) on the whole test
@@ -98,7 +110,7 @@ for m in $METHODS; do
       report quail-amm "$CK/$P-quail-amm/finetune-00.h5" amm
       # MM inference (the true batch min/max) has no fixed map: evaluated unfolded, batch 100
       if [[ -f $CK/$P-quail-amm/finetune-00.h5 ]]; then
-        mm=$("$BIN" eval --checkpoint "$CK/$P-quail-amm/finetune-00.h5" --amm-mode mm --threads "$THREADS" 2>&1 \
+        mm=$("$BIN" eval --checkpoint "$CK/$P-quail-amm/finetune-00.h5" ${DATA[@]+"${DATA[@]}"} --amm-mode mm --threads "$THREADS" 2>&1 \
              | grep -oE "test accuracy [0-9.]+%" | grep -oE "[0-9.]+")
         sed -i "/^quail-amm-mm /d" "$CSV"
         echo "quail-amm-mm (not foldable),$CK/$P-quail-amm/finetune-00.h5,$mm,0,bounded by construction,,,," >> "$CSV"

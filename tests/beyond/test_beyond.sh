@@ -9,6 +9,7 @@
 #    a finished run whose stage copy is missing gets it from --resume;
 #  - `fold` writes a folded checkpoint that `eval` scores like the original,
 #    `cost` prints its depth and multiplications and its CSV;
+#  - launch/beyond_study.sh stopped by a signal ends with 75 and resumes;
 #  - bad input gives one error line.
 set -u
 BIN=$1
@@ -107,6 +108,31 @@ assert any(k.endswith("coeffs") for k in changed) and any(k.endswith("weight") f
 PY
 then pass "train --init a folded network: trains its weights and coefficients, stays folded, eval equals the run's test"
 else fail "train --init (rc $rc)"; tail -3 "$WORK/out" "$WORK/eval" "$WORK/fold"; fi
+
+# --- the study script: a step stopped with its state saved ends the study with 75, resumable
+cat > "$WORK/stopping-bin" <<EOF
+#!/usr/bin/env bash
+# the real binary; its first train of the herpn run gets SIGTERM once it runs
+if [[ " \$* " == *" --run study-lenet-herpn "* && ! -f "$WORK/stopped-once" ]]; then
+  touch "$WORK/stopped-once"
+  "$BIN" "\$@" > "$WORK/stopped.out" & pid=\$!
+  until grep -q "resolved config" "$WORK/stopped.out" 2>/dev/null || ! kill -0 \$pid 2>/dev/null; do sleep 0.05; done
+  kill -TERM \$pid; wait \$pid; rc=\$?; cat "$WORK/stopped.out"; exit \$rc
+fi
+exec "$BIN" "\$@"
+EOF
+chmod +x "$WORK/stopping-bin"
+STUDY=(bash "$(dirname "$0")/../../launch/beyond_study.sh" lenet --epochs 2 --train-limit 400 --threads 1
+       --data-dir "$WORK/fm" --methods "relu herpn")
+SISYPHUS_BIN=$WORK/stopping-bin CHECKPOINT_DIR=$WORK/study "${STUDY[@]}" > "$WORK/s1" 2>&1; rc1=$?
+SISYPHUS_BIN=$WORK/stopping-bin CHECKPOINT_DIR=$WORK/study "${STUDY[@]}" > "$WORK/s2" 2>&1; rc2=$?
+csv=$WORK/study/study-lenet-study.csv
+if [[ $rc1 -eq 75 && $rc2 -eq 0 && -f $WORK/stopped-once ]] && grep -q "stopped with its state saved" "$WORK/s1" &&
+   [[ ! -e $WORK/study/study-lenet-herpn/escaped.txt ]] && grep -q "^relu,.*,[0-9.]\+,0," "$csv" &&
+   grep -q "resume: .*study-lenet-herpn/last.h5 after epoch" "$WORK/s2" &&
+   grep -qE "^herpn,[^,]+,[0-9.]+,[0-9]+,(bounded|escaping)," "$csv"; then
+  pass "beyond_study.sh: a step stopped by SIGTERM ends the study with 75 (not marked escaped); the same command resumes it and reports it"
+else fail "beyond_study.sh stopped and resumed (rc $rc1, $rc2)"; tail -n 5 "$WORK/s1" "$WORK/s2"; cat "$csv"; fi
 
 # --- bad input
 "$BIN" train --net resnet20 --init "$WORK/folded.h5" "${D[@]}" > "$WORK/out" 2> "$WORK/err"
