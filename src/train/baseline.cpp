@@ -175,14 +175,17 @@ BaselineResult train_baseline(TrainConfig cfg) {
   objective.with_range_penalty(*net, cfg.range.penalty);
   // Stops the run on a non-finite loss on any rank (the verdict is reduced:
   // every rank stops at the same step).
-  const StepCheck diverged = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
+  const StepCheck diverged = [&](const StepResult& r, int64_t, int64_t at,
+                                 bool signal) -> StepVerdict {
     const GuardReading g = check_escape({}, 0, r.loss, std::numeric_limits<double>::infinity(),
-                                        job.comm.get(), r.grads_nonfinite);
-    if (!g.escaped) return "";
-    return std::string(g.grads ? "the gradients became NaN or Inf" : "the loss became NaN or Inf") +
-           " at step " + std::to_string(at) + g.where() +
-           (fs::file_exists(last_path) ? "; the last good checkpoint is " + last_path
-                                       : "; no checkpoint was written before it");
+                                        job.comm.get(), r.grads_nonfinite, signal);
+    if (!g.escaped) return {"", g.stop_signal};
+    return {
+        std::string(g.grads ? "the gradients became NaN or Inf" : "the loss became NaN or Inf") +
+            " at step " + std::to_string(at) + g.where() +
+            (fs::file_exists(last_path) ? "; the last good checkpoint is " + last_path
+                                        : "; no checkpoint was written before it"),
+        g.stop_signal};
   };
 
   BaselineResult result;

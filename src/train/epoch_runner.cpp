@@ -40,7 +40,9 @@ EpochOutcome EpochRunner::train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientRe
                               global_count, s_.keep_outputs || traced);
     if (averaged) dist::average_buffers(*job_.comm, net, batch.size(), averaged);
     ++*step;
-    out.stopped = check ? check(r, batch.size(), *step) : "";
+    const StepVerdict verdict = check ? check(r, batch.size(), *step, stop_signal_here())
+                                      : StepVerdict{"", epoch_step < steps && stop_agreed()};
+    out.stopped = verdict.stopped;
     if (traced || (!out.stopped.empty() &&
                    !r.outputs.empty())) {  // a stop is traced when its outputs are kept
       trace_.accumulator().add(r.outputs, batch.size());
@@ -59,7 +61,7 @@ EpochOutcome EpochRunner::train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientRe
     }
     // A stop signal ends the epoch at this step on every rank; at its last
     // step the epoch ends as usual and the caller stops after its checkpoint.
-    if (epoch_step < steps && stop_agreed()) {
+    if (epoch_step < steps && verdict.stop_signal) {
       out.interrupted_at = epoch_step;
       break;
     }
@@ -72,9 +74,11 @@ EpochOutcome EpochRunner::train(nn::NetworkImpl& net, Sgd& sgd, dist::GradientRe
   return out;
 }
 
+bool EpochRunner::stop_signal_here() const { return s_.stop && s_.stop->received() != 0; }
+
 bool EpochRunner::stop_agreed() const {
   if (!s_.stop) return false;
-  torch::Tensor seen = torch::tensor({s_.stop->received() != 0 ? 1.0 : 0.0}, torch::kFloat64);
+  torch::Tensor seen = torch::tensor({stop_signal_here() ? 1.0 : 0.0}, torch::kFloat64);
   if (job_.world > 1) job_.comm->all_reduce(seen, dist::ReduceOp::kMax);
   return seen.item<double>() > 0;
 }

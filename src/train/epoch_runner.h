@@ -31,8 +31,9 @@ struct RunnerSettings {
   int64_t log_every = 50;     // progress line every N steps (0: none)
   bool verify_ranks = true;   // checksums compared across ranks after every epoch
   bool keep_outputs = false;  // every step's point outputs (for a StepCheck that reads them)
-  // Looked at after every step (the ranks agree, stop_agreed): the epoch
-  // stops there with its state kept for a mid-epoch checkpoint. Null: none.
+  // Looked at after every step (the ranks agree, in the StepCheck's collective
+  // or stop_agreed): the epoch stops there with its state kept for a
+  // mid-epoch checkpoint. Null: none.
   const StopSignal* stop = nullptr;
 };
 
@@ -48,10 +49,19 @@ struct EpochPlan {
 // samples): those that no synchronised layer keeps identical. Null: none.
 using BufferFilter = std::function<bool(const std::string& name)>;
 
+// What the ranks agreed on after a step.
+struct StepVerdict {
+  std::string stopped;       // non-empty: the check's message (the epoch stops at this step)
+  bool stop_signal = false;  // a stop signal reached some rank
+};
+
 // Looks at a finished step (its result, this rank's batch size, the global
-// step); a non-empty message stops the epoch there (that step is traced).
-// Every rank must reach the same verdict (reduce before deciding).
-using StepCheck = std::function<std::string(const StepResult& r, int64_t batch_size, int64_t step)>;
+// step, whether a stop signal reached this rank) and returns the verdict of
+// all ranks: a non-empty message stops the epoch there (that step is traced).
+// Every rank must reach the same verdict: the check reduces its reading and
+// the signal in one collective (check_escape), so that a step has one.
+using StepCheck = std::function<StepVerdict(const StepResult& r, int64_t batch_size, int64_t step,
+                                            bool stop_signal)>;
 
 struct EpochOutcome {
   EpochSums sums;       // over all ranks (an interrupted epoch: this rank's)
@@ -78,6 +88,8 @@ class EpochRunner {
   // Whether a stop signal reached any rank (every rank must call it: one
   // all-reduce); false without RunnerSettings::stop.
   bool stop_agreed() const;
+  // Whether a stop signal reached this rank (no collective).
+  bool stop_signal_here() const;
   // The signal's name on this rank ("SIGUSR1"), or "a stop signal on another rank".
   std::string stop_reason() const;
   // The test split, traced as (stage, "eval", mode) at (epoch, step).

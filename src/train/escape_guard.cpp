@@ -12,7 +12,8 @@ std::string GuardReading::where() const {
 }
 
 GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t checked, double loss,
-                          double bound, dist::Communicator* comm, bool grads_nonfinite) {
+                          double bound, dist::Communicator* comm, bool grads_nonfinite,
+                          bool stop_signal) {
   const double inf = std::numeric_limits<double>::infinity();
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> parts;
@@ -31,6 +32,7 @@ GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t chec
   torch::Tensor mine = torch::cat(parts);
   const bool fault = grads_nonfinite || (mine.isinf() | mine.gt(bound)).any().item<bool>();
   const int world = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
+  parts.push_back(torch::tensor({stop_signal ? 1.0 : 0.0}, torch::kFloat64));
   parts.push_back(torch::tensor({grads_nonfinite ? 1.0 : 0.0}, torch::kFloat64));
   parts.push_back(
       torch::tensor({fault ? static_cast<double>(world - rank) : 0.0}, torch::kFloat64));
@@ -40,7 +42,8 @@ GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t chec
   auto v = all.accessor<double, 1>();
   const int64_t n = all.size(0);
   r.loss = v[0];
-  for (int64_t i = 1; i < n - 2; ++i) r.max_abs.push_back(v[i]);
+  for (int64_t i = 1; i < n - 3; ++i) r.max_abs.push_back(v[i]);
+  r.stop_signal = v[n - 3] > 0;
   r.grads = v[n - 2] > 0;
   if (v[n - 1] > 0) r.first_rank = world - static_cast<int>(v[n - 1]);
   if (r.grads) {

@@ -312,13 +312,14 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
   const int64_t stage_steps = stage.epochs * runner_->steps_per_epoch();
   set_blends(stage,
              blend_weight(epoch * runner_->steps_per_epoch() + first.epoch_step, stage_steps));
-  const StepCheck guard = [&](const StepResult& r, int64_t, int64_t at) -> std::string {
+  const StepCheck guard = [&](const StepResult& r, int64_t, int64_t at,
+                              bool signal) -> StepVerdict {
     if (stage.kind == StageKind::kBlend)  // the weight for the next step
       set_blends(stage, blend_weight(epoch * runner_->steps_per_epoch() + at - step_before_epoch_,
                                      stage_steps));
     const GuardReading g = check_escape(r.outputs, checked, r.loss, cfg_.escape_bound,
-                                        job_.comm.get(), r.grads_nonfinite);
-    if (!g.escaped) return "";
+                                        job_.comm.get(), r.grads_nonfinite, signal);
+    if (!g.escaped) return {"", g.stop_signal};
     const std::string what =
         (g.grads ? std::string("the gradients hold NaN or Inf")
          : g.point < 0
@@ -326,10 +327,11 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
              : "the output of point " + student_->points()[static_cast<size_t>(g.point)].name +
                    " has max |x| = " + format_number("%g", g.value)) +
         g.where();
-    return "escape guard: stage " + stage.name + " (point " + point_name + "), epoch " +
-           std::to_string(epoch + 1) + " step " + std::to_string(at - step_before_epoch_) +
-           " (global step " + std::to_string(at) + "): " + what + " (bound " +
-           format_number("%g", cfg_.escape_bound) + "); last good checkpoint: " + last_good_;
+    return {"escape guard: stage " + stage.name + " (point " + point_name + "), epoch " +
+                std::to_string(epoch + 1) + " step " + std::to_string(at - step_before_epoch_) +
+                " (global step " + std::to_string(at) + "): " + what + " (bound " +
+                format_number("%g", cfg_.escape_bound) + "); last good checkpoint: " + last_good_,
+            g.stop_signal};
   };
 
   for (; epoch < stage.epochs; ++epoch) {

@@ -15,6 +15,7 @@
 #include "nn/amm.h"
 #include "nn/batchnorm.h"
 #include "trace/stats.h"
+#include "train/escape_guard.h"
 
 using namespace sisyphus;
 
@@ -168,6 +169,34 @@ TEST(Reducer, FlagsOnlyTheRankWhoseGradientsHoldNaNOrInf) {
     const bool flagged = reducer.local_nonfinite().item<bool>();
     EXPECT_EQ(flagged, r == n - 1 && !std::isfinite(bad)) << "value " << bad << " rank " << r;
   }
+}
+
+// The step's one collective carries the escape reading and the stop signal:
+// every rank sees a signal that reached one rank, and an escape that another saw.
+TEST(EscapeGuard, OneAllReduceCarriesTheReadingAndTheStopSignal) {
+  REQUIRE_RANKS();
+  const int r = g_comm->rank(), n = g_comm->size();
+  const std::vector<torch::Tensor> outputs = {torch::full({4}, 1.0 + r), torch::full({2}, -3.0)};
+  train::GuardReading g =
+      train::check_escape(outputs, 2, 0.5 + r, 100, g_comm.get(), false, r == n - 1);
+  EXPECT_FALSE(g.escaped);
+  EXPECT_TRUE(g.stop_signal) << "rank " << r;
+  EXPECT_EQ(g.max_abs, (std::vector<double>{static_cast<double>(n), 3.0}));
+  EXPECT_DOUBLE_EQ(g.loss, 0.5 + n - 1);
+  EXPECT_EQ(g.first_rank, -1);
+
+  g = train::check_escape(outputs, 2, 0.5, 100, g_comm.get(), false, false);
+  EXPECT_FALSE(g.stop_signal);
+  EXPECT_FALSE(g.escaped);
+
+  // NaN at point 0 on rank 1, the signal on rank 0: both reach every rank
+  std::vector<torch::Tensor> bad = outputs;
+  if (r == 1) bad[0] = torch::tensor({1.0, std::numeric_limits<double>::quiet_NaN()});
+  g = train::check_escape(bad, 2, 0.5, 100, g_comm.get(), false, r == 0);
+  EXPECT_TRUE(g.escaped);
+  EXPECT_EQ(g.point, 0);
+  EXPECT_EQ(g.first_rank, 1);
+  EXPECT_TRUE(g.stop_signal);
 }
 
 TEST(Sync, BroadcastStateAndAverageBuffers) {
