@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -16,7 +17,6 @@
 #include "core/stop_signal.h"
 #include "data/dataset.h"
 #include "data/tiny_imagenet.h"
-#include "dist/sync.h"
 #include "nn/registry.h"
 #include "trace/reader.h"
 #include "trace/report.h"
@@ -36,8 +36,8 @@ bool say_interrupted(const std::string& message) {
   return true;
 }
 
-int quail_command(const train::QuailConfig& cfg) {
-  train::QuailResult r = train::run_quail(cfg);
+int quail_command(const train::QuailConfig& cfg, train::Job& job) {
+  train::QuailResult r = train::run_quail(cfg, job);
   if (say_interrupted(r.interrupted)) return kExitResumable;
   char line[512];
   if (r.escaped) {
@@ -58,8 +58,8 @@ int quail_command(const train::QuailConfig& cfg) {
   return 0;
 }
 
-int run_train(const train::TrainConfig& cfg) {
-  train::BaselineResult r = train::train_baseline(cfg);
+int run_train(const train::TrainConfig& cfg, const train::Job& job) {
+  train::BaselineResult r = train::train_baseline(cfg, job);
   if (say_interrupted(r.interrupted)) return kExitResumable;
   char line[512];
   std::snprintf(
@@ -73,8 +73,8 @@ int run_train(const train::TrainConfig& cfg) {
   return 0;
 }
 
-int run_eval(const train::EvalConfig& cfg) {
-  train::EvalReport rep = train::evaluate_checkpoint(cfg);
+int run_eval(const train::EvalConfig& cfg, const train::Job& job) {
+  train::EvalReport rep = train::evaluate_checkpoint(cfg, job);
   for (const auto& [mode, r] : rep.modes) {
     char line[512];
     std::snprintf(
@@ -100,8 +100,8 @@ int launcher_rank() {
 // and aborts at once; other ranks wait a moment first, so an error that every
 // rank hits is printed once (by rank 0), and one that only rank r hits still
 // gets printed by r before it aborts the job (no rank is left hanging).
-int fail_job(const std::string& message) {
-  auto comm = dist::active();
+// `comm`: the job's communicator, null before the ranks are connected.
+int fail_job(dist::Communicator* comm, const std::string& message) {
   if (!comm || comm->size() == 1) {
     // Before the ranks are connected, errors come from settings that every
     // rank shares: rank 0 speaks for all.
@@ -140,10 +140,30 @@ int run_cli(int argc, char** argv) {
   }
 
   log::set_verbose(c.verbose);
+  // The job of train, quail and eval: started once the command's settings are
+  // checked (bad settings are reported once, before any rank connects), its
+  // communicator at hand for the abort path below, and released when this
+  // function returns: before MPI_Finalize and before the CUDA runtime's
+  // teardown at exit.
+  std::optional<train::Job> job;
   try {
-    if (*c.train_cmd) return run_train(c.train_cfg);
-    if (*c.eval_cmd) return run_eval(c.eval_cfg);
-    if (*c.quail_cmd) return quail_command(c.quail_cfg);
+    if (*c.train_cmd) {
+      train::TrainConfig cfg = c.train_cfg;
+      train::resolve(cfg);
+      job = train::start_job(cfg.backend, cfg.threads, cfg.dev);
+      return run_train(cfg, *job);
+    }
+    if (*c.eval_cmd) {
+      train::check_eval_config(c.eval_cfg);
+      job = train::start_job(c.eval_cfg.backend, c.eval_cfg.threads, c.eval_cfg.dev);
+      return run_eval(c.eval_cfg, *job);
+    }
+    if (*c.quail_cmd) {
+      train::QuailConfig cfg = c.quail_cfg;
+      train::resolve(cfg);
+      job = train::start_job(cfg.backend, cfg.threads, cfg.dev);
+      return quail_command(cfg, *job);
+    }
     if (*c.fold_cmd) {
       train::fold_checkpoint(c.fold_cfg);
       return 0;
@@ -174,12 +194,13 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
   } catch (const Error& e) {
-    return fail_job(e.what());
+    return fail_job(job ? job->comm.get() : nullptr, e.what());
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    return fail_job("torch error: " + msg.substr(0, msg.find('\n')));
+    return fail_job(job ? job->comm.get() : nullptr,
+                    "torch error: " + msg.substr(0, msg.find('\n')));
   } catch (const std::exception& e) {
-    return fail_job(std::string("error: ") + e.what());
+    return fail_job(job ? job->comm.get() : nullptr, std::string("error: ") + e.what());
   }
   return 0;
 }

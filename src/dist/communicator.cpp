@@ -1,10 +1,15 @@
 #include "dist/communicator.h"
 
 #include <torch/cuda.h>
+#include <torch/torch.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "dist/local_communicator.h"
 #include "dist/mpi_communicator.h"
 #ifdef SISYPHUS_WITH_NCCL
@@ -47,6 +52,23 @@ constexpr bool kHaveNccl =
     false;
 #endif
 
+std::string host_name() {
+  char host[256] = {};
+  SISYPHUS_CHECK(gethostname(host, sizeof(host) - 1) == 0, ErrorKind::kMpi,
+                 std::string("gethostname failed: ") + std::strerror(errno));
+  return host;
+}
+
+// What tells one GPU from another across processes: its UUID (each process
+// may see it under another index, e.g. with CUDA_VISIBLE_DEVICES per task).
+std::string gpu_identity(int device) {
+#ifdef SISYPHUS_WITH_NCCL
+  return cuda_device_uuid(device);
+#else
+  return "cuda:" + std::to_string(device);  // no NCCL: the answer chooses nothing
+#endif
+}
+
 std::shared_ptr<Communicator> make_nccl(std::shared_ptr<MpiCommunicator> mpi, int device,
                                         double timeout_s) {
 #ifdef SISYPHUS_WITH_NCCL
@@ -61,7 +83,17 @@ std::shared_ptr<Communicator> make_nccl(std::shared_ptr<MpiCommunicator> mpi, in
 
 }  // namespace
 
-Connection connect(const ConnectOptions& o) {
+bool gpus_shared(Communicator& comm, const std::string& host, const std::string& gpu_id) {
+  const std::string key = host + '\n' + gpu_id;
+  torch::Tensor mine = torch::tensor({static_cast<int64_t>(fnv1a64(key))}, torch::kInt64);
+  torch::Tensor all = std::get<0>(comm.all_gather(mine).reshape({-1}).sort());
+  return all.numel() > 1 &&
+         all.narrow(0, 1, all.numel() - 1).eq(all.narrow(0, 0, all.numel() - 1)).any().item<bool>();
+}
+
+namespace {
+
+Connection connect_ranks(const ConnectOptions& o) {
   const int gpus = visible_gpus();
   SISYPHUS_CHECK(o.device != DeviceKind::kCuda || gpus > 0, ErrorKind::kCuda,
                  "--device cuda: no GPU is visible to this process (HINT: --device cpu, or check "
@@ -87,10 +119,15 @@ Connection connect(const ConnectOptions& o) {
     return c;
   }
 
-  auto mpi = std::make_shared<MpiCommunicator>();
+  // On a GPU autograd's device thread issues the reducer's collectives.
+  auto mpi = std::make_shared<MpiCommunicator>(
+      MpiOptions{.threads = cuda ? MpiThreads::kMultiple : MpiThreads::kFunneled});
   if (cuda) c.cuda_device = mpi->local_rank() % gpus;
   c.local_ranks = mpi->local_size();
-  const bool shared_gpu = cuda && mpi->local_size() > gpus;
+  // Every rank takes part (a CPU rank's identity is its own rank: never shared).
+  const bool shared_gpu =
+      gpus_shared(*mpi, host_name(),
+                  cuda ? gpu_identity(c.cuda_device) : "cpu rank " + std::to_string(mpi->rank()));
   if (o.backend == Backend::kNccl) {
     SISYPHUS_CHECK(!shared_gpu, ErrorKind::kNccl,
                    "--backend nccl: " + std::to_string(mpi->local_size()) +
@@ -111,6 +148,14 @@ Connection connect(const ConnectOptions& o) {
                 : "auto: this build has no NCCL: MPI via pinned memory";
     c.comm = std::move(mpi);
   }
+  return c;
+}
+
+}  // namespace
+
+Connection connect(const ConnectOptions& o) {
+  Connection c = connect_ranks(o);
+  c.comm->force_collectives(o.force_collectives);
   return c;
 }
 

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "dist/interval_timer.h"
+
 namespace sisyphus::dist {
 
 enum class ReduceOp { kSum, kMin, kMax, kAvg };
@@ -45,6 +47,24 @@ class Communicator {
   virtual void barrier() = 0;
   // Stops every rank of the job (used when one rank fails alone).
   [[noreturn]] virtual void abort(int code) = 0;
+  // Times waits on this backend's collectives (dist/interval_timer.h): the
+  // host's clock, or CUDA events on the compute stream for NCCL.
+  virtual std::unique_ptr<IntervalTimer> interval_timer() const {
+    return std::make_unique<HostTimer>();
+  }
+
+  // Whether the job's collectives run. On one rank every collective is the
+  // identity, and its users (the gradient reducer, buffer averaging, BN/AMM
+  // statistics, the escape guard, evaluation counts) skip it, unless forced:
+  // with force_collectives(true) they run through the backend at world 1 as
+  // DDP's do, so that NCCL and the MPI staging path are exercised on one GPU
+  // (--force-collectives; gpu_check and the tests). The decision lives here
+  // and nowhere else.
+  bool communicates() const { return size() > 1 || forced_; }
+  void force_collectives(bool on) { forced_ = on; }
+
+ private:
+  bool forced_ = false;
 };
 
 enum class Backend { kAuto, kLocal, kMpi, kNccl };
@@ -63,7 +83,8 @@ int visible_gpus();
 struct ConnectOptions {
   Backend backend = Backend::kAuto;
   DeviceKind device = DeviceKind::kAuto;
-  double nccl_timeout_s = 600;  // a NCCL collective in flight longer than this ends the job
+  double nccl_timeout_s = 600;     // a NCCL collective in flight longer than this ends the job
+  bool force_collectives = false;  // run collectives at world 1 too (Communicator::communicates)
 };
 struct Connection {
   std::shared_ptr<Communicator> comm;
@@ -72,12 +93,19 @@ struct Connection {
   std::string why;       // how the backend and device were chosen (for the log)
 };
 
+// Whether two ranks of `comm` on one host hold the same GPU (NCCL refuses
+// that). Collective: every rank passes its host name and its GPU's identity
+// (the device UUID), and the answer is the same on every rank. Counting
+// visible GPUs cannot tell: under Slurm's one-GPU-per-task binding every rank
+// sees one GPU, all different.
+bool gpus_shared(Communicator& comm, const std::string& host, const std::string& gpu_id);
+
 // device auto: CUDA when a GPU is visible, else the CPU.
 // backend auto: on CUDA, NCCL when this build has it and no two ranks of a
-// host share a GPU, else MPI (CUDA tensors staged through pinned host memory);
-// on the CPU, MPI under mpirun, else local. Explicit choices that cannot work
-// (nccl without a GPU or NCCL, or with ranks sharing a GPU; cuda without a
-// GPU; local under mpirun) throw Error(kConfig/kCuda/kNccl) with a HINT.
+// host share a GPU (by UUID: gpus_shared), else MPI (CUDA tensors staged through pinned host
+// memory); on the CPU, MPI under mpirun, else local. Explicit choices that cannot work (nccl
+// without a GPU or NCCL, or with ranks sharing a GPU; cuda without a GPU; local under mpirun) throw
+// Error(kConfig/kCuda/kNccl) with a HINT.
 Connection connect(const ConnectOptions& options);
 
 }  // namespace sisyphus::dist

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include "core/error.h"
@@ -14,11 +15,12 @@
 namespace sisyphus::dist {
 namespace {
 
+// -1 where MPI cannot say (not initialised, or already finalised).
 int world_rank_for_messages() {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  int rank = -1;
-  if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int initialized = 0, finalized = 0, rank = -1;
+  if (MPI_Initialized(&initialized) != MPI_SUCCESS || !initialized) return -1;
+  if (MPI_Finalized(&finalized) != MPI_SUCCESS || finalized) return -1;
+  if (MPI_Comm_rank(MPI_COMM_WORLD, &rank) != MPI_SUCCESS) return -1;
   return rank;
 }
 
@@ -37,26 +39,6 @@ int world_rank_for_messages() {
                                          " (HINT: did every rank issue the same collectives?)");  \
     }                                                                                             \
   } while (0)
-
-// MPI is initialised once and finalised when the process exits normally.
-void ensure_mpi() {
-  static bool done = [] {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) {
-      int provided = 0;
-      MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided));
-      std::atexit([] {
-        int finalized = 0;
-        MPI_Finalized(&finalized);
-        if (!finalized) MPI_Finalize();
-      });
-    }
-    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
-    return true;
-  }();
-  (void)done;
-}
 
 MPI_Datatype mpi_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
@@ -147,10 +129,78 @@ int env_int(const char* name, int fallback) {
   return v ? std::atoi(v) : fallback;
 }
 
+const char* thread_level_name(int level) {
+  if (level == MPI_THREAD_SINGLE) return "MPI_THREAD_SINGLE";
+  if (level == MPI_THREAD_FUNNELED) return "MPI_THREAD_FUNNELED";
+  if (level == MPI_THREAD_SERIALIZED) return "MPI_THREAD_SERIALIZED";
+  if (level == MPI_THREAD_MULTIPLE) return "MPI_THREAD_MULTIPLE";
+  return "an unknown thread level";
+}
+
+int mpi_level(MpiThreads threads) {
+  return threads == MpiThreads::kMultiple ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
+}
+
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(bool stage_all) : stage_all_(stage_all) {
-  ensure_mpi();
+void check_thread_level(int required, int provided) {
+  // The standard orders the levels: SINGLE < FUNNELED < SERIALIZED < MULTIPLE.
+  SISYPHUS_CHECK(provided >= required, ErrorKind::kMpi,
+                 std::string("this MPI library provides ") + thread_level_name(provided) +
+                     " but the job needs " + thread_level_name(required) +
+                     (required == MPI_THREAD_MULTIPLE
+                          ? " (the GPU path's gradient hooks call MPI from autograd's device "
+                            "thread; HINT: an MPI built with thread support, e.g. Open MPI's "
+                            "default build, or --backend nccl with one GPU per rank)"
+                          : " (HINT: an MPI built with thread support)"));
+}
+
+class MpiEnvironment {
+ public:
+  // The environment every live communicator shares; made (MPI_Init_thread) by
+  // the first. A process that initialised MPI itself (mpi4py, a test's main)
+  // keeps finalising it.
+  static std::shared_ptr<MpiEnvironment> acquire(MpiThreads threads) {
+    static std::mutex mutex;
+    static std::weak_ptr<MpiEnvironment> current;  // MPI is one per process
+    std::lock_guard<std::mutex> lock(mutex);
+    const int required = mpi_level(threads);
+    if (auto env = current.lock()) {
+      check_thread_level(required, env->provided_);
+      return env;
+    }
+    int initialized = 0, finalized = 0;
+    MPI_CHECK(MPI_Initialized(&initialized));
+    MPI_CHECK(MPI_Finalized(&finalized));
+    SISYPHUS_CHECK(!finalized, ErrorKind::kMpi,
+                   "MPI was already finalised in this process and cannot start again (HINT: keep "
+                   "one communicator alive for the whole job)");
+    auto env = std::shared_ptr<MpiEnvironment>(new MpiEnvironment(!initialized));
+    if (initialized) {
+      MPI_CHECK(MPI_Query_thread(&env->provided_));
+    } else {
+      MPI_CHECK(MPI_Init_thread(nullptr, nullptr, required, &env->provided_));
+    }
+    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    check_thread_level(required, env->provided_);
+    current = env;
+    return env;
+  }
+  ~MpiEnvironment() {
+    int finalized = 0;
+    if (owns_ && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
+  }
+  MpiEnvironment(const MpiEnvironment&) = delete;
+  MpiEnvironment& operator=(const MpiEnvironment&) = delete;
+
+ private:
+  explicit MpiEnvironment(bool owns) : owns_(owns) {}
+  bool owns_;  // this process's MPI_Init was ours: so is MPI_Finalize
+  int provided_ = MPI_THREAD_SINGLE;
+};
+
+MpiCommunicator::MpiCommunicator(MpiOptions options)
+    : stage_all_(options.stage_all), env_(MpiEnvironment::acquire(options.threads)) {
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   // Local rank: from the launcher, else by grouping ranks on the same host.
@@ -167,6 +217,8 @@ MpiCommunicator::MpiCommunicator(bool stage_all) : stage_all_(stage_all) {
   local_rank_ = local;
   local_size_ = local_size;
 }
+
+MpiCommunicator::~MpiCommunicator() = default;
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce_async(torch::Tensor& t, ReduceOp op) {
   check_tensor(t);

@@ -8,9 +8,12 @@
 #include <nccl.h>
 #include <torch/torch.h>
 
+#include <ATen/cuda/CUDAContext.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <optional>
 
 #include "core/error.h"
@@ -108,9 +111,64 @@ class NcclWork : public Work {
   int device_;
 };
 
+// Event pairs recorded on the current stream around each wait; their
+// elapsed times are summed as they complete (never blocking in stop()).
+class CudaEventTimer : public IntervalTimer {
+ public:
+  explicit CudaEventTimer(int device) : device_(static_cast<c10::DeviceIndex>(device)) {}
+  void start() override {
+    Pair p{std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault),
+           std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault)};
+    p.begin->record(c10::cuda::getCurrentCUDAStream(device_));
+    pending_.push_back(std::move(p));
+  }
+  void stop() override {
+    pending_.back().end->record(c10::cuda::getCurrentCUDAStream(device_));
+    drain(/*wait=*/false);
+  }
+  double seconds() override {
+    drain(/*wait=*/true);
+    return total_s_;
+  }
+
+ private:
+  struct Pair {
+    std::unique_ptr<at::cuda::CUDAEvent> begin, end;
+  };
+  void drain(bool wait) {
+    while (!pending_.empty()) {
+      Pair& p = pending_.front();
+      if (wait) p.end->synchronize();
+      if (!p.end->query()) break;
+      total_s_ += p.begin->elapsed_time(*p.end) / 1000.0;
+      pending_.pop_front();
+    }
+  }
+  c10::DeviceIndex device_;
+  std::deque<Pair> pending_;
+  double total_s_ = 0;
+};
+
 }  // namespace
 
 int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
+
+std::string cuda_device_uuid(int device) {
+  const cudaDeviceProp* prop = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(device));
+  static const char* hex = "0123456789abcdef";
+  std::string id = "GPU-";
+  for (int i = 0; i < 16; ++i) {
+    const auto b = static_cast<unsigned char>(prop->uuid.bytes[i]);
+    id += hex[b >> 4];
+    id += hex[b & 15];
+    if (i == 3 || i == 5 || i == 7 || i == 9) id += '-';
+  }
+  return id;
+}
+
+std::unique_ptr<IntervalTimer> NcclCommunicator::interval_timer() const {
+  return std::make_unique<CudaEventTimer>(options_.device);
+}
 
 NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi, NcclOptions options)
     : mpi_(std::move(mpi)), options_(options), state_(std::make_unique<State>()) {
@@ -153,13 +211,22 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<MpiCommunicator> mpi, NcclOpt
           return PollResult::pending();
         return PollResult::failed(std::string("asynchronous NCCL error: ") +
                                   ncclGetErrorString(async));
-      });
+      },
+      // Its event queries run on this rank's GPU (not on GPU 0, where each
+      // rank would open a context of its own).
+      [dev]() { c10::cuda::set_device(dev); });
 }
 
 NcclCommunicator::~NcclCommunicator() {
   State& s = *state_;
   s.watchdog.reset();  // stops its thread; nothing watches after this
-  if (s.comm && !s.aborted) ncclCommDestroy(s.comm);
+  if (s.comm && !s.aborted) {
+    // Finalises (flushes what is in flight), then frees; no exception can leave a destructor.
+    const ncclResult_t r = ncclCommDestroy(s.comm);
+    if (r != ncclSuccess)
+      std::fprintf(stderr, "sisyphus: [rank %d] ncclCommDestroy failed: %s\n", s.rank,
+                   ncclGetErrorString(r));
+  }
 }
 
 namespace {

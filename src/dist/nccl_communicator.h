@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "dist/communicator.h"
 #include "dist/mpi_communicator.h"
@@ -28,6 +29,8 @@ namespace sisyphus::dist {
 
 // Visible GPUs; 0 where there is no GPU or driver (no error).
 int cuda_device_count();
+// The device's UUID ("GPU-xxxxxxxx-..."), the same in every process that sees it.
+std::string cuda_device_uuid(int device);
 
 struct NcclOptions {
   int device = 0;          // the CUDA device of this rank
@@ -48,6 +51,8 @@ class NcclCommunicator : public Communicator {
   torch::Tensor all_gather(const torch::Tensor& t) override;
   void barrier() override;
   [[noreturn]] void abort(int code) override;
+  // CUDA event pairs on the compute stream: the time it waited (not the enqueue).
+  std::unique_ptr<IntervalTimer> interval_timer() const override;
 
   struct State;  // NCCL/CUDA handles and the watchdog, kept out of this header
 

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <limits>
 
-#include "core/clock.h"
 #include "core/error.h"
 
 namespace sisyphus::dist {
@@ -22,7 +21,7 @@ ReducerOptions reducer_options(double bucket_mb) {
 GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
                                  std::vector<std::pair<std::string, torch::Tensor>> params,
                                  ReducerOptions options)
-    : comm_(std::move(comm)) {
+    : comm_(std::move(comm)), wait_timer_(comm_->interval_timer()) {
   for (auto& [name, p] : params) {
     if (!p.requires_grad()) continue;  // frozen: not communicated
     SISYPHUS_CHECK(p.scalar_type() == torch::kFloat32, ErrorKind::kConfig,
@@ -30,7 +29,7 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
     names_.push_back(name);
     params_.push_back(p);
   }
-  if (comm_->size() == 1)
+  if (!comm_->communicates())
     return;  // one rank: its gradients are the mean already (no buckets, no hooks)
   if (const char* f = std::getenv("SISYPHUS_FAULT_NAN_GRAD")) {
     int rank = -1;
@@ -78,7 +77,7 @@ GradientReducer::~GradientReducer() {
 
 void GradientReducer::begin_step(int64_t local_count, int64_t global_count) {
   SISYPHUS_CHECK(global_count > 0, ErrorKind::kConfig, "a step over zero samples");
-  if (comm_->size() == 1) return;
+  if (!comm_->communicates()) return;
   scale_ = static_cast<double>(local_count) / static_cast<double>(global_count);
   for (auto& s : slots_) s.ready = false;
   for (auto& b : buckets_) {
@@ -123,11 +122,10 @@ void GradientReducer::launch_ready_buckets() {
     }
     if (scale_ != 1.0) b.flat.mul_(scale_);
     if (last) {  // nothing left to overlap with: exposed time
-      const auto t0 = Clock::now();
+      TimedWait timed(*wait_timer_);
       for (auto& earlier : buckets_)
         if (earlier.work) earlier.work->wait();  // keep the order of collectives
       comm_->all_reduce(b.flat, ReduceOp::kSum);
-      stats_.exposed_wait_s += seconds_since(t0);
     } else {
       b.work = comm_->all_reduce_async(b.flat, ReduceOp::kSum);
     }
@@ -136,7 +134,7 @@ void GradientReducer::launch_ready_buckets() {
 }
 
 void GradientReducer::finish_step() {
-  if (comm_->size() == 1) return;
+  if (!comm_->communicates()) return;
   SISYPHUS_CHECK(in_step_, ErrorKind::kConfig, "finish_step() without begin_step()");
   torch::NoGradGuard no_grad;
   // Parameters that got no gradient (unused this step, or no batch on this
@@ -150,13 +148,20 @@ void GradientReducer::finish_step() {
     b.pending--;
   }
   launch_ready_buckets();
-  const auto t0 = Clock::now();
-  for (auto& b : buckets_)
-    if (b.work) b.work->wait();
-  stats_.exposed_wait_s += seconds_since(t0);
+  {
+    TimedWait timed(*wait_timer_);
+    for (auto& b : buckets_)
+      if (b.work) b.work->wait();
+  }
   for (size_t k = 0; k < params_.size(); ++k) params_[k].mutable_grad() = slots_[k].view;
   in_step_ = false;
   stats_.steps++;
+}
+
+ReducerStats GradientReducer::stats() const {
+  ReducerStats s = stats_;
+  s.exposed_wait_s = wait_timer_->seconds();
+  return s;
 }
 
 }  // namespace sisyphus::dist

@@ -11,9 +11,10 @@
 // is complete only when backward is (nearly) done, so it is reduced with a blocking all-reduce
 // (faster in MPI than non-blocking). finish_step() waits for all buckets and makes each parameter's
 // .grad the global mean gradient, exactly what one process would compute over the union of all
-// ranks' batches (uneven last batches included). On a single rank the reducer does nothing (the
-// gradients are the mean already), so the trainers always have one instead of branching on the
-// number of ranks.
+// ranks' batches (uneven last batches included). When the communicator does not communicate (one
+// rank: the gradients are the mean already) the reducer does nothing, so the trainers always have
+// one instead of branching on the number of ranks; with forced collectives it runs its buckets
+// at world 1 too (Communicator::communicates).
 #pragma once
 
 #include <torch/types.h>
@@ -37,7 +38,9 @@ ReducerOptions reducer_options(double bucket_mb);
 struct ReducerStats {
   int64_t steps = 0;
   int64_t bytes_reduced = 0;  // payload all-reduced, summed over steps
-  double exposed_wait_s = 0;  // time spent blocked on communication (waits + the last bucket)
+  // Time the step spent waiting for communication (the waits and the last bucket): the host's
+  // clock on host-side backends, the compute stream's on NCCL (dist/interval_timer.h).
+  double exposed_wait_s = 0;
 };
 
 class GradientReducer {
@@ -59,7 +62,8 @@ class GradientReducer {
   const std::vector<std::string>& reduced_names() const { return names_; }
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
   int64_t bucket_of(size_t param_index) const { return slots_.at(param_index).bucket; }
-  const ReducerStats& stats() const { return stats_; }
+  // Resolving a device timer waits for the stream to pass the last timed wait.
+  ReducerStats stats() const;
   // Whether this rank's own gradients of the last step held NaN/Inf, seen
   // before they were all-reduced (after, every rank's are NaN alike): a 0-dim
   // bool tensor on the gradients' device, undefined on one rank. Read it
@@ -95,7 +99,8 @@ class GradientReducer {
   // A fault for the tests (docs/reliability.md): SISYPHUS_FAULT_NAN_GRAD=R:S
   // makes rank R's gradients NaN at its S-th reduced step (1-based).
   int64_t fault_step_ = 0;
-  ReducerStats stats_;
+  ReducerStats stats_;  // all but exposed_wait_s, which wait_timer_ holds
+  std::unique_ptr<IntervalTimer> wait_timer_;
 };
 
 }  // namespace sisyphus::dist

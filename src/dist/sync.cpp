@@ -11,8 +11,6 @@
 namespace sisyphus::dist {
 namespace {
 
-std::shared_ptr<Communicator> g_active;
-
 // Rank `root`'s string on every rank.
 std::string broadcast_string(Communicator& comm, const std::string& s, int root) {
   torch::Tensor len = torch::tensor({static_cast<int64_t>(s.size())}, torch::kInt64);
@@ -47,7 +45,7 @@ std::string first_difference(const std::string& mine, const std::string& root, i
 }  // namespace
 
 void broadcast_state(Communicator& comm, torch::nn::Module& module) {
-  if (comm.size() == 1) return;
+  if (!comm.communicates()) return;
   torch::NoGradGuard no_grad;
   for (auto& p : module.parameters()) {
     torch::Tensor t = p.detach();
@@ -58,7 +56,7 @@ void broadcast_state(Communicator& comm, torch::nn::Module& module) {
 
 void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weight,
                      const std::function<bool(const std::string&)>& include) {
-  if (comm.size() == 1) return;
+  if (!comm.communicates()) return;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> floats, ints;
   for (auto& item : module.named_buffers()) {
@@ -96,7 +94,7 @@ void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weig
 }
 
 void check_same_config(Communicator& comm, const std::string& config_text) {
-  if (comm.size() == 1) return;
+  if (!comm.communicates()) return;
   torch::Tensor mine = torch::tensor({static_cast<int64_t>(fnv1a64(config_text))}, torch::kInt64);
   torch::Tensor all = comm.all_gather(mine);
   bool same = all.eq(all[0]).all().item<bool>();
@@ -109,8 +107,5 @@ void check_same_config(Communicator& comm, const std::string& config_text) {
   std::string message = broadcast_string(comm, diff, static_cast<int>(who.item<int64_t>()));
   SISYPHUS_FAIL(ErrorKind::kConfig, "ranks were started with different settings: " + message);
 }
-
-void set_active(std::shared_ptr<Communicator> comm) { g_active = std::move(comm); }
-std::shared_ptr<Communicator> active() { return g_active; }
 
 }  // namespace sisyphus::dist

@@ -33,8 +33,4 @@ void average_buffers(Communicator& comm, torch::nn::Module& module, int64_t weig
 // the first setting that differs from rank 0's.
 void check_same_config(Communicator& comm, const std::string& config_text);
 
-// Registers the job's communicator so that a failing rank can abort all.
-void set_active(std::shared_ptr<Communicator> comm);
-std::shared_ptr<Communicator> active();
-
 }  // namespace sisyphus::dist

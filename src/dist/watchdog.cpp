@@ -40,12 +40,16 @@ WaitOutcome wait_for(const Poll& poll, double timeout_s, double max_sleep_s) {
   }
 }
 
-Watchdog::Watchdog(double timeout_s, double interval_s, Failure on_failure, Poll health)
+Watchdog::Watchdog(double timeout_s, double interval_s, Failure on_failure, Poll health,
+                   std::function<void()> on_start)
     : timeout_s_(timeout_s),
       interval_s_(interval_s),
       on_failure_(std::move(on_failure)),
       health_(std::move(health)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this, on_start = std::move(on_start)] {
+    if (on_start) on_start();
+    run();
+  });
 }
 
 Watchdog::~Watchdog() {

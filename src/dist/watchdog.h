@@ -46,8 +46,11 @@ class Watchdog {
  public:
   using Failure = std::function<void(const std::string& what)>;
   // on_failure runs on the watchdog thread, once; it is expected to end the
-  // process (the NCCL backend aborts its communicator and exits).
-  Watchdog(double timeout_s, double interval_s, Failure on_failure, Poll health = nullptr);
+  // process (the NCCL backend aborts its communicator and exits). on_start
+  // runs first on the watchdog thread, before any poll (the NCCL backend
+  // makes its GPU current there).
+  Watchdog(double timeout_s, double interval_s, Failure on_failure, Poll health = nullptr,
+           std::function<void()> on_start = nullptr);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;

@@ -191,6 +191,7 @@ std::string content_checksum(const Checkpoint& ckpt) {
   for (const auto& [kind, list] : ckpt.optimizer)
     for (const auto& [name, t] : list) all["optimizer/" + kind + "/" + name] = t;
   if (ckpt.rng_state.defined()) all["rng/torch_cpu"] = ckpt.rng_state;
+  if (ckpt.cuda_rng_state.defined()) all["rng/torch_cuda"] = ckpt.cuda_rng_state;
   if (ckpt.partial_sums.defined()) all["progress/partial_sums"] = ckpt.partial_sums;
   const std::string meta = meta_text(ckpt.meta);
   uint64_t h = fnv1a64(meta.data(), meta.size());
@@ -236,6 +237,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     for (const auto& [kind, list] : ckpt.optimizer) write_list(h5::create_group(opt, kind), list);
     h5::Object rng = h5::create_group(file, "rng");
     if (ckpt.rng_state.defined()) write_tensor(rng, "torch_cpu", ckpt.rng_state);
+    if (ckpt.cuda_rng_state.defined()) write_tensor(rng, "torch_cuda", ckpt.cuda_rng_state);
     if (ckpt.partial_sums.defined())
       write_tensor(h5::create_group(file, "progress"), "partial_sums", ckpt.partial_sums);
     h5::set_attr(file, "checksum", content_checksum(ckpt));
@@ -268,6 +270,7 @@ Checkpoint load_unguarded(const std::string& path) {
       ckpt.optimizer.emplace_back(kind, read_list(h5::open_group(opt, kind)));
     h5::Object rng = h5::open_group(file, "rng");
     if (h5::exists(rng, "torch_cpu")) ckpt.rng_state = read_tensor(rng, "torch_cpu");
+    if (h5::exists(rng, "torch_cuda")) ckpt.cuda_rng_state = read_tensor(rng, "torch_cuda");
     if (ckpt.meta.epoch_step > 0) {
       ckpt.partial_sums = read_tensor(h5::open_group(file, "progress"), "partial_sums");
       if (ckpt.partial_sums.dim() != 2 || ckpt.partial_sums.size(1) != 3)

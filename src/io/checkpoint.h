@@ -12,6 +12,7 @@
 //   /model/<state_dict name>         every parameter and buffer, natural shape
 //   /optimizer/<kind>/<param name>   optimizer state (e.g. momentum/...)
 //   /rng/torch_cpu                   uint8: torch's CPU generator state
+//   /rng/torch_cuda                  uint8: the job's GPU's generator state (GPU runs only)
 //   /progress/partial_sums           float64 [ranks, 3] (a mid-epoch stop only)
 //   /            attr checksum: hex digest of all of the above (version 2):
 //                load_checkpoint refuses a file whose content does not match
@@ -67,6 +68,7 @@ struct Checkpoint {
   TensorList model;                                           // state_dict order
   std::vector<std::pair<std::string, TensorList>> optimizer;  // kind -> per-parameter tensors
   torch::Tensor rng_state;                                    // may be undefined
+  torch::Tensor cuda_rng_state;  // the job's GPU's generator; undefined for CPU runs
   // A mid-epoch stop: each rank's sums of the unfinished epoch so far,
   // float64 [ranks, 3] (loss sum, correct, seen); undefined otherwise.
   torch::Tensor partial_sums;

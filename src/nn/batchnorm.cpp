@@ -74,9 +74,14 @@ torch::Tensor BatchNormImpl::forward_synced(const torch::Tensor& x) {
   }
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[1] = c;
-  torch::Tensor invstd = (var + eps_).rsqrt().to(x.dtype()).view(shape);
-  torch::Tensor y = (x - mean.to(x.dtype()).view(shape)) * invstd;
-  return affine() ? y * weight.view(shape) + bias.view(shape) : y;
+  // Normalise in fp32 at least, as cuDNN and torch's batch_norm do for bf16
+  // inputs (a bf16 mean alone is off by up to 1/256 of its value); the
+  // output keeps the input's dtype. fp32 and fp64 inputs compute as before.
+  const auto compute = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  torch::Tensor invstd = (var + eps_).rsqrt().to(compute).view(shape);
+  torch::Tensor y = (x.to(compute) - mean.to(compute).view(shape)) * invstd;
+  if (affine()) y = y * weight.to(compute).view(shape) + bias.to(compute).view(shape);
+  return y.to(x.scalar_type());
 }
 
 std::pair<torch::Tensor, torch::Tensor> BatchNormImpl::inference_affine() const {

@@ -134,7 +134,7 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
 std::vector<LayerStats> TraceAccumulator::reduce(dist::Communicator* comm, int64_t* samples) const {
   torch::Tensor sums = sums_.clone(), extreme = extreme_.clone();
   torch::Tensor n = torch::tensor({static_cast<double>(samples_)}, torch::kFloat64);
-  if (comm && comm->size() > 1) {
+  if (comm && comm->communicates()) {
     torch::Tensor packed = torch::cat({sums.reshape({-1}), n});
     comm->all_reduce(packed, dist::ReduceOp::kSum);
     sums = packed.narrow(0, 0, sums.numel()).view_as(sums);

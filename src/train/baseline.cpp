@@ -52,7 +52,7 @@ ResumePoint resume_baseline(const TrainConfig& cfg, const Job& job, const std::s
   io::load_module_state(net, ckpt.model, last_path);
   for (const auto& [kind, list] : ckpt.optimizer)
     if (kind == "momentum") sgd.load_state(list, last_path);
-  if (ckpt.rng_state.defined()) set_rng_state(ckpt.rng_state);
+  set_rng_state({ckpt.rng_state, ckpt.cuda_rng_state}, job.place);
   log::info("resume: " + last_path + " after epoch " + std::to_string(ckpt.meta.epoch) +
             (ckpt.meta.epoch_step > 0
                  ? " and " + std::to_string(ckpt.meta.epoch_step) + " steps of the next"
@@ -99,14 +99,12 @@ nn::Network initial_network(const TrainConfig& cfg, const data::DatasetSpec& spe
 
 }  // namespace
 
-BaselineResult train_baseline(TrainConfig cfg) {
+BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   // SIGUSR1/SIGTERM from here on: stop at a step boundary with the state saved
   const StopSignal stop;
   resolve(cfg);
-  nn::check_activation_spec(cfg.act);  // before any rank starts
 
   // ---------------------------------------------------------------- ranks
-  Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   const std::string config_text = to_config_text(cfg);
   log::info("sisyphus train: resolved config (usable with --config):\n" + config_text);
   dist::check_same_config(*job.comm, config_text);
@@ -226,7 +224,8 @@ BaselineResult train_baseline(TrainConfig cfg) {
     ++result.epochs_run;
     // the row first: a kill between the two leaves a row the resumed run drops and writes again
     if (metrics) metrics->write(epoch_row(rec, seconds_since(run_start)));
-    if (job.rank == 0) io::save_checkpoint(last_path, epoch_checkpoint(meta, rec, *net, sgd));
+    if (job.rank == 0)
+      io::save_checkpoint(last_path, epoch_checkpoint(meta, rec, *net, sgd, job.place));
     log::info(epoch_line(rec, seconds_since(run_start)));
     if (epoch + 1 < cfg.epochs && runner.stop_agreed()) {
       result.interrupted = interrupted_line(

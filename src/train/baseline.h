@@ -13,6 +13,7 @@
 
 #include "train/config.h"
 #include "train/evaluate.h"
+#include "train/job.h"
 
 namespace sisyphus::train {
 
@@ -26,6 +27,9 @@ struct BaselineResult {
   std::string interrupted;
 };
 
-BaselineResult train_baseline(TrainConfig cfg);
+// `job` is started by the caller (app/cli.cpp: after resolve(cfg), so that
+// bad settings are reported before any rank connects) from cfg's backend,
+// threads and device settings.
+BaselineResult train_baseline(TrainConfig cfg, const Job& job);
 
 }  // namespace sisyphus::train

@@ -1,25 +1,23 @@
 #include "train/collectives.h"
 
-#include "core/clock.h"
-
 namespace sisyphus::train {
 namespace {
 
 void timed_all_reduce(dist::Communicator& comm, SyncTime& time, torch::Tensor& t,
                       dist::ReduceOp op) {
-  const auto t0 = Clock::now();
+  dist::TimedWait timed(*time.timer);
   comm.all_reduce(t, op);
   time.calls += 1;
-  time.seconds += seconds_since(t0);
 }
 
 }  // namespace
 
 StatCollectives stat_collectives(const Job& job) {
   StatCollectives c;
-  if (job.world == 1) return c;
+  if (!job.comm->communicates()) return c;
   std::shared_ptr<dist::Communicator> comm = job.comm;
   std::shared_ptr<SyncTime> time = c.time;
+  time->timer = comm->interval_timer();
   auto sync = std::make_shared<nn::StatSync>();
   sync->sum = [comm, time](torch::Tensor& t) {
     timed_all_reduce(*comm, *time, t, dist::ReduceOp::kSum);

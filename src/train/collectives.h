@@ -10,10 +10,12 @@
 
 namespace sisyphus::train {
 
-// Time spent in those all-reduces (reported per step by QuaIL).
+// Time spent in those all-reduces (reported per step by QuaIL), measured as
+// the backend waits (dist/interval_timer.h: CUDA events under NCCL).
 struct SyncTime {
   int64_t calls = 0;
-  double seconds = 0;
+  std::unique_ptr<dist::IntervalTimer> timer;  // null on one rank
+  double seconds() const { return timer ? timer->seconds() : 0.0; }
 };
 
 struct StatCollectives {

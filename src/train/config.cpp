@@ -4,6 +4,7 @@
 
 #include "core/hash.h"
 #include "data/dataset.h"
+#include "nn/act_spec.h"
 #include "train/settings.h"
 
 namespace sisyphus::train {
@@ -12,6 +13,7 @@ void check_device(const DeviceConfig& d) { check_settings(device_settings(), d);
 
 void resolve(TrainConfig& cfg) {
   check_settings(train_settings(), cfg);
+  nn::check_activation_spec(cfg.act);
   const auto& spec = data::dataset_spec(cfg.dataset);
   if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
   if (cfg.run.empty()) {

@@ -40,7 +40,11 @@ struct DeviceConfig {
       "fp32";                   // fp32, bf16 (autocast; polynomial activations and AMM stay fp32)
   bool channels_last = false;   // NHWC memory format for images and conv weights
   bool cudnn_benchmark = true;  // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
-  double nccl_timeout = 600;    // seconds a NCCL collective may take before the job is ended
+  bool deterministic = false;   // GPUs: deterministic cuDNN/torch algorithms, no autotuning
+                                // (bitwise repeatable runs, e.g. resume checks; slower)
+  bool force_collectives = false;  // run every collective at world 1 too (NCCL/MPI exercised
+                                   // on one GPU or CPU; tests, gpu_check)
+  double nccl_timeout = 600;       // seconds a NCCL collective may take before the job is ended
   double peer_timeout = 30;  // seconds a rank may go unheard (dist/heartbeat.h) before the job ends
 };
 void check_device(const DeviceConfig& d);  // Error(kConfig) naming the flag
@@ -129,7 +133,7 @@ void resolve(QuailConfig& cfg);  // data_dir and run need the teacher: filled by
 std::string to_config_text(const QuailConfig& cfg);
 
 // Fills the derived defaults (data_dir, run) and rejects bad values with
-// Error(kConfig) naming the flag.
+// Error(kConfig) naming the flag (the activation spec included).
 void resolve(TrainConfig& cfg);
 
 // The resolved settings as a config file that `sisyphus --config` reads back:

@@ -3,6 +3,8 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 #ifdef SISYPHUS_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -22,13 +24,22 @@ Precision parse_precision(const std::string& name) {
                 "unknown precision '" + name + "' for --precision (known: fp32, bf16)");
 }
 
-void use_device(const Placement& place, bool cudnn_benchmark) {
+void use_device(const Placement& place, bool cudnn_benchmark, bool deterministic) {
   if (!place.cuda()) return;
 #ifdef SISYPHUS_WITH_CUDA
   c10::cuda::set_device(place.device.index());
-  at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
+  at::globalContext().setBenchmarkCuDNN(cudnn_benchmark && !deterministic);
+  if (deterministic) {
+    // cuBLAS reads it when its first handle is made: before any GEMM. As torch's docs ask.
+    if (!std::getenv("CUBLAS_WORKSPACE_CONFIG"))
+      SISYPHUS_CHECK(setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0) == 0, ErrorKind::kCuda,
+                     "setenv(CUBLAS_WORKSPACE_CONFIG) failed");
+    at::globalContext().setDeterministicCuDNN(true);
+    // warn, not fail, on an op without a deterministic kernel: gpu_check runs twice to see it
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  }
 #else
-  (void)cudnn_benchmark;
+  (void)cudnn_benchmark, (void)deterministic;
   SISYPHUS_FAIL(ErrorKind::kCuda,
                 "this build has no CUDA support (HINT: build against a CUDA torch)");
 #endif

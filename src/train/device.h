@@ -32,8 +32,11 @@ struct Placement {
 };
 
 // Makes the placement's GPU current for this process and sets cuDNN's
-// autotuning; nothing on the CPU. Error(kCuda) when this build has no CUDA.
-void use_device(const Placement& place, bool cudnn_benchmark);
+// autotuning, or with `deterministic` deterministic cuDNN and torch
+// algorithms without autotuning (and cuBLAS's fixed workspace where the
+// environment does not set one); nothing on the CPU. Error(kCuda) when this
+// build has no CUDA.
+void use_device(const Placement& place, bool cudnn_benchmark, bool deterministic = false);
 
 // Parameters and buffers moved to the device; 4-d weights NHWC with channels_last.
 void place_module(torch::nn::Module& module, const Placement& place);

@@ -44,7 +44,7 @@ double EpochSums::accuracy() const {
 }
 
 void sum_over_ranks(const Job& job, EpochSums* sums) {
-  if (job.world == 1) return;
+  if (!job.comm->communicates()) return;
   torch::Tensor t = torch::tensor(
       {sums->loss_sum, static_cast<double>(sums->correct), static_cast<double>(sums->seen)},
       torch::kFloat64);
@@ -98,7 +98,8 @@ io::CheckpointMeta run_meta(const std::string& network, const std::string& datas
 }
 
 io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord& rec,
-                                const nn::NetworkImpl& net, const Sgd& sgd) {
+                                const nn::NetworkImpl& net, const Sgd& sgd,
+                                const Placement& place) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   io::Checkpoint ckpt;
   ckpt.meta = run;
@@ -114,7 +115,9 @@ io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord
   ckpt.meta.train_loss = rec.sums.mean_loss();
   ckpt.model = io::module_state(net);
   ckpt.optimizer.emplace_back("momentum", sgd.state());
-  ckpt.rng_state = rng_state();
+  const RngState rng = rng_state(place);
+  ckpt.rng_state = rng.cpu;
+  ckpt.cuda_rng_state = rng.cuda;
   return ckpt;
 }
 
@@ -122,7 +125,7 @@ io::Checkpoint unfinished_checkpoint(const Job& job, const io::CheckpointMeta& r
                                      const EpochRecord& rec, int64_t epoch_step,
                                      const nn::NetworkImpl& net, const Sgd& sgd) {
   torch::Tensor sums = gather_sums(job, rec.sums);
-  io::Checkpoint ckpt = epoch_checkpoint(run, rec, net, sgd);
+  io::Checkpoint ckpt = epoch_checkpoint(run, rec, net, sgd, job.place);
   ckpt.meta.epoch_step = epoch_step;
   ckpt.meta.partial_seconds = rec.seconds;
   ckpt.partial_sums = sums;

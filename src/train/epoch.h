@@ -73,9 +73,10 @@ struct EpochRecord {
 };
 
 // The epoch's checkpoint: run meta + the record's figures (NaN test figures
-// without an evaluation), the network, the optimizer state, the RNG.
+// without an evaluation), the network, the optimizer state, the RNG (the
+// CPU generator's, and on a GPU `place`'s device's).
 io::Checkpoint epoch_checkpoint(const io::CheckpointMeta& run, const EpochRecord& rec,
-                                const nn::NetworkImpl& net, const Sgd& sgd);
+                                const nn::NetworkImpl& net, const Sgd& sgd, const Placement& place);
 // The checkpoint of an epoch a stop signal ended after `epoch_step` of its
 // global batches: `rec` with the epochs before it as `epoch`, the unfinished
 // epoch's sums of every rank (gather_sums) and training time. Every rank

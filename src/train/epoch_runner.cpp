@@ -79,7 +79,7 @@ bool EpochRunner::stop_signal_here() const { return s_.stop && s_.stop->received
 bool EpochRunner::stop_agreed() const {
   if (!s_.stop) return false;
   torch::Tensor seen = torch::tensor({stop_signal_here() ? 1.0 : 0.0}, torch::kFloat64);
-  if (job_.world > 1) job_.comm->all_reduce(seen, dist::ReduceOp::kMax);
+  if (job_.comm->communicates()) job_.comm->all_reduce(seen, dist::ReduceOp::kMax);
   return seen.item<double>() > 0;
 }
 

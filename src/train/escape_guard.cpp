@@ -11,6 +11,21 @@ std::string GuardReading::where() const {
   return first_rank < 0 ? "" : " (first seen on rank " + std::to_string(first_rank) + ")";
 }
 
+torch::Tensor point_maxima(const std::vector<torch::Tensor>& outputs, size_t checked) {
+  torch::NoGradGuard no_grad;
+  if (checked == 0) return torch::empty({0}, torch::kFloat64);
+  std::vector<torch::Tensor> maxima;  // 0-dim, on the outputs' device
+  for (size_t l = 0; l < checked; ++l) {
+    const torch::Tensor& x = outputs.at(l);
+    maxima.push_back(x.numel() == 0 ? torch::zeros({}, x.options().dtype(torch::kFloat64))
+                                    : x.detach().abs().max().to(torch::kFloat64));
+  }
+  torch::Tensor all = torch::stack(maxima);
+  // NaN compares false everywhere: make it +inf so that max-reduction keeps it
+  all.masked_fill_(all.isnan(), std::numeric_limits<double>::infinity());
+  return all.to(torch::kCPU);  // the one transfer
+}
+
 GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t checked, double loss,
                           double bound, dist::Communicator* comm, bool grads_nonfinite,
                           bool stop_signal) {
@@ -18,16 +33,7 @@ GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t chec
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> parts;
   parts.push_back(torch::tensor({std::isfinite(loss) ? loss : inf}, torch::kFloat64));
-  for (size_t l = 0; l < checked; ++l) {
-    const torch::Tensor& x = outputs.at(l);
-    if (x.numel() == 0) {
-      parts.push_back(torch::zeros({1}, torch::kFloat64));
-      continue;
-    }
-    torch::Tensor m = x.detach().abs().max().to(torch::kFloat64).reshape({1});
-    // NaN compares false everywhere: make it +inf so that max-reduction keeps it
-    parts.push_back(torch::where(torch::isnan(m), torch::full_like(m, inf), m).cpu());
-  }
+  parts.push_back(point_maxima(outputs, checked));
   // this rank's own verdict, as (world - rank) so that the max names the lowest rank
   torch::Tensor mine = torch::cat(parts);
   const bool fault = grads_nonfinite || (mine.isinf() | mine.gt(bound)).any().item<bool>();
@@ -37,7 +43,7 @@ GuardReading check_escape(const std::vector<torch::Tensor>& outputs, size_t chec
   parts.push_back(
       torch::tensor({fault ? static_cast<double>(world - rank) : 0.0}, torch::kFloat64));
   torch::Tensor all = torch::cat(parts);
-  if (comm && comm->size() > 1) comm->all_reduce(all, dist::ReduceOp::kMax);
+  if (comm && comm->communicates()) comm->all_reduce(all, dist::ReduceOp::kMax);
   GuardReading r;
   auto v = all.accessor<double, 1>();
   const int64_t n = all.size(0);

@@ -29,6 +29,11 @@ struct GuardReading {
   std::string where() const;  // " (first seen on rank R)", or "" without a rank
 };
 
+// The largest |x| of each of outputs[0..checked) as float64 [checked] on the
+// host (NaN: +inf; an empty output: 0), computed on the outputs' device and
+// fetched in one transfer (one host synchronisation per step on a GPU).
+torch::Tensor point_maxima(const std::vector<torch::Tensor>& outputs, size_t checked);
+
 // outputs[0..checked) are checked; a rank without samples passes its (empty)
 // outputs and loss 0. comm may be null (one process). stop_signal: one reached
 // this rank.

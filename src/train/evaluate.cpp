@@ -59,7 +59,7 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
   r.correct = counts[1].item<int64_t>();
   r.nonfinite = counts[2].item<int64_t>();
   r.loss_sum = loss_sum.item<double>();
-  if (comm && comm->size() > 1) {
+  if (comm && comm->communicates()) {
     torch::Tensor counts = torch::tensor({r.samples, r.correct, r.nonfinite}, torch::kInt64);
     torch::Tensor loss = torch::tensor({r.loss_sum}, torch::kFloat64);
     comm->all_reduce(counts, dist::ReduceOp::kSum);

@@ -84,13 +84,16 @@ void save_logits(nn::NetworkImpl& net, const data::ImageSet& set, const data::Da
 
 }  // namespace
 
-EvalReport evaluate_checkpoint(const EvalConfig& cfg) {
+void check_eval_config(const EvalConfig& cfg) {
   SISYPHUS_CHECK(cfg.batch_size >= 1, ErrorKind::kConfig,
                  "bad value for --batch-size: must be at least 1");
   nn::parse_amm_mode(cfg.amm_mode);  // an unknown mode fails before any work
   if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
   check_device(cfg.dev);
-  Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
+}
+
+EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {
+  check_eval_config(cfg);
   SISYPHUS_CHECK(cfg.save_logits.empty() || job.world == 1, ErrorKind::kConfig,
                  "--save-logits needs a single rank (run eval without mpirun)");
   SavedNetwork saved = load_saved_network(cfg.checkpoint);

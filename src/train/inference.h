@@ -10,6 +10,7 @@
 
 #include "train/config.h"
 #include "train/evaluate.h"
+#include "train/job.h"
 
 namespace sisyphus::train {
 
@@ -39,6 +40,10 @@ struct EvalReport {
   bool has_amm = false;
 };
 
-EvalReport evaluate_checkpoint(const EvalConfig& cfg);
+// Error(kConfig) naming the flag for settings that cannot work; called before
+// the job starts (app/cli.cpp), so that every rank reports them the same way.
+void check_eval_config(const EvalConfig& cfg);
+// `job` is started by the caller from cfg's backend, threads and device.
+EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job);
 
 }  // namespace sisyphus::train

@@ -9,7 +9,6 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "dist/heartbeat.h"
-#include "dist/sync.h"
 
 namespace sisyphus::train {
 
@@ -25,10 +24,9 @@ void set_torch_threads(int threads, int local_ranks) {
 
 Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) {
   Job job;
-  dist::Connection c = dist::connect(
-      {dist::parse_backend(backend), dist::parse_device(dev.device), dev.nccl_timeout});
+  dist::Connection c = dist::connect({dist::parse_backend(backend), dist::parse_device(dev.device),
+                                      dev.nccl_timeout, dev.force_collectives});
   job.comm = c.comm;
-  dist::set_active(job.comm);
   job.rank = job.comm->rank();
   job.world = job.comm->size();
   job.local_ranks = c.local_ranks;
@@ -50,22 +48,38 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
     job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
   job.place.precision = parse_precision(dev.precision);
   job.place.channels_last = dev.channels_last;
-  use_device(job.place, dev.cudnn_benchmark);
+  use_device(job.place, dev.cudnn_benchmark, dev.deterministic);
   log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" +
-            c.why + "), " + dev.precision + (dev.channels_last ? ", channels-last" : ""));
+            c.why + "), " + dev.precision + (dev.channels_last ? ", channels-last" : "") +
+            (dev.force_collectives && job.world == 1 ? ", collectives forced at world 1" : ""));
   return job;
 }
 
-torch::Tensor rng_state() {
-  auto gen = at::detail::getDefaultCPUGenerator();
+namespace {
+
+torch::Tensor generator_state(at::Generator gen) {
   std::lock_guard<std::mutex> lock(gen.mutex());
   return gen.get_state();
 }
 
-void set_rng_state(const torch::Tensor& state) {
-  auto gen = at::detail::getDefaultCPUGenerator();
+void set_generator_state(at::Generator gen, const torch::Tensor& state) {
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
+}
+
+}  // namespace
+
+RngState rng_state(const Placement& place) {
+  RngState s;
+  s.cpu = generator_state(at::detail::getDefaultCPUGenerator());
+  if (place.cuda()) s.cuda = generator_state(at::globalContext().defaultGenerator(place.device));
+  return s;
+}
+
+void set_rng_state(const RngState& state, const Placement& place) {
+  if (state.cpu.defined()) set_generator_state(at::detail::getDefaultCPUGenerator(), state.cpu);
+  if (state.cuda.defined() && place.cuda())
+    set_generator_state(at::globalContext().defaultGenerator(place.device), state.cuda);
 }
 
 }  // namespace sisyphus::train

@@ -234,7 +234,7 @@ void QuailRun::resume_from(const std::string& path) {
        io::load_module_state(*student_, ckpt.model, path, nn::amm_later_buffers()))
     log::info("resume: '" + path + "' predates " + name +
               " (AMM's biggest statistics stay unavailable)");
-  if (ckpt.rng_state.defined()) set_rng_state(ckpt.rng_state);
+  set_rng_state({ckpt.rng_state, ckpt.cuda_rng_state}, job_.place);
   step_ = ckpt.meta.step;
   if (ckpt.meta.epoch >= stages_[s].epochs) {
     start_ = {s + 1, 0, {}};
@@ -337,7 +337,7 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
   for (; epoch < stage.epochs; ++epoch) {
     const EpochPlan plan{stage.name, epoch, stage.epochs,
                          cosine_lr(cfg_.optim, epoch, stage.epochs), stage_seed};
-    const SyncTime sync_before = *collectives_.time;
+    const double sync_before_s = collectives_.time->seconds();
     const EpochStart from = index == start_.stage && epoch == start_.epoch ? first : EpochStart{};
     step_before_epoch_ = step_ - from.epoch_step;
     EpochOutcome out =
@@ -371,7 +371,7 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
     }
     if (const std::string r = range_report(*student_, cfg_.range, *job_.comm); !r.empty())
       log::info(r);
-    const double sync_ms_per_step = 1000.0 * (collectives_.time->seconds - sync_before.seconds) /
+    const double sync_ms_per_step = 1000.0 * (collectives_.time->seconds() - sync_before_s) /
                                     static_cast<double>(runner_->steps_per_epoch());
 
     // Tested only where it means something (--evaluate).
@@ -388,7 +388,7 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
     // the row first: a kill between the two leaves a row the resumed run drops and writes again
     if (metrics_) metrics_->write(epoch_row(rec, seconds_since(run_start_)));
     if (job_.rank == 0) {
-      io::save_checkpoint(last_path_, epoch_checkpoint(meta_, rec, *student_, sgd));
+      io::save_checkpoint(last_path_, epoch_checkpoint(meta_, rec, *student_, sgd, job_.place));
       if (stage_done) fs::copy_file_atomic(last_path_, stage_path);  // the stage's result, kept
     }
     last_good_ = stage_done ? stage_path : last_path_;
@@ -451,9 +451,8 @@ QuailResult QuailRun::finish() {
 
 }  // namespace
 
-QuailResult run_quail(QuailConfig cfg) {
+QuailResult run_quail(QuailConfig cfg, Job& job) {
   resolve(cfg);
-  Job job = start_job(cfg.backend, cfg.threads, cfg.dev);
   const io::Checkpoint teacher = io::load_checkpoint(cfg.teacher);
   QuailRun run(cfg, job, teacher);
   if (cfg.method != "imitate") {  // progressive replacement (beyond the paper)

@@ -15,6 +15,7 @@
 
 #include "train/config.h"
 #include "train/evaluate.h"
+#include "train/job.h"
 
 namespace sisyphus::train {
 
@@ -30,6 +31,7 @@ struct QuailResult {
   std::string interrupted;
 };
 
-QuailResult run_quail(QuailConfig cfg);
+// `job` is started by the caller after resolve(cfg) (app/cli.cpp).
+QuailResult run_quail(QuailConfig cfg, Job& job);
 
 }  // namespace sisyphus::train

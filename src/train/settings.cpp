@@ -102,6 +102,15 @@ std::vector<Setting<DeviceConfig>> make_device_settings() {
               [](C& c) -> bool& { return c.channels_last; });
   t.add<bool>("cudnn-benchmark", "cuDNN autotuning on GPUs",
               [](C& c) -> bool& { return c.cudnn_benchmark; });
+  t.add<bool>("deterministic",
+              "GPUs: deterministic cuDNN and torch algorithms and no autotuning, so that a run "
+              "repeats bit for bit (slower)",
+              [](C& c) -> bool& { return c.deterministic; });
+  t.add<bool>("force-collectives",
+              "Run every collective even on one rank, as DDP does (the reducer's buckets, buffer "
+              "averaging, BN/AMM statistics, the escape guard through the backend): exercises "
+              "NCCL or MPI on one GPU or CPU",
+              [](C& c) -> bool& { return c.force_collectives; });
   t.add<double>(
       "nccl-timeout",
       "Seconds a NCCL collective may take before the communicator is aborted and the job ends",

@@ -11,37 +11,52 @@ namespace sisyphus::train {
 Sgd::Sgd(std::vector<std::pair<std::string, torch::Tensor>> params, OptimConfig cfg)
     : params_(std::move(params)), cfg_(cfg) {}
 
-void Sgd::clip_gradients() {
-  std::vector<torch::Tensor> grads;
-  for (auto& [name, p] : params_)
-    if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
+void Sgd::clip_gradients(const std::vector<torch::Tensor>& grads) {
   if (grads.empty()) return;
-  std::vector<torch::Tensor> norms;
-  for (const auto& g : grads) norms.push_back(g.norm(2).to(torch::kFloat32));
+  std::vector<torch::Tensor> norms = torch::_foreach_norm(grads, 2);
+  for (auto& n : norms) n = n.to(torch::kFloat32);
   // As clip_grad_norm_: scale by max / (norm + 1e-6), never up; no host sync.
   const torch::Tensor scale =
       (cfg_.grad_clip / (torch::stack(norms).norm(2) + 1e-6)).clamp_max(1.0);
-  for (auto& g : grads) g.mul_(scale.to(g.scalar_type()));
+  torch::_foreach_mul_(grads, scale.to(grads.front().scalar_type()));
 }
 
 void Sgd::step(double lr) {
   torch::NoGradGuard no_grad;
-  if (cfg_.grad_clip > 0) clip_gradients();
+  std::vector<torch::Tensor> params, grads;
+  std::vector<const std::string*> names;
   for (auto& [name, p] : params_) {
     if (!p.requires_grad() || !p.grad().defined()) continue;
-    torch::Tensor d = p.grad();
-    if (cfg_.weight_decay != 0) d = d.add(p, cfg_.weight_decay);
-    if (cfg_.momentum != 0) {
-      auto it = momentum_.find(name);
-      if (it == momentum_.end()) {
-        it = momentum_.emplace(name, d.clone().detach()).first;
-      } else {
-        it->second.mul_(cfg_.momentum).add_(d);
-      }
-      d = cfg_.nesterov ? d.add(it->second, cfg_.momentum) : it->second;
-    }
-    p.add_(d, -lr);
+    params.push_back(p);
+    grads.push_back(p.grad());
+    names.push_back(&name);
   }
+  if (params.empty()) return;
+  if (cfg_.grad_clip > 0) clip_gradients(grads);
+  // d = g + wd * p
+  std::vector<torch::Tensor> d =
+      cfg_.weight_decay != 0 ? torch::_foreach_add(grads, params, cfg_.weight_decay) : grads;
+  if (cfg_.momentum != 0) {
+    // buf = d on a parameter's first step, else buf = m * buf + d
+    std::vector<torch::Tensor> bufs, old_bufs, old_d;
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto it = momentum_.find(*names[i]);
+      if (it == momentum_.end()) {
+        it = momentum_.emplace(*names[i], d[i].clone().detach()).first;
+      } else {
+        old_bufs.push_back(it->second);
+        old_d.push_back(d[i]);
+      }
+      bufs.push_back(it->second);
+    }
+    if (!old_bufs.empty()) {
+      torch::_foreach_mul_(old_bufs, cfg_.momentum);
+      torch::_foreach_add_(old_bufs, old_d);
+    }
+    // Nesterov: d = d + m * buf; else d = buf
+    d = cfg_.nesterov ? torch::_foreach_add(d, bufs, cfg_.momentum) : bufs;
+  }
+  torch::_foreach_add_(params, d, -lr);  // p = p - lr * d
 }
 
 void Sgd::zero_grad() {

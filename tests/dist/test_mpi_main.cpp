@@ -16,23 +16,25 @@
 #include "nn/batchnorm.h"
 #include "trace/stats.h"
 #include "train/escape_guard.h"
+#include "world.h"
 
 using namespace sisyphus;
 
 namespace {
-std::shared_ptr<dist::Communicator> g_comm;
-
-// The statistics all-reduces over this test's ranks (what the trainer attaches).
-nn::StatSyncPtr ranks_sync() {
-  auto s = std::make_shared<nn::StatSync>();
-  s->sum = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kSum); };
-  s->max = [](torch::Tensor& t) { g_comm->all_reduce(t, dist::ReduceOp::kMax); };
-  return s;
-}
+std::shared_ptr<dist::MpiCommunicator> g_comm;
+nn::StatSyncPtr ranks_sync() { return dist_test::ranks_sync(g_comm); }
 }  // namespace
 
-#define REQUIRE_RANKS() \
-  if (g_comm->size() < 2) GTEST_SKIP() << "needs mpirun -np >= 2"
+namespace sisyphus::dist_test {
+dist::MpiCommunicator& world() { return *g_comm; }
+std::shared_ptr<dist::MpiCommunicator> world_ptr() { return g_comm; }
+nn::StatSyncPtr ranks_sync(std::shared_ptr<dist::Communicator> comm) {
+  auto s = std::make_shared<nn::StatSync>();
+  s->sum = [comm](torch::Tensor& t) { comm->all_reduce(t, dist::ReduceOp::kSum); };
+  s->max = [comm](torch::Tensor& t) { comm->all_reduce(t, dist::ReduceOp::kMax); };
+  return s;
+}
+}  // namespace sisyphus::dist_test
 
 TEST(Mpi, AllReduceOpsBroadcastGather) {
   REQUIRE_RANKS();
@@ -62,7 +64,7 @@ TEST(Mpi, AllReduceOpsBroadcastGather) {
 // direct path gives, in place, for the blocking and the non-blocking call.
 TEST(Mpi, StagedThroughHostEqualsDirect) {
   REQUIRE_RANKS();
-  auto staged = std::make_shared<dist::MpiCommunicator>(/*stage_all=*/true);
+  auto staged = std::make_shared<dist::MpiCommunicator>(dist::MpiOptions{.stage_all = true});
   const int r = staged->rank(), n = staged->size();
   torch::manual_seed(100 + r);  // different data per rank
   torch::Tensor x = torch::randn({1000});
@@ -359,16 +361,21 @@ TEST(Trace, RanksTogetherEqualOneProcessOnTheCombinedBatch) {
   }
 }
 
+// Every rank passes, or the run fails. The tests on a GPU issue collectives
+// from autograd's device thread: MPI with thread support there, as the trainer asks.
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  g_comm = std::make_shared<dist::MpiCommunicator>();
+  g_comm = std::make_shared<dist::MpiCommunicator>(
+      dist::MpiOptions{.threads = torch::cuda::is_available() ? dist::MpiThreads::kMultiple
+                                                              : dist::MpiThreads::kFunneled});
   if (g_comm->rank() != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());
   }
   int rc = RUN_ALL_TESTS();
-  // every rank must pass
   torch::Tensor failed = torch::tensor({int64_t(rc != 0)});
   g_comm->all_reduce(failed, dist::ReduceOp::kMax);
-  return failed.item<int64_t>() != 0 ? 1 : 0;
+  const int code = failed.item<int64_t>() != 0 ? 1 : 0;
+  g_comm.reset();  // the last communicator: MPI_Finalize here, before static destruction
+  return code;
 }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "dist/watchdog.h"
@@ -134,4 +135,34 @@ TEST(Watchdog, StopsPromptlyWhenDestroyed) {
     dog.watch("never", [] { return PollResult::pending(); });
   }
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+}
+
+// The NCCL backend makes its GPU current on the watchdog thread (CUDA's
+// current device is per thread): the hook runs there, before any poll.
+TEST(Watchdog, OnStartRunsOnItsOwnThreadBeforeAnyPoll) {
+  std::atomic<bool> started{false};
+  std::atomic<bool> polled_before_start{false};
+  std::atomic<int> polls{0};
+  std::thread::id hook_thread, poll_thread;
+  std::mutex m;
+  {
+    Watchdog dog(
+        10.0, 0.01, [](const std::string&) {},
+        [&] {
+          if (!started) polled_before_start = true;
+          std::lock_guard<std::mutex> lock(m);
+          poll_thread = std::this_thread::get_id();
+          ++polls;
+          return PollResult::pending();
+        },
+        [&] {
+          std::lock_guard<std::mutex> lock(m);
+          hook_thread = std::this_thread::get_id();
+          started = true;
+        });
+    ASSERT_TRUE(eventually([&] { return polls.load() > 2; }));
+  }
+  EXPECT_FALSE(polled_before_start);
+  EXPECT_NE(hook_thread, std::this_thread::get_id());
+  EXPECT_EQ(hook_thread, poll_thread);
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "nn/batchnorm.h"
 
 using namespace sisyphus;
@@ -66,4 +68,32 @@ TEST(BatchNorm, MatchesTorchAndSyncedPathMatchesPlain) {
     expect_close(synced.rm, plain.rm, "synced running_mean");
     expect_close(synced.rv, plain.rv, "synced running_var");
   }
+}
+
+// SyncBN under bf16 autocast gets bf16 conv outputs. It normalises them in
+// fp32 (as cuDNN and torch's batch_norm do): on channels whose mean is large
+// against their spread, a bf16 mean alone would be off by up to 1/256 of
+// it. Here the mean is about 50 and the spread 1, so a bf16 normalisation
+// misses by about 0.1; the fp32 one lands within one bf16 rounding of the
+// output (about 0.008 at |y| < 4).
+TEST(BatchNorm, SyncedPathNormalisesBf16InputsInFp32) {
+  torch::manual_seed(7);
+  const torch::Tensor x32 = torch::randn({32, 4, 5, 5}) + 50.3;
+  const torch::Tensor x = x32.to(torch::kBFloat16);  // what autocast hands the layer
+  nn::BatchNorm synced(4), plain(4);
+  auto one_rank = std::make_shared<nn::StatSync>();
+  one_rank->sum = [](torch::Tensor&) {};
+  one_rank->max = [](torch::Tensor&) {};
+  synced->set_sync(one_rank);
+  torch::NoGradGuard g;
+  const torch::Tensor y = synced->forward(x);
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);  // the output keeps the input's dtype
+  // the reference: the same bf16 values normalised in fp32, rounded once to bf16
+  const torch::Tensor want = plain->forward(x.to(torch::kFloat32)).to(torch::kBFloat16);
+  // within one bf16 step (2^-7 of the value) of it, element by element
+  const torch::Tensor err = (y.to(torch::kFloat32) - want.to(torch::kFloat32)).abs();
+  const torch::Tensor step = want.to(torch::kFloat32).abs() * std::ldexp(1.0, -7) + 1e-3;
+  EXPECT_TRUE(err.le(step).all().item<bool>())
+      << "worst error " << err.max().item<double>() << " (a bf16 normalisation misses by ~0.1)";
+  EXPECT_TRUE(synced->running_mean.allclose(plain->running_mean, 1e-5, 1e-5));
 }

@@ -13,6 +13,7 @@
 #include "nn/polynomial.h"
 #include "nn/registry.h"
 #include "support/fixtures.h"
+#include "support/gpu.h"
 #include "train/device.h"
 #include "train/sgd.h"
 #include "train/step.h"
@@ -139,7 +140,7 @@ TEST(Placement, ChannelsLastWeights) {
 // One SGD step of ResNet-20 (BN, fp32, TF32 off) on the GPU against the same
 // step on the CPU: parameters and BN buffers within float tolerance.
 TEST(Gpu, StepEqualsCpuStep) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU (launch/gpu_check.sh runs this on one)";
+  REQUIRE_GPU();
   at::globalContext().setAllowTF32CuDNN(false);
   at::globalContext().setFloat32MatmulPrecision("highest");
   auto run = [](torch::Device device) {

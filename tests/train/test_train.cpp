@@ -5,12 +5,15 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
+#include <map>
 #include <set>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "support/fixtures.h"
 #include "train/baseline.h"
+#include "train/escape_guard.h"
 #include "train/quail_stage.h"
 #include "train/settings.h"
 #include "train/sgd.h"
@@ -74,6 +77,123 @@ TEST(Sgd, GradClipScalesToTheGlobalNormAsClipGradNorm) {
   EXPECT_NEAR(a[0].item<float>(), before - 1.5f, 1e-6);
 }
 
+namespace {
+
+// The per-parameter update Sgd made before its _foreach_ form: five kernels
+// per parameter (torch.optim.SGD's foreach=False path).
+struct LoopSgd {
+  train::OptimConfig cfg;
+  std::map<std::string, torch::Tensor> momentum;
+  void step(std::vector<std::pair<std::string, torch::Tensor>>& params, double lr) {
+    torch::NoGradGuard no_grad;
+    if (cfg.grad_clip > 0) {
+      std::vector<torch::Tensor> grads, norms;
+      for (auto& [name, p] : params)
+        if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
+      for (const auto& g : grads) norms.push_back(g.norm(2).to(torch::kFloat32));
+      const torch::Tensor scale =
+          (cfg.grad_clip / (torch::stack(norms).norm(2) + 1e-6)).clamp_max(1.0);
+      for (auto& g : grads) g.mul_(scale.to(g.scalar_type()));
+    }
+    for (auto& [name, p] : params) {
+      if (!p.requires_grad() || !p.grad().defined()) continue;
+      torch::Tensor d = p.grad();
+      if (cfg.weight_decay != 0) d = d.add(p, cfg.weight_decay);
+      if (cfg.momentum != 0) {
+        auto it = momentum.find(name);
+        if (it == momentum.end()) {
+          it = momentum.emplace(name, d.clone().detach()).first;
+        } else {
+          it->second.mul_(cfg.momentum).add_(d);
+        }
+        d = cfg.nesterov ? d.add(it->second, cfg.momentum) : it->second;
+      }
+      p.add_(d, -lr);
+    }
+  }
+};
+
+}  // namespace
+
+// The _foreach_ update against the per-parameter loop, bit for bit, over the
+// cases a QuaIL run meets: parameters of several shapes (one NHWC), one
+// frozen, one without a gradient on some steps (its momentum waits), one
+// whose first gradient comes late (its buffer starts then), with and without
+// weight decay, Nesterov and clipping.
+TEST(Sgd, ForeachStepEqualsThePerParameterLoopBitForBit) {
+  for (int variant = 0; variant < 8; ++variant) {
+    train::OptimConfig cfg;
+    cfg.weight_decay = (variant & 1) ? 5e-4 : 0.0;
+    cfg.nesterov = (variant & 2) != 0;
+    cfg.momentum = variant == 6 ? 0.0 : 0.5;
+    cfg.grad_clip = (variant & 4) ? 0.05 : 0.0;
+    torch::manual_seed(variant);
+    auto make = [] {
+      return std::vector<torch::Tensor>{
+          torch::randn({16, 8, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast),
+          torch::randn({16}),
+          torch::randn({10, 64}),
+          torch::randn({10}),
+          torch::randn({5, 5}),
+          torch::randn({7})};
+    };
+    std::vector<torch::Tensor> init = make();
+    std::vector<std::pair<std::string, torch::Tensor>> a, b;
+    for (size_t i = 0; i < init.size(); ++i) {
+      const bool frozen = i == 3;
+      a.emplace_back("p" + std::to_string(i), init[i].clone().set_requires_grad(!frozen));
+      b.emplace_back("p" + std::to_string(i), init[i].clone().set_requires_grad(!frozen));
+    }
+    train::Sgd sgd(a, cfg);
+    LoopSgd loop{cfg, {}};
+    for (int step = 0; step < 5; ++step) {
+      std::vector<torch::Tensor> grads = make();
+      for (size_t i = 0; i < a.size(); ++i) {
+        const bool none = (i == 4 && step == 2) || (i == 5 && step < 3);
+        a[i].second.mutable_grad() = none ? torch::Tensor() : grads[i].clone();
+        b[i].second.mutable_grad() = none ? torch::Tensor() : grads[i].clone();
+      }
+      const double lr = 0.1 / (step + 1);
+      sgd.step(lr);
+      loop.step(b, lr);
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_TRUE(torch::equal(a[i].second, b[i].second))
+            << "variant " << variant << " step " << step << " parameter " << i;
+    }
+    std::map<std::string, torch::Tensor> state;
+    for (const auto& [name, t] : sgd.state()) state[name] = t;
+    ASSERT_EQ(state.size(), loop.momentum.size()) << "variant " << variant;
+    for (const auto& [name, t] : loop.momentum)
+      EXPECT_TRUE(torch::equal(state.at(name), t)) << "variant " << variant << " " << name;
+  }
+}
+
+// The escape guard's per-point reading, taken on the outputs' device and
+// fetched once: the largest |x|, NaN as +inf, an empty output (a rank
+// without samples) as 0, only the checked points.
+TEST(EscapeGuard, PointMaximaInOneTensor) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<torch::Tensor> outs = {
+      torch::tensor({1.5f, -7.25f, 3.0f}), torch::tensor({{2.0f, static_cast<float>(nan)}}),
+      torch::zeros({0, 4}), torch::tensor({-std::numeric_limits<float>::infinity()}),
+      torch::tensor({99.0f})};
+  const torch::Tensor m = train::point_maxima(outs, 4);
+  ASSERT_EQ(m.sizes(), (std::vector<int64_t>{4}));
+  EXPECT_EQ(m.scalar_type(), torch::kFloat64);
+  EXPECT_TRUE(m.device().is_cpu());
+  EXPECT_EQ(m[0].item<double>(), 7.25);
+  EXPECT_TRUE(std::isinf(m[1].item<double>()));
+  EXPECT_EQ(m[2].item<double>(), 0.0);
+  EXPECT_TRUE(std::isinf(m[3].item<double>()));
+  EXPECT_EQ(train::point_maxima(outs, 0).numel(), 0);
+  // and the verdict built on it (one process: no communicator)
+  const train::GuardReading g = train::check_escape(outs, 1, 0.5, 7.0, nullptr);
+  EXPECT_TRUE(g.escaped);
+  EXPECT_EQ(g.point, 0);
+  EXPECT_EQ(g.value, 7.25);
+  EXPECT_FALSE(train::check_escape(outs, 1, 0.5, 8.0, nullptr).escaped);
+}
+
 TEST(Sgd, CosineScheduleMatchesCosineAnnealingLR) {
   train::OptimConfig cfg;
   cfg.lr = 0.1;
@@ -100,6 +220,12 @@ train::TrainConfig small_config(const std::string& data_dir, const std::string& 
   return c;
 }
 
+// What app/cli.cpp does: the job started from the run's settings, then the run.
+train::BaselineResult run_baseline(const train::TrainConfig& c) {
+  const train::Job job = train::start_job(c.backend, c.threads, c.dev);
+  return train::train_baseline(c, job);
+}
+
 void expect_same_weights(const std::string& a, const std::string& b) {
   io::Checkpoint ca = io::load_checkpoint(a), cb = io::load_checkpoint(b);
   ASSERT_EQ(ca.model.size(), cb.model.size());
@@ -119,7 +245,7 @@ TEST(Baseline, LearnsAndResumesBitExactly) {
   // uninterrupted: 3 epochs
   train::TrainConfig full = small_config(dir.file("data"), dir.file("ck"));
   full.run = "full";
-  train::BaselineResult r = train::train_baseline(full);
+  train::BaselineResult r = run_baseline(full);
   EXPECT_EQ(r.epochs_run, 3);
   EXPECT_GT(r.eval.accuracy(), 0.9) << "the class is visible in the pixels";
 
@@ -133,13 +259,34 @@ TEST(Baseline, LearnsAndResumesBitExactly) {
     // of the full run.
     train::TrainConfig first = part;
     first.epochs = 1;
-    train::train_baseline(first);
+    run_baseline(first);
   }
   EXPECT_EQ(io::read_checkpoint_meta(dir.file("ck/part/last.h5")).epoch, 1);
   part.resume = true;
-  train::BaselineResult r2 = train::train_baseline(part);
+  train::BaselineResult r2 = run_baseline(part);
   EXPECT_EQ(r2.epochs_run, 2);
   expect_same_weights(dir.file("ck/full/last.h5"), dir.file("ck/part/last.h5"));
+}
+
+// --force-collectives at world 1 (one process, the local backend): the
+// reducer's buckets, buffer averaging, the escape guard and the evaluation
+// counts all run through the communicator, as NCCL's do on one GPU in
+// gpu_check. Each is the identity there, so the run ends with the same
+// weights bit for bit (per-rank BN statistics; SyncBN's own formula is
+// checked against the plain one in test_batchnorm).
+TEST(Baseline, ForcedCollectivesAtWorldOneTrainAsTheUnforcedRun) {
+  fixtures::TempDir dir;
+  fixtures::write_idx_dataset(dir.file("data"), 300, 100, /*gz=*/false);
+  train::TrainConfig plain = small_config(dir.file("data"), dir.file("ck"));
+  plain.epochs = 1;
+  plain.sync_bn = false;
+  plain.run = "plain";
+  train::TrainConfig forced = plain;
+  forced.run = "forced";
+  forced.dev.force_collectives = true;
+  run_baseline(plain);
+  run_baseline(forced);
+  expect_same_weights(dir.file("ck/plain/last.h5"), dir.file("ck/forced/last.h5"));
 }
 
 TEST(Baseline, RefusesToOverwriteARun) {
@@ -147,10 +294,10 @@ TEST(Baseline, RefusesToOverwriteARun) {
   fixtures::write_idx_dataset(dir.file("data"), 64, 32, false);
   train::TrainConfig c = small_config(dir.file("data"), dir.file("ck"));
   c.epochs = 1;
-  train::train_baseline(c);
+  run_baseline(c);
   std::string before = fixtures::read_text(dir.file("ck/lenet-fashion-mnist/last.h5"));
   try {
-    train::train_baseline(c);
+    run_baseline(c);
     FAIL() << "second run overwrote the checkpoint";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos);
