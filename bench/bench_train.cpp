@@ -14,17 +14,27 @@
 // mode sweep: the communicator's all-reduce alone (no model, no data) on
 //   messages of 4 bytes to --max-mb, each size --steps times after --warmup
 //   untimed ones; prints a line per size with the median and mean time
-//   (bench/run_scaling_bench.sh fits the scaling model to them).
+//   (bench/run_scaling_bench.sh fits the scaling model to them). On a GPU
+//   the messages are CUDA tensors (NCCL, or MPI through pinned memory), each
+//   timed to its end on the device.
 // --synthetic: a random in-memory data set of the data set's shape (GPU
 //   machines carry no data; the loader, pinned copies and the step are real);
 // --device/--precision/--channels-last as for `sisyphus train` (docs/gpu.md).
-// Prints one line: "sisyphus mode=... images=... seconds=... images_per_s=...".
+// Prints one line: "sisyphus mode=... images=... seconds=... images_per_s=...
+// step_ms=... peak_mem_mb=...": the peak is the caching allocator's largest
+// allocated bytes during the timed steps on a GPU (torch.cuda's
+// max_memory_allocated), the process's peak resident set on the CPU.
 #define OMPI_SKIP_MPICXX 1
 #include <mpi.h>
 #include <torch/torch.h>
 
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#ifdef SISYPHUS_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -42,6 +52,38 @@
 #include "train/step.h"
 
 using namespace sisyphus;
+
+namespace {
+
+// From here on the peak counts: the GPU's allocator statistics are reset.
+void reset_peak_memory(const torch::Device& device) {
+#ifdef SISYPHUS_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+#else
+  (void)device;
+#endif
+}
+
+// MiB: the largest bytes the caching allocator held since the reset on a GPU
+// (as torch.cuda.max_memory_allocated), the process's peak RSS on the CPU.
+double peak_memory_mb(const torch::Device& device) {
+#ifdef SISYPHUS_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return static_cast<double>(
+               stats
+                   .allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+                   .peak) /
+           (1 << 20);
+  }
+#endif
+  (void)device;
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return -1;
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // kB on Linux
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sisyphus training / loading benchmark"};
@@ -88,12 +130,14 @@ int main(int argc, char** argv) {
     if (mode == "sweep") {
       const int64_t reps = steps > 0 ? steps : 20;
       for (int64_t n = 1; n * 4 <= static_cast<int64_t>(max_mb * (1 << 20)); n *= 4) {
-        torch::Tensor t = torch::ones({n}, torch::kFloat32);
+        torch::Tensor t = torch::ones(
+            {n}, torch::TensorOptions().dtype(torch::kFloat32).device(job.place.device));
         std::vector<double> us;
         for (int64_t i = 0; i < warmup + reps; ++i) {
           comm->barrier();
           auto t1 = Clock::now();
           comm->all_reduce(t, dist::ReduceOp::kSum);
+          if (job.place.cuda()) torch::cuda::synchronize();  // NCCL returns before the end
           if (i >= warmup) us.push_back(1e6 * seconds_since(t1));
         }
         // every rank's times: the slowest rank's is the collective's
@@ -102,8 +146,10 @@ int main(int argc, char** argv) {
         torch::Tensor sorted = std::get<0>(mine.sort());
         if (rank == 0)
           std::printf(
-              "sisyphus mode=sweep ranks=%d bytes=%lld reps=%lld median_us=%.1f mean_us=%.1f\n",
-              world, static_cast<long long>(n * 4), static_cast<long long>(reps),
+              "sisyphus mode=sweep device=%s backend=%s ranks=%d bytes=%lld reps=%lld "
+              "median_us=%.1f mean_us=%.1f\n",
+              job.place.device.str().c_str(), comm->backend().c_str(), world,
+              static_cast<long long>(n * 4), static_cast<long long>(reps),
               sorted[reps / 2].item<double>(), sorted.mean().item<double>());
       }
       return 0;
@@ -157,13 +203,14 @@ int main(int argc, char** argv) {
         if (done == warmup) {
           if (job.place.cuda()) torch::cuda::synchronize();
           comm->barrier();
+          reset_peak_memory(job.place.device);
           t0 = Clock::now();
           wait_before = reducer ? reducer->stats().exposed_wait_s : 0;
         }
         int64_t count = data::global_batch_count(set.n, global_batch, k);
         if (mode == "train") {
           train::train_step(*net, sgd, batch, job.place, 0.1, objective, *reducer, count);
-          if (world > 1) dist::average_buffers(*comm, *net, batch.size());
+          dist::average_buffers(*comm, *net, batch.size());  // nothing on one rank
         } else if (mode != "load") {  // mode load: fetching the batch is the work
           // The same trivial backward in both modes; then either the reducer's
           // buckets or one raw MPI_Allreduce of all gradients, flattened.
@@ -202,13 +249,13 @@ int main(int argc, char** argv) {
           "sisyphus mode=%s eval=%d net=%s dataset=%s device=%s precision=%s channels_last=%d "
           "ranks=%d batch=%lld threads=%d images=%lld "
           "seconds=%.3f images_per_s=%.1f steps=%lld step_ms=%.3f bytes_per_step=%lld "
-          "MBps=%.1f exposed_wait_ms=%.3f\n",
+          "MBps=%.1f exposed_wait_ms=%.3f peak_mem_mb=%.1f\n",
           mode.c_str(), eval ? 1 : 0, net_name.c_str(), dataset.c_str(),
           job.place.device.str().c_str(), dev.precision.c_str(), dev.channels_last ? 1 : 0, world,
           static_cast<long long>(batch_size), threads, static_cast<long long>(images), seconds,
           images / seconds, static_cast<long long>(timed), 1000 * seconds / timed,
           static_cast<long long>(param_bytes), param_bytes * timed / seconds / 1e6,
-          1000 * wait / timed);
+          1000 * wait / timed, peak_memory_mb(job.place.device));
       std::fprintf(stderr, "%s\n", malloc_setting.c_str());
     }
   } catch (const std::exception& e) {
