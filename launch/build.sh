@@ -20,4 +20,6 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=
   exit 1
 fi
 grep -E "^-- sisyphus:" "$BUILD_DIR/configure.log"
-cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${BUILD_TARGET:-all}"
+# BUILD_TARGET: one target or several, space-separated (all by default)
+# shellcheck disable=SC2086
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target ${BUILD_TARGET:-all}

@@ -1,99 +1,137 @@
 #!/usr/bin/env bash
-# Everything GPU-specific, on a machine with one NVIDIA GPU, a CUDA PyTorch
-# and no network (docs/gpu.md), in under 9 minutes. Writes $OUT/gpu_check.txt
-# (or ./gpu_check.txt) with every figure, and exits non-zero if a check fails.
+# Everything GPU-specific, on a machine with one NVIDIA GPU, a CUDA PyTorch and
+# no network (the device tool's; docs/gpu.md has the runbook), in two parts
+# that run back to back while the machine is warm (the build folder and the
+# unpacked bundle survive between them). Each part fits in 6 minutes on 16
+# cores with room to spare, puts every check under `timeout -k`, prints its
+# elapsed time, and writes under $OUT (or ./gpu_check_out): a results file
+# and one tar of every log (configure.log included).
 #
-#   here:        bash launch/make_gpu_bundle.sh            # once; gpu_bundle/ is git-ignored
-#   GPU machine: device run --carry gpu_bundle "bash launch/gpu_check.sh"
-#
-# Steps: unpack the Debian bundle into a private prefix; build against the
-# machine's own PyTorch (its CUDA runtime and NCCL); the unit tests (the GPU
-# step test included); the MPI tests with 2 ranks whose CUDA tensors are
-# staged through pinned memory (two ranks on one GPU); the real binary with
-# --backend nccl (world 1) and with 2 MPI ranks sharing the GPU; a GPU step
-# against a CPU step; ResNet-50 on TinyImageNet-shaped data (bf16,
-# channels-last) side by side with torchvision's ResNet-50 on the same GPU.
+#   here, once:   bash launch/make_gpu_bundle.sh         # gpu_bundle/, git-ignored, ~24 MB
+#   part a:       bash launch/gpu_check.sh a   preflight (OS, compilers, GPU, ldd of every
+#                 bundled library, mpirun -np 2 true), build (Ninja), unit tests (the GPU
+#                 step against the CPU step inside), test_dist with 1 rank (NCCL at world 1:
+#                 every collective of a step) and with 2 ranks on the GPU (CUDA staging)
+#   part b:       bash launch/gpu_check.sh b   the headline figures first (bench/run_gpu_bench.sh:
+#                 ResNet-50 TinyImageNet-shaped bf16 + channels-last against torchvision,
+#                 ResNet-20 CIFAR-shaped fp32 and bf16 against PyTorch eager), then training
+#                 (NCCL forced at world 1, 2 MPI ranks on one GPU, auto bf16 channels-last),
+#                 QuaIL+AMM, and a dropout network's resume (CUDA generator restored)
+# Part b builds first if part a's build is not there (a cold machine). Exit status: the
+# number of failed checks (a GPU test that finds no GPU fails: SISYPHUS_REQUIRE_GPU).
 set -uo pipefail
+exec </dev/null  # no check reads the caller's input (mpirun would forward it to rank 0)
+PART=${1:-}
+[[ $PART == a || $PART == b ]] || { echo "usage: launch/gpu_check.sh a|b" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-RESULTS=${OUT:-$ROOT}/gpu_check.txt
-PREFIX=${GPU_PREFIX:-/tmp/sisyphus-prefix}
-BUILD_DIR=${BUILD_DIR:-build-gpu}
-PY=${SISYPHUS_PYTHON:-python3}
-BUDGET_START=$(date +%s)
+OUTDIR=${OUT:-$ROOT/gpu_check_out}
+mkdir -p "$OUTDIR"
+LOGS=$(mktemp -d)
+RESULTS=$OUTDIR/gpu_check_$PART.txt
+export BUILD_DIR=${BUILD_DIR:-build-gpu}  # build.sh reads it
+START=$(date +%s)
 failures=0
-say() { echo "$*" | tee -a "$RESULTS"; }
-check() {  # check NAME CMD...: runs CMD, records ok/FAIL and its time
-  local name=$1; shift
-  local t0=$(date +%s)
-  if "$@" >"$ROOT/$BUILD_DIR.$name.log" 2>&1; then say "ok   $name ($(( $(date +%s) - t0 )) s)"
-  else failures=$((failures + 1)); say "FAIL $name ($(( $(date +%s) - t0 )) s): last lines:"
-       tail -15 "$ROOT/$BUILD_DIR.$name.log" | tee -a "$RESULTS"; fi
-}
 : > "$RESULTS"
-say "# sisyphus gpu_check $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null)"
-say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
-say "torch: $("$PY" -c 'import torch;print(torch.__version__, "cuda", torch.version.cuda, "nccl", ".".join(map(str, torch.cuda.nccl.version())))' 2>&1)"
+say() { echo "$*" | tee -a "$RESULTS"; }
+elapsed() { echo "$(( $(date +%s) - START )) s"; }
+# check NAME SECONDS CMD...: runs CMD under a time limit; ok/FAIL, its time and on failure
+# its last lines go to the results; its whole output to $LOGS/NAME.log (tarred under $OUT)
+check() {
+  local name=$1 limit=$2; shift 2
+  local t0 rc
+  t0=$(date +%s)
+  timeout -k 10 "$limit" "$@" > "$LOGS/$name.log" 2>&1; rc=$?
+  if [[ $rc -eq 0 ]]; then
+    say "ok   $name ($(( $(date +%s) - t0 )) s)"
+  else
+    failures=$((failures + 1))
+    say "FAIL $name ($(( $(date +%s) - t0 )) s, exit $rc$([[ $rc -eq 124 || $rc -eq 137 ]] && echo ": timed out after $limit s")); last lines:"
+    tail -20 "$LOGS/$name.log" | sed 's/^/     /' | tee -a "$RESULTS"
+  fi
+  return $rc
+}
+finish() {
+  [[ -f $BUILD_DIR/configure.log ]] && cp "$BUILD_DIR/configure.log" "$LOGS/"
+  tar -czf "$OUTDIR/gpu_check_${PART}_logs.tar.gz" -C "$LOGS" . 2>/dev/null
+  say "part $PART: total $(elapsed), $failures failed check(s); logs: gpu_check_${PART}_logs.tar.gz"
+  exit "$failures"
+}
+trap finish EXIT
+py() { env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" "$GPU_PY" "$@"; }  # the image's python, unshadowed
+ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
-# --- 1. the Debian bundle, unpacked into a private prefix
-if [[ -d gpu_bundle ]]; then  # carried: the machine lacks these (never mixed with a system MPI)
-  mkdir -p "$PREFIX"
-  for f in gpu_bundle/*.deb; do dpkg -x "$f" "$PREFIX"; done
-  L=$PREFIX/usr/lib/x86_64-linux-gnu
-  ln -sf orterun "$PREFIX/usr/bin/mpirun"   # Debian sets these by update-alternatives
-  ln -sf mpicc.openmpi "$PREFIX/usr/bin/mpicc"
-  export PATH=$PREFIX/usr/bin:$PATH
-  export LD_LIBRARY_PATH=$L:$L/openmpi/lib:$L/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  export OPAL_PREFIX=$PREFIX/usr PMIX_INSTALL_PREFIX=$L/pmix2
-  export CMAKE_ARGS="-DMPI_C_COMPILER=$PREFIX/usr/bin/mpicc.openmpi \
-    -DMPI_C_HEADER_DIR=$L/openmpi/include -DMPI_C_LIB_NAMES=mpi -DMPI_mpi_LIBRARY=$L/openmpi/lib/libmpi.so \
-    -DHDF5_ROOT=$L/hdf5/serial -DHDF5_C_INCLUDE_DIR=$PREFIX/usr/include/hdf5/serial \
-    -DCLI11_DIR=$PREFIX/usr/share/cmake/CLI11 -DGTest_DIR=$L/cmake/GTest \
-    -DJPEG_INCLUDE_DIR=$PREFIX/usr/include -DJPEG_LIBRARY=$L/libjpeg.so \
-    -DZLIB_INCLUDE_DIR=$PREFIX/usr/include"
-  EXTRA_PREFIX=";$PREFIX/usr"
-  say "bundle: $(ls gpu_bundle/*.deb | wc -l) packages unpacked into $PREFIX"
+say "# sisyphus gpu_check part $PART $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null)"
+source launch/gpu_env.sh
+if ! gpu_env_setup "$ROOT"; then
+  failures=$((failures + 1))
+  say "FAIL environment: $GPU_ENV_REPORT"
+  exit
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-
-# --- 2. build against this machine's PyTorch
-export TORCH_PREFIX="$("$PY" -c 'import torch;print(torch.utils.cmake_prefix_path)')${EXTRA_PREFIX:-}"
-export SISYPHUS_PYTHON=$PY BUILD_DIR
-check build bash launch/build.sh
-grep -E "^-- sisyphus:" "$BUILD_DIR/configure.log" | tee -a "$RESULTS"
+printf '%s' "$GPU_ENV_REPORT" | tee -a "$RESULTS"
 BIN=$BUILD_DIR/src/sisyphus
-[[ -x $BIN ]] || { say "no binary: stopping"; exit 1; }
 
-# --- 3. tests: unit tests (GPU step vs CPU step inside), MPI tests with 2 ranks
-check unit_tests "$BUILD_DIR/tests/test_units" --gtest_brief=1
-grep -h "\[gpu step\]" "$ROOT/$BUILD_DIR.unit_tests.log" | tee -a "$RESULTS"
-check mpi_tests_2_ranks mpirun --oversubscribe --bind-to none -np 2 "$BUILD_DIR/tests/test_dist"
+build() {
+  BUILD_TARGET="sisyphus test_units test_dist sisyphus_bench_train" check build 420 bash launch/build.sh
+  grep -h "^-- sisyphus:" "$BUILD_DIR/configure.log" 2>/dev/null | tee -a "$RESULTS"
+}
 
-# --- 4. the real binary on the GPU: NCCL (world 1), MPI staging with 2 ranks on one GPU
+# A GPU test that finds no GPU fails here instead of skipping (tests/support/gpu.h).
+export SISYPHUS_REQUIRE_GPU=1
+# gtest's summary lines of a test log into the results
+gtest_summary() { grep -hE "^\[  (PASSED|FAILED|SKIPPED) \]|\[gpu step\]" "$1" | sed 's/^/     /' | tee -a "$RESULTS"; }
+
+if [[ $PART == a ]]; then
+  # ------------------------------------------------------------------ preflight
+  say "os: $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}"), kernel $(uname -r), $(nproc) cores"
+  say "compilers: $(c++ --version 2>&1 | head -1); $(nvcc --version 2>&1 | tail -1); cmake $(cmake --version 2>&1 | head -1 | awk '{print $3}'); ninja $(ninja --version 2>&1)"
+  say "gpu: $(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1 || echo "no nvidia-smi")"
+  say "torch: $(py -c 'import torch;print(torch.__version__, "cuda", torch.version.cuda, "nccl", ".".join(map(str, torch.cuda.nccl.version())), "gpus", torch.cuda.device_count())' 2>&1 | tail -1)"
+  gpu_env_ldd_report | tee -a "$RESULTS"
+  check mpirun_np2_true 30 mpirun -np 2 true
+  check mpirun_np2_hostname 30 mpirun -np 2 hostname
+  say "preflight done at $(elapsed)"
+  # ------------------------------------------------------------------ build, tests
+  build
+  [[ -x $BIN ]] || { say "no binary: stopping"; exit; }
+  say "build done at $(elapsed)"
+  check unit_tests 240 "$BUILD_DIR/tests/test_units" --gtest_brief=1
+  gtest_summary "$LOGS/unit_tests.log"
+  check nccl_world1_tests 120 mpirun -np 1 "$BUILD_DIR/tests/test_dist"
+  gtest_summary "$LOGS/nccl_world1_tests.log"
+  check mpi_staging_2ranks_tests 120 mpirun -np 2 --bind-to none "$BUILD_DIR/tests/test_dist"
+  gtest_summary "$LOGS/mpi_staging_2ranks_tests.log"
+  exit
+fi
+
+# ==================================================================== part b
+if [[ ! -x $BIN || ! -x $BUILD_DIR/bench/sisyphus_bench_train ]]; then
+  say "no build from part a: building first"
+  build
+  [[ -x $BIN ]] || { say "no binary: stopping"; exit; }
+fi
+# ------------------------------------------------------------------ headline figures
+check gpu_bench 240 env OUT_DIR="$LOGS" RUN_TIMEOUT=90 SISYPHUS_PYTHON="$GPU_PY" \
+  PYTHON_LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" bash bench/run_gpu_bench.sh "$BUILD_DIR" 2
+sed -n '/^== one GPU/,$p' "$LOGS/gpu_bench.log" | tee -a "$RESULTS"
+say "figures done at $(elapsed)"
+# ------------------------------------------------------------------ training on the GPU
 DATA=$(mktemp -d)
-"$PY" tests/support/make_idx_dataset.py "$DATA/fm" 2048 512 >/dev/null
-COMMON=(--net resnet20 --dataset fashion-mnist --data-dir "$DATA/fm" --checkpoint-dir "$DATA/ck" --epochs 2
-        --threads 4 --log-every 0)
-check train_nccl_world1 mpirun -np 1 "$BIN" train "${COMMON[@]}" --device cuda --backend nccl --run nccl1
-check train_mpi_2ranks_one_gpu mpirun --oversubscribe --bind-to none -np 2 "$BIN" train "${COMMON[@]}" \
-  --device cuda --backend mpi --run mpi2
-check train_auto_2ranks_one_gpu mpirun --oversubscribe --bind-to none -np 2 "$BIN" train "${COMMON[@]}" \
-  --device cuda --run auto2 --precision bf16 --channels-last
-grep -h "device: \|final:" "$ROOT/$BUILD_DIR".train_*.log | sed 's/^/  /' | tee -a "$RESULTS"
-check quail_amm_gpu "$BIN" quail --teacher "$DATA/ck/nccl1/last.h5" --amm --mimic-epochs 1 --finetune-epochs 1 \
-  --data-dir "$DATA/fm" --checkpoint-dir "$DATA/ck" --run q --device cuda --log-every 0
-grep -h "final:" "$ROOT/$BUILD_DIR.quail_amm_gpu.log" | sed 's/^/  /' | tee -a "$RESULTS"
-
-# --- 5. ResNet-50, TinyImageNet-shaped (64x64, 200 classes), bf16 + channels-last,
-#        sisyphus and torchvision alternating, 3 times each
-say "resnet50 64x64x3, 200 classes, batch 256, bf16, channels-last, img/s (sisyphus | torchvision):"
-for rep in 1 2 3; do
-  s=$("$BUILD_DIR/bench/sisyphus_bench_train" --mode train --net resnet50 --dataset tiny-imagenet --synthetic 8192 \
-      --batch-size 256 --steps 30 --warmup 10 --threads 8 --device cuda --precision bf16 --channels-last \
-      --imagenet-stem 2>/dev/null | sed -n 's/.*images_per_s=\([0-9.]*\).*/\1/p')
-  p=$("$PY" bench/reference_gpu.py --batch-size 256 --steps 30 --warmup 10 2>/dev/null | sed -n 's/.*images_per_s=\([0-9.]*\).*/\1/p')
-  say "  rep $rep: ${s:-failed} | ${p:-failed}"
-done
+py tests/support/make_idx_dataset.py "$DATA/fm" 2048 512 >/dev/null
+py bench/make_cifar_like.py "$DATA/cifar" 1024 >/dev/null
+COMMON=(--dataset fashion-mnist --data-dir "$DATA/fm" --checkpoint-dir "$DATA/ck" --threads 4 --log-every 0)
+check train_nccl_world1_forced 90 mpirun -np 1 "$BIN" train --net resnet20 "${COMMON[@]}" --epochs 2 \
+  --device cuda --backend nccl --force-collectives --run nccl1
+check train_mpi_2ranks_one_gpu 90 mpirun -np 2 --bind-to none "$BIN" train --net resnet20 "${COMMON[@]}" \
+  --epochs 2 --device cuda --backend mpi --run mpi2
+check train_auto_2ranks_bf16_cl 90 mpirun -np 2 --bind-to none "$BIN" train --net resnet20 "${COMMON[@]}" \
+  --epochs 2 --device cuda --run auto2 --precision bf16 --channels-last
+grep -h "device: \|final:" "$LOGS"/train_*.log | sed 's/^/     /' | tee -a "$RESULTS"
+check quail_amm_gpu 120 "$BIN" quail --teacher "$DATA/ck/nccl1/last.h5" --amm --mimic-epochs 1 \
+  --finetune-epochs 1 --data-dir "$DATA/fm" --checkpoint-dir "$DATA/ck" --run q --device cuda --log-every 0
+grep -h "final:" "$LOGS/quail_amm_gpu.log" | sed 's/^/     /' | tee -a "$RESULTS"
+# ------------------------------------------------------------------ resume of a dropout network
+mkdir -p "$DATA/resume"
+check resume_dropout_gpu 200 bash launch/gpu_resume_check.sh "$BIN" "$DATA/cifar" "$DATA/resume" "$GPU_PY"
+tail -3 "$LOGS/resume_dropout_gpu.log" | sed 's/^/     /' | tee -a "$RESULTS"
 rm -rf "$DATA"
-say "total $(( $(date +%s) - BUDGET_START )) s, $failures failed check(s)"
-[[ $failures -eq 0 ]]
