@@ -322,6 +322,7 @@ void NcclCommunicator::barrier() { mpi_->barrier(); }
 void NcclCommunicator::abort(int code) {
   state_->abort_comm();
   mpi_->abort(code);
+  std::_Exit(code);  // not reached: MPI's abort does not return
 }
 
 }  // namespace sisyphus::dist

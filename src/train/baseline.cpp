@@ -117,8 +117,9 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   const data::DatasetSpec& spec = data::dataset_spec(cfg.dataset);
 
   // ---------------------------------------------------------------- run folder, data
-  const std::string run_dir = cfg.checkpoint_dir + "/" + cfg.run;
-  const std::string last_path = prepare_run_dir(job, cfg.checkpoint_dir, cfg.run, cfg.resume);
+  const RunFolder folder = prepare_run_dir(job, cfg.checkpoint_dir, cfg.run, cfg.resume);
+  const std::string& run_dir = folder.dir;
+  const std::string& last_path = folder.last_path;
   const Splits data = load_splits(spec, cfg.data_dir, cfg.train_limit, cfg.test_limit);
   log::info("data: " + spec.name + " train " + std::to_string(data.train.n) + " test " +
             std::to_string(data.test.n) + " images of " + std::to_string(spec.channels) + "x" +

@@ -90,9 +90,11 @@ std::string EpochRunner::stop_reason() const {
 
 EvalResult EpochRunner::test(nn::NetworkImpl& net, const std::string& stage,
                              const std::string& mode, int64_t epoch, int64_t step) {
+  // Traced only when the test set is (--no-trace-test: no statistics computed at all).
+  const bool traced = trace_.traces_test();
   EvalResult r = evaluate(net, data_.test, spec_, job_.place, s_.test_batch, job_.comm.get(),
-                          &trace_.accumulator());
-  trace_.record(s_.run, stage, "eval", mode, epoch, step);
+                          traced ? &trace_.accumulator() : nullptr);
+  if (traced) trace_.record(s_.run, stage, "eval", mode, epoch, step);
   return r;
 }
 

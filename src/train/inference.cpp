@@ -149,6 +149,7 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {
   const std::string source = cfg.label.empty() ? cfg.checkpoint : cfg.label;
   std::unique_ptr<RunTrace> trace;
   if (!cfg.trace_file.empty()) {
+    check_trace_not_in_use(cfg.trace_file);
     trace::TraceHeader header{source, ckpt.meta.network, ckpt.meta.dataset, ckpt.meta.config, "",
                               {},     kEvalTraceBound};
     for (const auto& p : net->points()) header.layers.push_back(p.name);

@@ -111,6 +111,7 @@ class QuailRun {
   nn::Network teacher_, student_;
   std::vector<Stage> stages_;
   StatCollectives collectives_;
+  RunFolder folder_;  // locked for the run's life
   std::string config_text_, run_dir_, last_path_, last_good_;
   Splits data_;
   std::unique_ptr<RunTrace> trace_;
@@ -173,8 +174,9 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
             " stages; " + std::to_string(job_.world) + " rank(s), global batch " +
             std::to_string(cfg_.batch_size));
 
-  run_dir_ = cfg_.checkpoint_dir + "/" + cfg_.run;
-  last_path_ = prepare_run_dir(job_, cfg_.checkpoint_dir, cfg_.run, cfg_.resume);
+  folder_ = prepare_run_dir(job_, cfg_.checkpoint_dir, cfg_.run, cfg_.resume);
+  run_dir_ = folder_.dir;
+  last_path_ = folder_.last_path;
   const bool resumed = cfg_.resume && fs::file_exists(last_path_);
   if (resumed) {
     resume_from(last_path_);

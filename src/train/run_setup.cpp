@@ -7,17 +7,30 @@
 
 namespace sisyphus::train {
 
-std::string prepare_run_dir(const Job& job, const std::string& checkpoint_dir,
-                            const std::string& run, bool resume) {
-  const std::string run_dir = checkpoint_dir + "/" + run;
-  const std::string last_path = run_dir + "/last.h5";
-  if (job.rank == 0) fs::make_dirs(run_dir);
-  if (!resume && fs::file_exists(last_path)) {
+RunFolder prepare_run_dir(const Job& job, const std::string& checkpoint_dir, const std::string& run,
+                          bool resume) {
+  RunFolder f;
+  f.dir = checkpoint_dir + "/" + run;
+  f.last_path = f.dir + "/last.h5";
+  // First the lock: nothing of the folder is read or written by a second process.
+  if (job.rank == 0) f.lock = std::make_unique<RunLock>(f.dir, run);
+  if (!resume && fs::file_exists(f.last_path)) {
     SISYPHUS_FAIL(ErrorKind::kConfig,
-                  "run '" + run + "' already has a checkpoint (" + last_path +
+                  "run '" + run + "' already has a checkpoint (" + f.last_path +
                       "); pass --resume to continue it or --run to start another run");
   }
-  return last_path;
+  return f;
+}
+
+void check_trace_not_in_use(const std::string& trace_file) {
+  const auto slash = trace_file.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : trace_file.substr(0, slash);
+  const std::string name = slash == std::string::npos ? trace_file : trace_file.substr(slash + 1);
+  if (name != "trace.h5") return;  // a run writes only <run>/trace.h5
+  if (const auto who = RunLock::holder(folder))
+    SISYPHUS_FAIL(ErrorKind::kConfig, "'" + trace_file + "' is the trace of the run in " + folder +
+                                          ", which " + *who +
+                                          " is writing; give --trace another file");
 }
 
 Splits load_splits(const data::DatasetSpec& spec, const std::string& dir, int64_t train_limit,

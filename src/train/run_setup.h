@@ -4,7 +4,10 @@
 
 #include <torch/types.h>
 
+#include <memory>
 #include <string>
+
+#include "core/run_lock.h"
 
 #include "data/dataset.h"
 #include "nn/sequential_net.h"
@@ -12,11 +15,24 @@
 
 namespace sisyphus::train {
 
-// <checkpoint_dir>/<run>/ made by rank 0; returns its last.h5 path.
-// Error(kConfig) when the run has a checkpoint and resume is off (a run is
-// never overwritten).
-std::string prepare_run_dir(const Job& job, const std::string& checkpoint_dir,
-                            const std::string& run, bool resume);
+// A run's folder, held by this run alone (rank 0 holds its RunLock for the
+// run's life: a second process on the same run stops at once, naming the
+// holder's PID and host).
+struct RunFolder {
+  std::string dir;        // <checkpoint_dir>/<run>
+  std::string last_path;  // <dir>/last.h5
+  std::unique_ptr<RunLock> lock;
+};
+
+// <checkpoint_dir>/<run>/ made and locked by rank 0. Error(kConfig) when the
+// run is in use by another process, or has a checkpoint and resume is off (a
+// run is never overwritten).
+RunFolder prepare_run_dir(const Job& job, const std::string& checkpoint_dir, const std::string& run,
+                          bool resume);
+
+// Error(kConfig) when `trace_file` is the trace of a run folder that a live
+// run holds (`<run>/trace.h5` of a locked run): one writer per trace file.
+void check_trace_not_in_use(const std::string& trace_file);
 
 // The data set's train and test splits, each cut to its first `limit`
 // images when limit > 0.
