@@ -38,6 +38,8 @@ TraceFile read_unguarded(const std::string& path) {
   t.header.program = h5::attr_string(file, "program");
   t.header.layers = h5::attr_strings(file, "layers");
   t.header.bound = h5::attr_double(file, "bound");
+  t.header.sample_per_image =
+      h5::has_attr(file, "hist_sample_per_image") ? h5::attr_int(file, "hist_sample_per_image") : 0;
   h5::Object g = h5::open_group(file, "records");
   std::vector<std::string> source = h5::read_strings(g, "source"),
                            stage = h5::read_strings(g, "stage"),

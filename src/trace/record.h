@@ -47,6 +47,10 @@ struct TraceHeader {
   std::string program;              // "sisyphus 0.1.0"
   std::vector<std::string> layers;  // imitation point names, in order (the last is the logits)
   double bound = 1e6;               // the "above" threshold
+  // Values of every image at each point behind the histogram and the moments
+  // (trace/stats.h); 0: every value (traces of sisyphus before 0.2 hold no
+  // such attribute: every value).
+  int64_t sample_per_image = 64;
 };
 
 std::vector<double> hist_edges();  // kHistBins + 1 edges

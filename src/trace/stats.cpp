@@ -17,7 +17,8 @@ std::vector<double> hist_edges() {
   return e;
 }
 
-TraceAccumulator::TraceAccumulator(size_t points, double bound) : points_(points), bound_(bound) {
+TraceAccumulator::TraceAccumulator(size_t points, double bound, int64_t sample_per_image)
+    : points_(points), bound_(bound), per_image_(sample_per_image) {
   reset();
 }
 
@@ -31,70 +32,82 @@ void TraceAccumulator::reset() {
 
 namespace {
 
+// The values of one point's batch output x [N, ...] that the histogram and
+// the moments are taken over: at most `per_image` values of every image, at
+// the same positions in each (every stride-th value, an odd stride, so the
+// positions spread over channels and pixels alike). The union of the ranks'
+// samples is then exactly one process's sample of the combined batch.
+// per_image 0, or an image of fewer values: every value.
+torch::Tensor sample_of(const torch::Tensor& x, int64_t per_image) {
+  const int64_t n = x.dim() > 0 ? x.size(0) : 1;
+  const int64_t p = n > 0 ? x.numel() / n : 0;
+  if (per_image <= 0 || p <= per_image) return x.reshape({-1});
+  int64_t stride = p / per_image;
+  if (stride % 2 == 0) ++stride;
+  const torch::Tensor positions =
+      torch::arange(0, p, stride, torch::TensorOptions().dtype(torch::kInt64).device(x.device()));
+  return x.reshape({n, p}).index_select(1, positions).reshape({-1});
+}
+
+// The histogram of log10|v| of the non-NaN values v (Inf in the last bin, 0 in the first).
+torch::Tensor log_histogram(const torch::Tensor& v) {
+  const auto f64 = v.options().dtype(torch::kFloat64);
+  if (v.numel() == 0) return torch::zeros({kHistBins}, f64);
+  torch::Tensor lg = v.abs().log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);
+  return torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
+}
+
 // One point's batch as a row of kSumCols + kHistBins + 3 values on the
-// output's device: count, finite, sum, sumsq, nan, inf, above, histogram,
-// -min, max, max|x|. NaN is left out of everything but `count` and `nan`;
-// Inf counts in the histogram's last bin and in min/max. For batches with
-// NaN/Inf only: finite batches take finite_row below.
-torch::Tensor point_row(const torch::Tensor& x, double bound) {
+// output's device: count, in-moments, sum, sumsq, nan, inf, above, histogram,
+// -min, max, max|x|. Exact over every value: count, nan, inf, above, min,
+// max, max|x|. Over the sample (sample_of): the histogram (its non-NaN
+// values) and the moments (its finite values; "in-moments" counts them).
+// For batches with NaN/Inf only: finite batches take finite_row below.
+torch::Tensor point_row(const torch::Tensor& x, const torch::Tensor& sample, double bound) {
   const auto f64 = x.options().dtype(torch::kFloat64);
   const torch::Tensor valid = x.masked_select(torch::isnan(x).logical_not());  // non-NaN values
-  const torch::Tensor finite = valid.masked_select(torch::isfinite(valid));
   const auto count = static_cast<double>(x.numel());
-  const auto n_valid = static_cast<double>(valid.numel()),
-             n_finite = static_cast<double>(finite.numel());
-  torch::Tensor abs = valid.abs();
+  const auto n_valid = static_cast<double>(valid.numel());
+  const auto n_finite = static_cast<double>(torch::isfinite(valid).sum().item<int64_t>());
+  const torch::Tensor s_valid = sample.masked_select(torch::isnan(sample).logical_not());
+  const torch::Tensor s_finite = s_valid.masked_select(torch::isfinite(s_valid));
   torch::Tensor sums = torch::stack({
       torch::full({}, count, f64),
-      torch::full({}, n_finite, f64),
-      torch::sum(finite, torch::kFloat64),
-      torch::linalg_vector_norm(finite, 2, c10::nullopt, false, torch::kFloat64).square(),
+      torch::full({}, static_cast<double>(s_finite.numel()), f64),
+      torch::sum(s_finite, torch::kFloat64),
+      torch::linalg_vector_norm(s_finite, 2, c10::nullopt, false, torch::kFloat64).square(),
       torch::full({}, count - n_valid, f64),     // NaN
       torch::full({}, n_valid - n_finite, f64),  // +-Inf
-      abs.gt(bound).sum().to(torch::kFloat64),
+      valid.abs().gt(bound).sum().to(torch::kFloat64),
   });
   if (valid.numel() == 0)  // all NaN: no histogram, extremes untouched
     return torch::cat({sums, torch::zeros({kHistBins}, f64), torch::full({3}, -kInf, f64)});
-  torch::Tensor lg =
-      abs.log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);  // in place: abs is ours
-  torch::Tensor hist =
-      torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
   auto [mn, mx] = torch::aminmax(valid);
   torch::Tensor neg_min = mn.neg().to(torch::kFloat64), max = mx.to(torch::kFloat64);
-  return torch::cat({sums, hist, torch::stack({neg_min, max, torch::maximum(neg_min, max)})});
+  return torch::cat(
+      {sums, log_histogram(s_valid), torch::stack({neg_min, max, torch::maximum(neg_min, max)})});
 }
 
-// The row of a batch without NaN/Inf, in fewer passes over the data than
-// point_row: min and max are known already (they showed the batch finite),
-// the moments accumulate in fp32 per batch (float64 across batches and
-// ranks: R ranks equal one process to ~1e-7 relative in mean and std),
-// `above` needs a pass only when max |x| exceeds the bound, and the clamp
-// of log10|x| is replaced by counting what histc leaves out (all of it
-// below the first edge: finite float32 values never reach the last one).
-torch::Tensor finite_row(const torch::Tensor& x, double mn, double mx, double bound) {
+// The row of a batch without NaN/Inf: min and max are known already (they
+// showed the batch finite), `above` needs a pass over every value only when
+// max |x| exceeds the bound; the rest is the sample's.
+torch::Tensor finite_row(const torch::Tensor& x, const torch::Tensor& sample, double mn, double mx,
+                         double bound) {
   const auto f64 = x.options().dtype(torch::kFloat64);
   const double count = static_cast<double>(x.numel()), max_abs = std::max(-mn, mx);
-  const torch::Tensor xf = x.scalar_type() == torch::kFloat32 ? x : x.to(torch::kFloat32);
-  torch::Tensor abs = xf.abs();
-  torch::Tensor above =
-      max_abs > bound ? abs.gt(bound).sum().to(torch::kFloat64) : torch::zeros({}, f64);
+  const torch::Tensor above =
+      max_abs > bound ? x.abs().gt(bound).sum().to(torch::kFloat64) : torch::zeros({}, f64);
+  const torch::Tensor sd = sample.to(torch::kFloat64);
   torch::Tensor sums = torch::stack({
       torch::full({}, count, f64),
-      torch::full({}, count, f64),
-      xf.sum().to(torch::kFloat64),  // fp32 cascade summation: ~1e-7 relative, a tenth of the cost
-      torch::dot(xf, xf).to(torch::kFloat64),
+      torch::full({}, static_cast<double>(sample.numel()), f64),
+      sd.sum(),
+      torch::dot(sd, sd),
       torch::zeros({}, f64),  // NaN
       torch::zeros({}, f64),  // +-Inf
       above,
   });
-  torch::Tensor lg =
-      abs.log10_();  // in place: abs is ours; log10(0) = -inf falls below the first edge
-  // Finite float32 values stay under 3.5e38, below the last edge (1e40):
-  // histc leaves out only what lies under the first edge, the first bin's.
-  torch::Tensor hist =
-      torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
-  hist[0] += count - hist.sum();
-  return torch::cat({sums, hist, torch::tensor({-mn, mx, max_abs}, f64)});
+  return torch::cat({sums, log_histogram(sample), torch::tensor({-mn, mx, max_abs}, f64)});
 }
 
 }  // namespace
@@ -102,17 +115,20 @@ torch::Tensor finite_row(const torch::Tensor& x, double mn, double mx, double bo
 void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t samples) {
   torch::NoGradGuard no_grad;
   samples_ += samples;
-  std::vector<torch::Tensor> xs, extremes;
+  std::vector<torch::Tensor> xs, picked, extremes;
   std::vector<int64_t> index;
   for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
-    torch::Tensor x = outputs[l].detach().reshape({-1});
+    const torch::Tensor out = outputs[l].detach();
+    torch::Tensor x = out.reshape({-1});
     if (x.numel() == 0) continue;
     xs.push_back(x);
+    picked.push_back(sample_of(out, per_image_));
     auto [mn, mx] = torch::aminmax(x);  // NaN anywhere makes them NaN: the finiteness test too
     extremes.push_back(torch::stack({mn, mx}).to(torch::kFloat64));
     index.push_back(static_cast<int64_t>(l));
   }
   if (xs.empty()) return;
+  ++batches_computed_;
   // Two host transfers per batch whatever the number of points: every
   // point's min and max, then every point's row.
   torch::Tensor ext = torch::stack(extremes).to(torch::kCPU);
@@ -121,7 +137,8 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
   for (size_t k = 0; k < xs.size(); ++k) {
     const auto i = static_cast<int64_t>(k);
     const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
-    rows.push_back(finite ? finite_row(xs[k], e[i][0], e[i][1], bound_) : point_row(xs[k], bound_));
+    rows.push_back(finite ? finite_row(xs[k], picked[k], e[i][0], e[i][1], bound_)
+                          : point_row(xs[k], picked[k], bound_));
   }
   torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
   torch::Tensor idx = torch::tensor(index, torch::kInt64);

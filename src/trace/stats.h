@@ -13,23 +13,39 @@
 
 namespace sisyphus::trace {
 
+// What a record costs: one pass over every value of a point (its min and max,
+// which also show whether the batch holds NaN/Inf), and the histogram and the
+// moments over a fixed sample of every image's values (kTraceSamplePerImage,
+// the same positions in each image). Exact over every value: count, min, max,
+// max |x|, NaN, Inf and above (the latter three cost a pass only when the
+// batch has NaN/Inf or max |x| exceeds the bound). docs/trace-format.md.
+inline constexpr int64_t kTraceSamplePerImage = TraceHeader{}.sample_per_image;
+
 class TraceAccumulator {
  public:
-  TraceAccumulator(size_t points, double bound);
+  // sample_per_image 0: the histogram and moments over every value (a few
+  // passes more per point: about 3x the evaluation's own time on a CPU).
+  TraceAccumulator(size_t points, double bound, int64_t sample_per_image = kTraceSamplePerImage);
   // outputs[l]: the output at point l of one batch (any shape, any device)
   void add(const std::vector<torch::Tensor>& outputs, int64_t samples);
   // Statistics over everything added on every rank (a collective when comm
   // has several ranks: every rank must call it at the same moment).
   std::vector<LayerStats> reduce(dist::Communicator* comm, int64_t* samples = nullptr) const;
   void reset();
+  int64_t samples() const { return samples_; }  // input samples added since the reset (this rank)
+  // Batches whose statistics were computed in this accumulator's life (not
+  // reset): what traces cost; a switch that turns traces off leaves it alone.
+  int64_t batches_computed() const { return batches_computed_; }
 
  private:
   size_t points_;
   double bound_;
+  int64_t per_image_;
   torch::Tensor
-      sums_;  // [L, 7 + bins] float64: count, finite, sum, sumsq, nan, inf, above, hist...
+      sums_;  // [L, 7 + bins] float64: count, in-moments, sum, sumsq, nan, inf, above, hist...
   torch::Tensor extreme_;  // [L, 3] float64: -min, max, max_abs (reduced with max)
   int64_t samples_ = 0;
+  int64_t batches_computed_ = 0;
 };
 
 }  // namespace sisyphus::trace

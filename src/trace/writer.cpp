@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "trace/columns.h"
 
 #ifndef SISYPHUS_VERSION
@@ -29,6 +30,16 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
       SISYPHUS_FAIL(
           ErrorKind::kIo,
           "trace '" + path + "' holds other layers than this network's; use another file");
+    const int64_t sampled = h5::has_attr(file_, "hist_sample_per_image")
+                                ? h5::attr_int(file_, "hist_sample_per_image")
+                                : 0;
+    if (sampled != header.sample_per_image)
+      log::info("trace: '" + path + "' holds histograms over " +
+                (sampled ? std::to_string(sampled) + " values" : std::string("every value")) +
+                " per image; this run's records take " +
+                (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
+                                         : std::string("every value")) +
+                " (the file's attribute keeps the first)");
     records_ = h5::open_group(file_, "records");
     committed_ = committed_records(file_);
     truncate_to(whole_records());  // what a killed writer left half written is no record
@@ -45,6 +56,7 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   h5::set_attr(file_, "layers", header.layers);
   h5::set_attr(file_, "bound", header.bound);
   h5::set_attr(file_, "hist_unit", std::string("log10(|x|)"));
+  h5::set_attr(file_, "hist_sample_per_image", header.sample_per_image);
   std::vector<double> edges = hist_edges();
   h5::write_array(file_, "hist_edges", h5::DType::kF64, {static_cast<int64_t>(edges.size())},
                   edges.data());

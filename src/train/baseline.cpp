@@ -160,6 +160,7 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset,        config_text,
                              "",      {},          kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
+  theader.sample_per_image = cfg.trace_sample;
   RunTrace trace(job, run_dir + "/trace.h5", theader, resumed ? start.step : -1, cfg.trace_every,
                  cfg.trace_test);
   EpochRunner runner(

@@ -79,8 +79,9 @@ struct TrainConfig {
   std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
   bool resume = false;                         // continue from <run>/last.h5
   int64_t log_every = 50;                      // progress line every N steps (0: only per epoch)
-  int64_t trace_every = 50;  // activation trace record every N steps (0: evaluations only)
-  bool trace_test = true;    // trace the test set at every evaluation
+  int64_t trace_every = 50;   // activation trace record every N steps (0: evaluations only)
+  bool trace_test = true;     // trace the test set at every evaluation
+  int64_t trace_sample = 64;  // values per image behind trace histograms/moments (0: all)
 };
 
 // Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
@@ -118,8 +119,9 @@ struct QuailConfig {
   int64_t stop_after_epochs = 0;    // end this invocation after N epochs (0: run to the end);
                                     // for time-sliced jobs that go on with --resume
   bool verify_ranks = true;
-  int64_t trace_every = 50;  // activation trace record every N steps (0: evaluations only)
-  bool trace_test = true;    // trace the test set at every evaluation
+  int64_t trace_every = 50;   // activation trace record every N steps (0: evaluations only)
+  bool trace_test = true;     // trace the test set at every evaluation
+  int64_t trace_sample = 64;  // values per image behind trace histograms/moments (0: all)
   std::string evaluate = "reference";  // when the student is tested: reference (after the last
                                        // mimic stage and after fine-tuning), stages, epochs
   bool frozen_eval = false;            // frozen points' BN/AMM in evaluation mode during training

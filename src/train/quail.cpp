@@ -201,6 +201,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   trace::TraceHeader theader{cfg_.run, tmeta_.network,   tmeta_.dataset, config_text_, "",
                              {},       cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
+  theader.sample_per_image = cfg_.trace_sample;
   trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, resumed ? step_ : -1,
                                       cfg_.trace_every, cfg_.trace_test);
   runner_ = std::make_unique<EpochRunner>(

@@ -6,7 +6,10 @@ namespace sisyphus::train {
 
 RunTrace::RunTrace(const Job& job, const std::string& path, const trace::TraceHeader& header,
                    int64_t resume_step, int64_t every, bool test)
-    : job_(job), every_(every), test_(test), acc_(header.layers.size(), header.bound) {
+    : job_(job),
+      every_(every),
+      test_(test),
+      acc_(header.layers.size(), header.bound, header.sample_per_image) {
   if (job.rank != 0 || !(every > 0 || test)) return;
   writer_ = std::make_unique<trace::TraceWriter>(path, header, /*append=*/resume_step >= 0);
   if (resume_step < 0) return;

@@ -262,3 +262,35 @@ TEST(TraceStats, FiniteBatchFastPathMatchesTheGeneralPath) {
   EXPECT_FLOAT_EQ(static_cast<float>(a.min), -300.0f);
   EXPECT_FLOAT_EQ(static_cast<float>(a.max_abs), 3e38f);
 }
+
+// The histogram and the moments take kTraceSamplePerImage values of every
+// image (the same positions in each); count, min, max and max |x| stay exact
+// over every value, also where the extreme lies outside the sample. With a
+// sample of 0 every value counts.
+TEST(TraceStats, HistogramOverASampleExtremesOverEveryValue) {
+  torch::manual_seed(5);
+  torch::Tensor x = torch::randn({8, 16, 32, 32});
+  x[3][7][5][9] = -1234.5f;  // position 7*1024+5*32+9 = 7337: not a multiple of the stride (257)
+  for (int64_t per_image : {trace::kTraceSamplePerImage, int64_t{0}}) {
+    trace::TraceAccumulator acc(1, 1000.0, per_image);
+    acc.add({x}, 8);
+    EXPECT_EQ(acc.samples(), 8);
+    const trace::LayerStats s = acc.reduce(nullptr)[0];
+    EXPECT_EQ(s.count, x.numel());
+    EXPECT_EQ(s.min, -1234.5);
+    EXPECT_EQ(s.max_abs, 1234.5);
+    EXPECT_FLOAT_EQ(static_cast<float>(s.max), x.max().item<float>());
+    EXPECT_EQ(s.above, 1);  // exact: a pass over every value when max |x| exceeds the bound
+    int64_t in_hist = 0;
+    for (auto c : s.hist) in_hist += c;
+    // 16384 values per image, stride 16384/64 = 256 made odd: 257, so 64 positions
+    EXPECT_EQ(in_hist, per_image ? 8 * 64 : x.numel()) << per_image;
+    if (per_image == 0) {
+      EXPECT_NEAR(s.mean, x.mean().item<double>(), 1e-6);
+    } else {
+      EXPECT_NEAR(s.mean, 0.0,
+                  0.2);  // the sample's mean of N(0, 1) values (the outlier is not in it)
+      EXPECT_NEAR(s.std, 1.0, 0.2);
+    }
+  }
+}

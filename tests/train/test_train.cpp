@@ -10,13 +10,18 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/fs.h"
+#include "data/dataset.h"
 #include "io/checkpoint.h"
+#include "nn/registry.h"
 #include "support/fixtures.h"
 #include "train/baseline.h"
+#include "train/epoch_runner.h"
 #include "train/escape_guard.h"
 #include "train/quail_stage.h"
 #include "train/settings.h"
 #include "train/sgd.h"
+#include "train/tracing.h"
 
 using namespace sisyphus;
 
@@ -400,4 +405,28 @@ TEST(Settings, TablesDriveConfigTextAndValidation) {
   train::DeviceConfig d;
   d.precision = "fp16";
   EXPECT_THROW(train::check_device(d), Error);
+}
+
+// --no-trace-test turns the test set's statistics off, not only their record:
+// an evaluation computes none (they cost about 3x the evaluation's own time
+// at full sampling); traced, every test batch is computed and recorded.
+TEST(EpochRunner, UntracedTestSetComputesNoStatistics) {
+  const train::Job job = train::start_job("local", 1, train::DeviceConfig{.device = "cpu"});
+  const data::ImageSet set = fixtures::memory_set(
+      30, 1, 28, 10, [](int64_t i, int64_t k) { return static_cast<uint8_t>(i * 13 + k); },
+      [](int64_t i) { return i % 10; });
+  const train::Splits data{set, set};
+  const data::DatasetSpec& spec = data::dataset_spec("fashion-mnist");
+  nn::Network net = nn::make_network("lenet", {1, 28, 10});
+  trace::TraceHeader header{"r", "lenet", "fashion-mnist", "", "", {}, 1e6};
+  for (const auto& p : net->points()) header.layers.push_back(p.name);
+  fixtures::TempDir dir;
+  for (const bool traced : {false, true}) {
+    const std::string path = dir.file(traced ? "traced.h5" : "untraced.h5");
+    train::RunTrace trace(job, path, header, /*resume_step=*/-1, /*every=*/0, /*test=*/traced);
+    train::EpochRunner runner(job, data, spec, trace, {.run = "r", .test_batch = 10});
+    runner.test(*net, "baseline", "-", 1, 0);
+    EXPECT_EQ(trace.accumulator().batches_computed(), traced ? 3 : 0) << traced;
+    EXPECT_EQ(fs::file_exists(path), traced);
+  }
 }
