@@ -6,15 +6,18 @@
 # QuaIL stages with a teacher forward). Also sisyphus with traces off, for
 # what traces cost. Alternating, repeated; wall time of each process (start
 # to exit). One thread everywhere; run it on a quiet machine.
-#   bench/run_pipeline_bench.sh [REPS] [NET:TRAIN_LIMIT:TEST_LIMIT:EPOCHS ...]
-# default: 2 lenet:20000:10000:2 resnet20:1000:1000:2 (QuaIL: 1 epoch per stage)
+#   bench/run_pipeline_bench.sh [REPS] [NET:TRAIN_LIMIT:TEST_LIMIT:EPOCHS[:QUAIL_TRAIN_LIMIT] ...]
+# TEST_LIMIT 0: the whole test set (10,000 images, evaluated after every baseline
+# epoch, as the paper's code does: what a user meets). QUAIL_TRAIN_LIMIT: the
+# training images of the QuaIL run (1 epoch per stage; default TRAIN_LIMIT; 0: no
+# QuaIL run). default: 2 lenet:20000:0:2 resnet20:6000:0:5:1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/env.sh
 REPS=${1:-2}
 shift || true
 CASES=("$@")
-[[ ${#CASES[@]} -gt 0 ]] || CASES=(lenet:20000:10000:2 resnet20:1000:1000:2)
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(lenet:20000:0:2 resnet20:6000:0:5:1000)
 BIN=${SISYPHUS_BIN:-build/src/sisyphus}
 PY=${SISYPHUS_PYTHON:-python3}
 DATA=${DATA_DIR:-/usr/share/datasets/fashion-mnist}
@@ -31,17 +34,20 @@ timed() {  # timed LABEL CMD...: one row "LABEL seconds"
 }
 
 for c in "${CASES[@]}"; do
-  IFS=: read -r NET TRAIN TEST EPOCHS <<< "$c"
+  IFS=: read -r NET TRAIN TEST EPOCHS QTRAIN <<< "$c"
+  QTRAIN=${QTRAIN:-$TRAIN}
   L=(--train-limit "$TRAIN" --test-limit "$TEST")
+  QL=(--train-limit "$QTRAIN" --test-limit "$TEST")
   for rep in $(seq "$REPS"); do
     d=$WORK/$NET-$rep
     S=(--net "$NET" --data-dir "$DATA" --threads 1 --log-every 0 "${L[@]}" --checkpoint-dir "$d")
-    Q=(--data-dir "$DATA" --threads 1 --log-every 0 "${L[@]}" --checkpoint-dir "$d" --amm --mimic-epochs 1 --finetune-epochs 1)
+    Q=(--data-dir "$DATA" --threads 1 --log-every 0 "${QL[@]}" --checkpoint-dir "$d" --amm --mimic-epochs 1 --finetune-epochs 1)
     timed "$NET sisyphus baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run t
     timed "$NET python baseline" "$PY" bench/reference_pipeline.py --stage baseline --net "$NET" --data-dir "$DATA" "${L[@]}" --epochs "$EPOCHS" --out "$d/t.pt"
     timed "$NET sisyphus-notrace baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run tn --trace-every 0 --no-trace-test
+    [[ $QTRAIN == 0 ]] && continue
     timed "$NET sisyphus quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run q
-    timed "$NET python quail" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${L[@]}" --teacher "$d/t.pt" --out "$d/pq"
+    timed "$NET python quail" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${QL[@]}" --teacher "$d/t.pt" --out "$d/pq"
     timed "$NET sisyphus-notrace quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run qn --trace-every 0 --no-trace-test
   done
 done | tee "$WORK/rows"

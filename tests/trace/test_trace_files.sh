@@ -55,7 +55,14 @@ L = len(t.attrs["layers"])
 for k in ("min", "max", "max_abs", "mean", "std", "count", "nan", "inf", "above"):
     assert r[k].shape == (len(phase), L), (k, r[k].shape)
 assert r["hist"].shape == (len(phase), L, 49)
-assert (r["hist"][()].sum(axis=2) == r["count"][()] - r["nan"][()]).all()
+# the histogram holds a fixed sample of every image's values (docs/trace-format.md)
+k = t.attrs["hist_sample_per_image"]
+assert k == 64
+per = r["count"][()] // r["samples"][()][:, None]                      # values per image
+stride = np.where(per > k, per // k + (per // k + 1) % 2, 1)          # odd stride
+picked = np.where(per > k, -(-per // stride), per)                     # positions per image
+assert (r["hist"][()].sum(axis=2) == picked * r["samples"][()][:, None]).all()
+assert (picked[:, -1] == 10).all()  # the logits: every value
 assert np.allclose(r["max_abs"][()], np.maximum(np.abs(r["min"][()]), np.abs(r["max"][()])))
 assert (r["min"][()] <= r["mean"][()]).all() and (r["mean"][()] <= r["max"][()]).all()
 ev = [i for i, p in enumerate(phase) if p == "eval"]
