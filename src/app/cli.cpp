@@ -20,6 +20,7 @@
 #include "nn/registry.h"
 #include "trace/reader.h"
 #include "trace/report.h"
+#include "trace/watch.h"
 #include "train/baseline.h"
 #include "train/cost_command.h"
 #include "train/fold_command.h"
@@ -174,6 +175,10 @@ int run_cli(int argc, char** argv) {
     }
     if (*c.summary_cmd) {
       std::fputs(trace::summary(trace::read_trace(c.trace_file)).c_str(), stdout);
+      return 0;
+    }
+    if (*c.watch_cmd) {
+      trace::watch(c.trace_file, c.watch_interval, stdout);
       return 0;
     }
     if (*c.compare_cmd || *c.plot_cmd) {

@@ -123,6 +123,13 @@ std::unique_ptr<CommandLine> make_command_line() {
   plot_cmd->add_option("files", trace_files, "Trace files")->required();
   plot_cmd->add_option("--out", plot_out, "PNG to write");
   plot_cmd->add_option("--title", plot_title, "Figure title");
+  CLI::App* watch_cmd = c.watch_cmd = trace_cmd->add_subcommand(
+      "watch",
+      "Follow a trace while a run writes it: each new record's per-layer max |x| as it arrives "
+      "(waits for the file; ends when the run closes it or is gone, or on Ctrl-C)");
+  watch_cmd->add_option("file", trace_file, "Trace file")->required();
+  watch_cmd->add_option("--interval", c.watch_interval, "Seconds between looks at the file")
+      ->check(CLI::PositiveNumber);
 
   train::QuailConfig& quail_cfg = c.quail_cfg;
   CLI::App* quail_cmd = c.quail_cmd = app.add_subcommand(

@@ -33,6 +33,8 @@ struct CommandLine {
   CLI::App* cost_cmd = nullptr;
   train::CostConfig cost_cfg;
   CLI::App* summary_cmd = nullptr;  // trace summary FILE
+  CLI::App* watch_cmd = nullptr;    // trace watch FILE
+  double watch_interval = 1.0;
   CLI::App* compare_cmd = nullptr;  // trace compare FILES
   CLI::App* plot_cmd = nullptr;     // trace plot FILES
   std::string trace_file;

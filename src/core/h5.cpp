@@ -7,92 +7,11 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/h5_detail.h"
 
 namespace sisyphus::h5 {
-namespace {
 
-// HDF5 prints its own error stack by default; we report one line instead.
-// And no library shutdown at exit: after a write that failed (the disk full)
-// HDF5 keeps the file's half-closed handle and crashed closing it again at
-// exit, after our error line. Every file is closed by its Object (RAII, also
-// when an error unwinds), so there is nothing left for the shutdown to do.
-void silence_hdf5() {
-  static bool done = [] {
-    H5dont_atexit();  // before any other call initialises the library
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
-
-[[noreturn]] void h5_fail(const char* call, const std::string& file, const std::string& what,
-                          const char* src, int line) {
-  ::sisyphus::fail(ErrorKind::kHdf5,
-                   std::string(call) + " failed for '" + what + "' in " + file +
-                       " (HINT: is the file an intact sisyphus HDF5 file, readable and not "
-                       "truncated?)",
-                   src, line);
-}
-
-#define H5_CHECK(expr, call, file, what)                             \
-  ([&]() {                                                           \
-    auto _r = (expr);                                                \
-    if (_r < 0) h5_fail((call), (file), (what), __FILE__, __LINE__); \
-    return _r;                                                       \
-  }())
-
-hid_t native_type(DType t) {
-  switch (t) {
-    case DType::kU8:
-      return H5T_NATIVE_UINT8;
-    case DType::kU16:
-      return H5T_NATIVE_UINT16;
-    case DType::kI32:
-      return H5T_NATIVE_INT32;
-    case DType::kI64:
-      return H5T_NATIVE_INT64;
-    case DType::kF32:
-      return H5T_NATIVE_FLOAT;
-    case DType::kF64:
-      return H5T_NATIVE_DOUBLE;
-  }
-  return H5T_NATIVE_UINT8;
-}
-
-// Standard little-endian file types, so files are portable across machines.
-hid_t file_type(DType t) {
-  switch (t) {
-    case DType::kU8:
-      return H5T_STD_U8LE;
-    case DType::kU16:
-      return H5T_STD_U16LE;
-    case DType::kI32:
-      return H5T_STD_I32LE;
-    case DType::kI64:
-      return H5T_STD_I64LE;
-    case DType::kF32:
-      return H5T_IEEE_F32LE;
-    case DType::kF64:
-      return H5T_IEEE_F64LE;
-  }
-  return H5T_STD_U8LE;
-}
-
-std::string child_path(const Object& loc, const std::string& name) {
-  if (loc.path() == "/" || loc.path().empty()) return "/" + name;
-  return loc.path() + "/" + name;
-}
-
-// Closes an hid_t of any kind on scope exit.
-struct Guard {
-  hid_t id;
-  herr_t (*closer)(hid_t);
-  ~Guard() {
-    if (id >= 0) closer(id);
-  }
-};
-
-}  // namespace
+using namespace detail;
 
 const char* dtype_name(DType t) {
   switch (t) {
@@ -182,26 +101,59 @@ void Object::close() {
 }
 
 // --- files ------------------------------------------------------------------
-Object create_file(const std::string& filename) {
+Object create_file(const std::string& filename, bool swmr_format) {
   silence_hdf5();
-  hid_t id = H5_CHECK(H5Fcreate(filename.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                      "H5Fcreate", filename, "/");
+  hid_t fapl = H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", filename, "/");
+  Guard fapl_guard{fapl, H5Pclose};
+  if (swmr_format)
+    H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST),
+             "H5Pset_libver_bounds", filename, "/");
+  hid_t id = H5_CHECK(H5Fcreate(filename.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate",
+                      filename, "/");
   return Object(id, "/", filename);
 }
 
-Object open_file(const std::string& filename, bool writable) {
+namespace {
+
+Object open_with(const std::string& filename, unsigned flags) {
   silence_hdf5();
   FILE* probe = std::fopen(filename.c_str(), "rb");
   if (!probe) {
     SISYPHUS_FAIL(ErrorKind::kIo, "cannot open '" + filename + "': no such file or not readable");
   }
   std::fclose(probe);
-  hid_t id = H5Fopen(filename.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5,
-                  "'" + filename + "' is not a readable HDF5 file (corrupt or truncated?)");
+  hid_t id = H5Fopen(filename.c_str(), flags, H5P_DEFAULT);
+  if (id >= 0) return Object(id, "/", filename);
+  if (!(flags & H5F_ACC_SWMR_READ)) {
+    // A file a single-writer/multiple-reader writer holds, or held when it was
+    // killed, opens for SWMR reading only (its superblock says "open for write").
+    hid_t swmr = H5Fopen(filename.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (swmr >= 0) {
+      H5Fclose(swmr);
+      SISYPHUS_FAIL(ErrorKind::kHdf5,
+                    "'" + filename +
+                        "' is marked open for writing: a process writes it in SWMR mode, or "
+                        "did when it was killed (HINT: read it with SWMR access, e.g. h5py's "
+                        "swmr=True or `sisyphus trace`; after a killed writer `h5clear -s " +
+                        filename + "` clears the mark)");
+    }
   }
-  return Object(id, "/", filename);
+  SISYPHUS_FAIL(ErrorKind::kHdf5,
+                "'" + filename + "' is not a readable HDF5 file (corrupt or truncated?)");
+}
+
+}  // namespace
+
+Object open_file(const std::string& filename, bool writable) {
+  return open_with(filename, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY);
+}
+
+Object open_file_swmr_read(const std::string& filename) {
+  return open_with(filename, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ);
+}
+
+void start_swmr_write(const Object& file) {
+  H5_CHECK(H5Fstart_swmr_write(file.id()), "H5Fstart_swmr_write", file.file(), file.path());
 }
 
 void flush(const Object& file) {
@@ -264,6 +216,37 @@ std::vector<std::string> list(const Object& group) {
 }
 
 // --- datasets ---------------------------------------------------------------
+namespace detail {
+// A damaged or hostile file can claim any shape for a dataset (a few bytes
+// of header describe 2^60 values): refuse a shape that the bytes stored for it
+// cannot hold, before any caller allocates memory for it. Data that was written
+// (by us, h5py or h5dump) is always stored; compressed data at most ~1000x
+// smaller (deflate's limit), so those may claim 2048x their stored bytes.
+void check_stored(hid_t dset, const std::vector<hsize_t>& dims, size_t type_size,
+                  const std::string& file, const std::string& path) {
+  constexpr uint64_t kMaxBytes = uint64_t(1) << 50;
+  uint64_t bytes = type_size;
+  for (hsize_t d : dims) {
+    if (d != 0 && bytes > kMaxBytes / d) {
+      SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + file +
+                                          " claims an impossible shape (over 2^50 bytes): the "
+                                          "file is damaged");
+    }
+    bytes *= d;
+  }
+  if (bytes == 0) return;
+  const uint64_t stored = H5Dget_storage_size(dset);  // 0 for no data, or on an error
+  hid_t dcpl = H5_CHECK(H5Dget_create_plist(dset), "H5Dget_create_plist", file, path);
+  Guard dcpl_guard{dcpl, H5Pclose};
+  const int filters = H5_CHECK(H5Pget_nfilters(dcpl), "H5Pget_nfilters", file, path);
+  const uint64_t ratio = filters > 0 ? 2048 : 1;
+  if (stored < (bytes + ratio - 1) / ratio) {
+    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + file + " claims " +
+                                        std::to_string(bytes) + " bytes of data but stores " +
+                                        std::to_string(stored) + ": the file is damaged");
+  }
+}
+}  // namespace detail
 void write_array(const Object& loc, const std::string& name, DType dtype,
                  const std::vector<int64_t>& shape, const void* data, int64_t chunk_rows) {
   std::string path = child_path(loc, name);
@@ -294,40 +277,6 @@ void write_array(const Object& loc, const std::string& name, DType dtype,
              loc.file(), path);
   }
 }
-
-namespace {
-
-// A damaged or hostile file can claim any shape for a dataset (a few bytes
-// of header describe 2^60 values): refuse a shape that the bytes stored for it
-// cannot hold, before any caller allocates memory for it. Data that was written
-// (by us, h5py or h5dump) is always stored; compressed data at most ~1000x
-// smaller (deflate's limit), so those may claim 2048x their stored bytes.
-void check_stored(hid_t dset, const std::vector<hsize_t>& dims, size_t type_size,
-                  const std::string& file, const std::string& path) {
-  constexpr uint64_t kMaxBytes = uint64_t(1) << 50;
-  uint64_t bytes = type_size;
-  for (hsize_t d : dims) {
-    if (d != 0 && bytes > kMaxBytes / d) {
-      SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + file +
-                                          " claims an impossible shape (over 2^50 bytes): the "
-                                          "file is damaged");
-    }
-    bytes *= d;
-  }
-  if (bytes == 0) return;
-  const uint64_t stored = H5Dget_storage_size(dset);  // 0 for no data, or on an error
-  hid_t dcpl = H5_CHECK(H5Dget_create_plist(dset), "H5Dget_create_plist", file, path);
-  Guard dcpl_guard{dcpl, H5Pclose};
-  const int filters = H5_CHECK(H5Pget_nfilters(dcpl), "H5Pget_nfilters", file, path);
-  const uint64_t ratio = filters > 0 ? 2048 : 1;
-  if (stored < (bytes + ratio - 1) / ratio) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' in " + file + " claims " +
-                                        std::to_string(bytes) + " bytes of data but stores " +
-                                        std::to_string(stored) + ": the file is damaged");
-  }
-}
-
-}  // namespace
 
 ArrayInfo array_info(const Object& loc, const std::string& name) {
   std::string path = child_path(loc, name);
@@ -386,309 +335,6 @@ void read_array(const Object& loc, const std::string& name, DType dtype, void* o
     H5_CHECK(H5Dread(dset, native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "H5Dread",
              loc.file(), path);
   }
-}
-
-// --- tables -----------------------------------------------------------------
-namespace {
-
-// A variable-length UTF-8 string type; the caller closes it.
-hid_t vlen_string_type(const std::string& file, const std::string& what) {
-  hid_t type = H5_CHECK(H5Tcopy(H5T_C_S1), "H5Tcopy", file, what);
-  if (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) {
-    H5Tclose(type);
-    h5_fail("H5Tset_size/H5Tset_cset", file, what, __FILE__, __LINE__);
-  }
-  return type;
-}
-
-// Copies strings HDF5 allocated for a variable-length read, and frees them.
-std::vector<std::string> take_strings(const std::vector<char*>& ptrs) {
-  std::vector<std::string> out;
-  for (char* p : ptrs) {
-    out.emplace_back(p ? p : "");
-    if (p) H5free_memory(p);
-  }
-  return out;
-}
-
-void create_table_of(const Object& loc, const std::string& name, hid_t type,
-                     const std::vector<int64_t>& inner, int64_t chunk_rows) {
-  std::string path = child_path(loc, name);
-  std::vector<hsize_t> dims = {0}, maxdims = {H5S_UNLIMITED},
-                       chunk = {static_cast<hsize_t>(std::max<int64_t>(1, chunk_rows))};
-  for (auto d : inner) {
-    dims.push_back(static_cast<hsize_t>(d));
-    maxdims.push_back(static_cast<hsize_t>(d));
-    chunk.push_back(static_cast<hsize_t>(std::max<int64_t>(1, d)));
-  }
-  hid_t space =
-      H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()),
-               "H5Screate_simple", loc.file(), path);
-  Guard space_guard{space, H5Sclose};
-  hid_t dcpl = H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", loc.file(), path);
-  Guard dcpl_guard{dcpl, H5Pclose};
-  H5_CHECK(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk",
-           loc.file(), path);
-  hid_t dset =
-      H5_CHECK(H5Dcreate2(loc.id(), name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-               "H5Dcreate2", loc.file(), path);
-  H5Dclose(dset);
-}
-
-// The current extent of an open dataset ({} for a scalar).
-std::vector<hsize_t> dataset_dims(hid_t dset, const std::string& file, const std::string& path) {
-  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", file, path);
-  Guard space_guard{space, H5Sclose};
-  int rank = H5_CHECK(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", file, path);
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims",
-           file, path);
-  return dims;
-}
-
-// Extends the table by `rows` rows and writes `data` (of memory type `mem`) there.
-void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const void* data,
-                    int64_t rows) {
-  std::string path = child_path(loc, name);
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
-  Guard dset_guard{dset, H5Dclose};
-  std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
-  const int rank = static_cast<int>(dims.size());
-  std::vector<hsize_t> start(dims.size(), 0), count = dims;
-  start[0] = dims[0];
-  count[0] = static_cast<hsize_t>(rows);
-  dims[0] += static_cast<hsize_t>(rows);
-  H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
-  hid_t file_space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  Guard file_space_guard{file_space, H5Sclose};
-  H5_CHECK(
-      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-      "H5Sselect_hyperslab", loc.file(), path);
-  hid_t mem_space =
-      H5_CHECK(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple", loc.file(), path);
-  Guard mem_space_guard{mem_space, H5Sclose};
-  H5_CHECK(H5Dwrite(dset, mem, mem_space, file_space, H5P_DEFAULT, data), "H5Dwrite", loc.file(),
-           path);
-}
-
-}  // namespace
-
-void create_table(const Object& loc, const std::string& name, DType dtype,
-                  const std::vector<int64_t>& inner, int64_t chunk_rows) {
-  create_table_of(loc, name, file_type(dtype), inner, chunk_rows);
-}
-
-void create_string_table(const Object& loc, const std::string& name, int64_t chunk_rows) {
-  hid_t type = vlen_string_type(loc.file(), child_path(loc, name));
-  Guard type_guard{type, H5Tclose};
-  create_table_of(loc, name, type, {}, chunk_rows);
-}
-
-void append_rows(const Object& loc, const std::string& name, DType dtype, const void* data,
-                 int64_t rows) {
-  append_rows_of(loc, name, native_type(dtype), data, rows);
-}
-
-int64_t table_rows(const Object& loc, const std::string& name) {
-  std::string path = child_path(loc, name);
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
-  Guard dset_guard{dset, H5Dclose};
-  const std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
-  return dims.empty() ? 1 : static_cast<int64_t>(dims[0]);
-}
-
-void truncate_rows(const Object& loc, const std::string& name, int64_t rows) {
-  std::string path = child_path(loc, name);
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
-  Guard dset_guard{dset, H5Dclose};
-  std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
-  if (dims.empty() || rows < 0 || dims[0] <= static_cast<hsize_t>(rows)) return;
-  dims[0] = static_cast<hsize_t>(rows);
-  H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
-}
-
-void append_strings(const Object& loc, const std::string& name,
-                    const std::vector<std::string>& values) {
-  hid_t type = vlen_string_type(loc.file(), child_path(loc, name));
-  Guard type_guard{type, H5Tclose};
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  append_rows_of(loc, name, type, ptrs.data(), static_cast<int64_t>(values.size()));
-}
-
-std::vector<std::string> read_strings(const Object& loc, const std::string& name) {
-  std::string path = child_path(loc, name);
-  if (!exists(loc, name))
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
-  Guard dset_guard{dset, H5Dclose};
-  hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  Guard space_guard{space, H5Sclose};
-  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints",
-                        loc.file(), path);
-  {
-    hid_t stored_type = H5_CHECK(H5Dget_type(dset), "H5Dget_type", loc.file(), path);
-    Guard stored_type_guard{stored_type, H5Tclose};
-    check_stored(dset, {static_cast<hsize_t>(n)}, H5Tget_size(stored_type), loc.file(), path);
-  }
-  hid_t type = vlen_string_type(loc.file(), path);
-  Guard type_guard{type, H5Tclose};
-  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
-  if (n > 0)
-    H5_CHECK(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "H5Dread", loc.file(),
-             path);
-  return take_strings(ptrs);
-}
-
-// --- attributes -------------------------------------------------------------
-namespace {
-
-void write_attr_1d(const Object& obj, const std::string& name, hid_t type, hsize_t n,
-                   const void* data) {
-  std::string what = obj.path() + "@" + name;
-  if (H5Aexists(obj.id(), name.c_str()) > 0)
-    H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
-  hid_t space = H5_CHECK(H5Screate_simple(1, &n, nullptr), "H5Screate_simple", obj.file(), what);
-  Guard space_guard{space, H5Sclose};
-  hid_t attr = H5_CHECK(H5Acreate2(obj.id(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                        "H5Acreate2", obj.file(), what);
-  Guard attr_guard{attr, H5Aclose};
-  if (n > 0) H5_CHECK(H5Awrite(attr, type, data), "H5Awrite", obj.file(), what);
-}
-
-void write_attr(const Object& obj, const std::string& name, hid_t type, const void* value) {
-  std::string what = obj.path() + "@" + name;
-  if (H5_CHECK(H5Aexists(obj.id(), name.c_str()), "H5Aexists", obj.file(), what) > 0) {
-    // A scalar of the same type is overwritten in place: one object-header
-    // change, so a kill around the next flush leaves the old or the new value,
-    // never no attribute (the trace's committed-records count relies on it).
-    hid_t old = H5_CHECK(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen", obj.file(), what);
-    Guard old_guard{old, H5Aclose};
-    hid_t old_type = H5_CHECK(H5Aget_type(old), "H5Aget_type", obj.file(), what);
-    Guard old_type_guard{old_type, H5Tclose};
-    hid_t old_space = H5_CHECK(H5Aget_space(old), "H5Aget_space", obj.file(), what);
-    Guard old_space_guard{old_space, H5Sclose};
-    const H5S_class_t shape = H5Sget_simple_extent_type(old_space);
-    if (H5_CHECK(H5Tequal(old_type, type), "H5Tequal", obj.file(), what) > 0 &&
-        shape == H5S_SCALAR) {
-      H5_CHECK(H5Awrite(old, type, value), "H5Awrite", obj.file(), what);
-      return;
-    }
-    H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
-  }
-  hid_t space = H5_CHECK(H5Screate(H5S_SCALAR), "H5Screate", obj.file(), what);
-  Guard space_guard{space, H5Sclose};
-  hid_t attr = H5_CHECK(H5Acreate2(obj.id(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                        "H5Acreate2", obj.file(), what);
-  Guard attr_guard{attr, H5Aclose};
-  H5_CHECK(H5Awrite(attr, type, value), "H5Awrite", obj.file(), what);
-}
-
-hid_t open_attr(const Object& obj, const std::string& name) {
-  std::string what = obj.path() + "@" + name;
-  if (H5Aexists(obj.id(), name.c_str()) <= 0) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "attribute '" + what + "' is missing in " + obj.file());
-  }
-  return H5_CHECK(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen", obj.file(), what);
-}
-
-}  // namespace
-
-void set_attr(const Object& obj, const std::string& name, const std::string& value) {
-  hid_t type = vlen_string_type(obj.file(), obj.path() + "@" + name);
-  Guard type_guard{type, H5Tclose};
-  const char* ptr = value.c_str();
-  write_attr(obj, name, type, &ptr);
-}
-
-void set_attr(const Object& obj, const std::string& name, int64_t value) {
-  write_attr(obj, name, H5T_NATIVE_INT64, &value);
-}
-
-void set_attr(const Object& obj, const std::string& name, double value) {
-  write_attr(obj, name, H5T_NATIVE_DOUBLE, &value);
-}
-
-void set_attr(const Object& obj, const std::string& name, const std::vector<std::string>& values) {
-  hid_t type = vlen_string_type(obj.file(), obj.path() + "@" + name);
-  Guard type_guard{type, H5Tclose};
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  write_attr_1d(obj, name, type, ptrs.size(), ptrs.data());
-}
-
-void set_attr(const Object& obj, const std::string& name, const std::vector<double>& values) {
-  write_attr_1d(obj, name, H5T_NATIVE_DOUBLE, values.size(), values.data());
-}
-
-std::vector<std::string> attr_strings(const Object& obj, const std::string& name) {
-  std::string what = obj.path() + "@" + name;
-  hid_t attr = open_attr(obj, name);
-  Guard attr_guard{attr, H5Aclose};
-  hid_t space = H5_CHECK(H5Aget_space(attr), "H5Aget_space", obj.file(), what);
-  Guard space_guard{space, H5Sclose};
-  hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints",
-                        obj.file(), what);
-  hid_t type = vlen_string_type(obj.file(), what);
-  Guard type_guard{type, H5Tclose};
-  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
-  if (n > 0) H5_CHECK(H5Aread(attr, type, ptrs.data()), "H5Aread", obj.file(), what);
-  return take_strings(ptrs);
-}
-
-bool has_attr(const Object& obj, const std::string& name) {
-  return H5Aexists(obj.id(), name.c_str()) > 0;
-}
-
-std::string attr_string(const Object& obj, const std::string& name) {
-  std::string what = obj.path() + "@" + name;
-  hid_t attr = open_attr(obj, name);
-  Guard attr_guard{attr, H5Aclose};
-  hid_t type = H5_CHECK(H5Aget_type(attr), "H5Aget_type", obj.file(), what);
-  Guard type_guard{type, H5Tclose};
-  if (H5Tget_class(type) != H5T_STRING) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5,
-                  "attribute '" + what + "' in " + obj.file() + " is not a string");
-  }
-  if (H5Tis_variable_str(type) > 0) {
-    hid_t mem = H5_CHECK(H5Tcopy(H5T_C_S1), "H5Tcopy", obj.file(), what);
-    Guard mem_guard{mem, H5Tclose};
-    H5_CHECK(H5Tset_size(mem, H5T_VARIABLE), "H5Tset_size", obj.file(), what);
-    H5_CHECK(H5Tset_cset(mem, H5Tget_cset(type)), "H5Tset_cset", obj.file(), what);
-    char* ptr = nullptr;
-    H5_CHECK(H5Aread(attr, mem, &ptr), "H5Aread", obj.file(), what);
-    std::string out = ptr ? ptr : "";
-    if (ptr) H5free_memory(ptr);
-    return out;
-  }
-  size_t size = H5Tget_size(type);
-  std::string out(size, '\0');
-  H5_CHECK(H5Aread(attr, type, out.data()), "H5Aread", obj.file(), what);
-  out.resize(out.find('\0') == std::string::npos ? size : out.find('\0'));
-  return out;
-}
-
-namespace {
-template <class T>
-T read_scalar_attr(const Object& obj, const std::string& name, hid_t mem_type) {
-  hid_t attr = open_attr(obj, name);
-  Guard attr_guard{attr, H5Aclose};
-  T v{};
-  H5_CHECK(H5Aread(attr, mem_type, &v), "H5Aread", obj.file(), obj.path() + "@" + name);
-  return v;
-}
-}  // namespace
-
-int64_t attr_int(const Object& obj, const std::string& name) {
-  return read_scalar_attr<int64_t>(obj, name, H5T_NATIVE_INT64);
-}
-
-double attr_double(const Object& obj, const std::string& name) {
-  return read_scalar_attr<double>(obj, name, H5T_NATIVE_DOUBLE);
 }
 
 }  // namespace sisyphus::h5

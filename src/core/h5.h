@@ -50,8 +50,18 @@ struct ArrayInfo {
 };
 
 // --- files ------------------------------------------------------------------
-Object create_file(const std::string& filename);  // truncates
+// Truncates. swmr_format: HDF5's latest file format, which single-writer/
+// multiple-reader access needs (read by HDF5 1.10 and later: every h5py wheel).
+Object create_file(const std::string& filename, bool swmr_format = false);
 Object open_file(const std::string& filename, bool writable = false);
+// Read-only, while another process may be appending to it in SWMR mode (and
+// after such a writer was killed); any HDF5 file opens this way.
+Object open_file_swmr_read(const std::string& filename);
+// From here on, readers in other processes see the file consistently as of
+// each flush (open_file_swmr_read; h5py: swmr=True). The file must have been
+// created with swmr_format; no object may be created and no attribute added
+// while it lasts: tables may grow, existing scalar attributes be rewritten.
+void start_swmr_write(const Object& file);
 void flush(const Object& file);
 bool is_hdf5(const std::string& filename);
 
@@ -81,6 +91,12 @@ void append_rows(const Object& loc, const std::string& name, DType dtype, const 
 void append_strings(const Object& loc, const std::string& name,
                     const std::vector<std::string>& values);
 std::vector<std::string> read_strings(const Object& loc, const std::string& name);
+// The first `rows` rows of a table, converted to `dtype` (a writer may be
+// appending past them), each of `row_size` values; Error(kHdf5) when it has
+// fewer rows or rows of another size (out holds rows * row_size values).
+void read_rows(const Object& loc, const std::string& name, DType dtype, void* out, int64_t rows,
+               int64_t row_size);
+std::vector<std::string> read_strings(const Object& loc, const std::string& name, int64_t rows);
 // Rows of a table (numeric or string): its first dimension.
 int64_t table_rows(const Object& loc, const std::string& name);
 // Shrinks a table to its first `rows` rows (no more than it has).

@@ -21,6 +21,10 @@ inline constexpr const char* kHistColumn = "hist";
 // inside a flush may leave rows past it in every column (extents written,
 // data not); those are not records (older traces lack it: every whole row is).
 inline constexpr const char* kCommittedAttr = "committed_records";
+// Who writes the file ("pid=P host=H") and whether it still does (1 while a
+// writer holds it, 0 once it closed it; a killed writer leaves 1).
+inline constexpr const char* kWriterAttr = "writer";
+inline constexpr const char* kWritingAttr = "writing";
 
 std::vector<std::string> all_columns();
 

@@ -9,15 +9,12 @@
 namespace sisyphus::trace {
 namespace {
 
-std::vector<double> read_f64(const h5::Object& g, const std::string& name, int64_t count) {
-  std::vector<double> v(static_cast<size_t>(count));
-  h5::read_array(g, name, h5::DType::kF64, v.data(), count);
-  return v;
-}
-
-std::vector<int64_t> read_i64(const h5::Object& g, const std::string& name, int64_t count) {
-  std::vector<int64_t> v(static_cast<size_t>(count));
-  h5::read_array(g, name, h5::DType::kI64, v.data(), count);
+// The first `rows` rows of a per-layer column ([rows, row] values).
+template <class T>
+std::vector<T> read_column(const h5::Object& g, const char* name, h5::DType dtype, int64_t rows,
+                           int64_t row) {
+  std::vector<T> v(static_cast<size_t>(rows * row));
+  h5::read_rows(g, name, dtype, v.data(), rows, row);
   return v;
 }
 
@@ -25,7 +22,7 @@ TraceFile read_unguarded(const std::string& path) {
   if (!fs::file_exists(path))
     SISYPHUS_FAIL(ErrorKind::kIo, "trace file '" + path + "' does not exist");
   if (!h5::is_hdf5(path)) SISYPHUS_FAIL(ErrorKind::kIo, "'" + path + "' is not an HDF5 file");
-  h5::Object file = h5::open_file(path);
+  h5::Object file = h5::open_file_swmr_read(path);  // also while a run writes it
   if (!h5::has_attr(file, "format") || h5::attr_string(file, "format") != "sisyphus-trace")
     SISYPHUS_FAIL(ErrorKind::kIo,
                   "'" + path + "' is not a sisyphus trace (no format=sisyphus-trace attribute)");
@@ -40,22 +37,27 @@ TraceFile read_unguarded(const std::string& path) {
   t.header.bound = h5::attr_double(file, "bound");
   t.header.sample_per_image =
       h5::has_attr(file, "hist_sample_per_image") ? h5::attr_int(file, "hist_sample_per_image") : 0;
+  t.live = h5::has_attr(file, kWritingAttr) && h5::attr_int(file, kWritingAttr) != 0;
+  t.writer = h5::has_attr(file, kWriterAttr) ? h5::attr_string(file, kWriterAttr) : "";
   h5::Object g = h5::open_group(file, "records");
-  std::vector<std::string> source = h5::read_strings(g, "source"),
-                           stage = h5::read_strings(g, "stage"),
-                           phase = h5::read_strings(g, "phase"), mode = h5::read_strings(g, "mode");
-  // A killed writer may leave rows that are no records (docs/trace-format.md)
+  // The committed records: a killed writer may leave rows that are no
+  // records, and a live one appends past them (docs/trace-format.md). The
+  // count first, then the rows it covers.
   const int64_t rows = whole_records(g, committed_records(file));
   const int64_t L = static_cast<int64_t>(t.header.layers.size());
-  auto whole = [&](const char* c) { return h5::array_info(g, c).numel(); };
-  auto epoch = read_i64(g, "epoch", whole("epoch")), step = read_i64(g, "step", whole("step")),
-       samples = read_i64(g, "samples", whole("samples"));
-  auto mn = read_f64(g, "min", whole("min")), mx = read_f64(g, "max", whole("max")),
-       ma = read_f64(g, "max_abs", whole("max_abs")), mean = read_f64(g, "mean", whole("mean")),
-       sd = read_f64(g, "std", whole("std"));
-  auto count = read_i64(g, "count", whole("count")), nan = read_i64(g, "nan", whole("nan")),
-       inf = read_i64(g, "inf", whole("inf")), above = read_i64(g, "above", whole("above")),
-       hist = read_i64(g, "hist", whole("hist"));
+  const std::vector<std::string> source = h5::read_strings(g, "source", rows),
+                                 stage = h5::read_strings(g, "stage", rows),
+                                 phase = h5::read_strings(g, "phase", rows),
+                                 mode = h5::read_strings(g, "mode", rows);
+  using h5::DType;
+  auto i64 = [&](const char* c, int64_t row) {
+    return read_column<int64_t>(g, c, DType::kI64, rows, row);
+  };
+  auto f64 = [&](const char* c) { return read_column<double>(g, c, DType::kF64, rows, L); };
+  auto epoch = i64("epoch", 1), step = i64("step", 1), samples = i64("samples", 1);
+  auto mn = f64("min"), mx = f64("max"), ma = f64("max_abs"), mean = f64("mean"), sd = f64("std");
+  auto count = i64("count", L), nan = i64("nan", L), inf = i64("inf", L), above = i64("above", L),
+       hist = i64("hist", L * kHistBins);
   for (int64_t r = 0; r < rows; ++r) {
     TraceRecord rec;
     const size_t ru = static_cast<size_t>(r);

@@ -1,9 +1,14 @@
 #include "trace/writer.h"
 
+#include <unistd.h>
+
+#include <cstring>
+
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "trace/columns.h"
+#include "trace/reader.h"
 
 #ifndef SISYPHUS_VERSION
 #define SISYPHUS_VERSION "unknown"
@@ -13,42 +18,58 @@ namespace sisyphus::trace {
 namespace {
 
 constexpr const char* kFormat = "sisyphus-trace";
-constexpr int64_t kVersion = 1;
+// 2: HDF5's latest format written in SWMR mode, @writer/@writing, @hist_sample_per_image
+constexpr int64_t kVersion = 2;
 
 }  // namespace
 
 std::string program_version() { return std::string("sisyphus ") + SISYPHUS_VERSION; }
 
-TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, bool append)
+TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, bool append,
+                         const DropAfter& drop)
     : path_(path), layers_(header.layers.size()) {
-  if (append && fs::file_exists(path)) {
-    file_ = h5::open_file(path, /*writable=*/true);
-    if (!h5::has_attr(file_, "format") || h5::attr_string(file_, "format") != kFormat)
-      SISYPHUS_FAIL(ErrorKind::kIo,
-                    "'" + path + "' exists and is not a sisyphus trace; move it away");
-    if (h5::attr_strings(file_, "layers") != header.layers)
-      SISYPHUS_FAIL(
-          ErrorKind::kIo,
-          "trace '" + path + "' holds other layers than this network's; use another file");
-    const int64_t sampled = h5::has_attr(file_, "hist_sample_per_image")
-                                ? h5::attr_int(file_, "hist_sample_per_image")
-                                : 0;
-    if (sampled != header.sample_per_image)
-      log::info("trace: '" + path + "' holds histograms over " +
-                (sampled ? std::to_string(sampled) + " values" : std::string("every value")) +
-                " per image; this run's records take " +
-                (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
-                                         : std::string("every value")) +
-                " (the file's attribute keeps the first)");
-    records_ = h5::open_group(file_, "records");
-    committed_ = committed_records(file_);
-    truncate_to(whole_records());  // what a killed writer left half written is no record
+  if (!(append && fs::file_exists(path))) {
+    create(path, header);
+    h5::start_swmr_write(file_);
     return;
   }
-  file_ = h5::create_file(path);
+  TraceFile old = read_trace(path);  // its whole, committed records (SWMR read: also a live file's)
+  if (old.header.layers != header.layers)
+    SISYPHUS_FAIL(ErrorKind::kIo,
+                  "trace '" + path + "' holds other layers than this network's; use another file");
+  if (old.header.sample_per_image != header.sample_per_image)
+    log::info("trace: '" + path + "' holds histograms over " +
+              (old.header.sample_per_image ? std::to_string(old.header.sample_per_image) + " values"
+                                           : std::string("every value")) +
+              " per image; this run's records take " +
+              (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
+                                       : std::string("every value")) +
+              " (the file's attribute keeps the first)");
+  std::vector<TraceRecord>& records = old.records;
+  size_t keep = records.size();
+  if (drop.step >= 0)
+    while (keep > 0 && records[keep - 1].source == drop.source &&
+           records[keep - 1].step > drop.step)
+      --keep;
+  dropped_ = static_cast<int64_t>(records.size() - keep);
+  records.resize(keep);
+  // The file's identity stays (its run, network, config, sampling); a fresh
+  // file replaces it atomically, so a kill here leaves the old one.
+  const std::string tmp = path + ".tmp";
+  create(tmp, old.header);
+  for (const auto& r : records) add_rows(r);
+  commit(static_cast<int64_t>(records.size()));
+  fs::sync_file(tmp);
+  fs::rename_over(tmp, path);
+  path_ = path;
+  h5::start_swmr_write(file_);
+}
+
+void TraceWriter::create(const std::string& path, const TraceHeader& header) {
+  file_ = h5::create_file(path, /*swmr_format=*/true);
   h5::set_attr(file_, "format", std::string(kFormat));
   h5::set_attr(file_, "version", kVersion);
-  h5::set_attr(file_, "program", program_version());
+  h5::set_attr(file_, "program", header.program.empty() ? program_version() : header.program);
   h5::set_attr(file_, "run", header.run);
   h5::set_attr(file_, "network", header.network);
   h5::set_attr(file_, "dataset", header.dataset);
@@ -57,6 +78,11 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   h5::set_attr(file_, "bound", header.bound);
   h5::set_attr(file_, "hist_unit", std::string("log10(|x|)"));
   h5::set_attr(file_, "hist_sample_per_image", header.sample_per_image);
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "?");
+  h5::set_attr(file_, kWriterAttr,
+               "pid=" + std::to_string(getpid()) + " host=" + std::string(host));
+  h5::set_attr(file_, kWritingAttr, int64_t{1});
   std::vector<double> edges = hist_edges();
   h5::write_array(file_, "hist_edges", h5::DType::kF64, {static_cast<int64_t>(edges.size())},
                   edges.data());
@@ -67,38 +93,23 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   for (const char* c : kF64Columns) h5::create_table(records_, c, h5::DType::kF64, {l});
   for (const char* c : kI64Columns) h5::create_table(records_, c, h5::DType::kI64, {l});
   h5::create_table(records_, kHistColumn, h5::DType::kI64, {l, kHistBins}, 16);
+  committed_ = 0;
   h5::set_attr(file_, kCommittedAttr, committed_);
   h5::flush(file_);
 }
 
-int64_t TraceWriter::whole_records() const { return trace::whole_records(records_, committed_); }
-
-void TraceWriter::truncate_to(int64_t rows) {
-  bool longer = committed_ != rows;
-  for (const auto& c : all_columns()) longer = longer || h5::table_rows(records_, c) != rows;
-  if (!longer) return;
-  for (const auto& c : all_columns()) h5::truncate_rows(records_, c, rows);
-  h5::flush(file_);
-  committed_ = rows;
-  h5::set_attr(file_, kCommittedAttr, committed_);
-  h5::flush(file_);
+TraceWriter::~TraceWriter() {
+  if (!file_.valid()) return;
+  try {  // a reader that watches the file learns that no more records come
+    h5::set_attr(file_, kWritingAttr, int64_t{0});
+    h5::flush(file_);
+    file_.close();
+  } catch (const std::exception& e) {
+    log::info(std::string("trace: closing '") + path_ + "' failed: " + e.what());
+  }
 }
 
-int64_t TraceWriter::drop_after(const std::string& source, int64_t step) {
-  const int64_t whole = whole_records();
-  const std::vector<std::string> sources = h5::read_strings(records_, "source");
-  std::vector<int64_t> steps(static_cast<size_t>(h5::table_rows(records_, "step")));
-  h5::read_array(records_, "step", h5::DType::kI64, steps.data(),
-                 static_cast<int64_t>(steps.size()));
-  int64_t keep = whole;
-  while (keep > 0 && sources[static_cast<size_t>(keep - 1)] == source &&
-         steps[static_cast<size_t>(keep - 1)] > step)
-    --keep;
-  truncate_to(keep);
-  return whole - keep;
-}
-
-void TraceWriter::write(const TraceRecord& r) {
+void TraceWriter::add_rows(const TraceRecord& r) {
   SISYPHUS_CHECK(r.layers.size() == layers_, ErrorKind::kIo,
                  "trace record with " + std::to_string(r.layers.size()) + " layers for a file of " +
                      std::to_string(layers_));
@@ -131,9 +142,18 @@ void TraceWriter::write(const TraceRecord& r) {
   std::vector<int64_t> hist;
   for (const auto& s : r.layers) hist.insert(hist.end(), s.hist.begin(), s.hist.end());
   h5::append_rows(records_, kHistColumn, h5::DType::kI64, hist.data(), 1);
+}
+
+void TraceWriter::commit(int64_t records) {
   h5::flush(file_);  // a killed run keeps every record written so far
-  h5::set_attr(file_, kCommittedAttr, ++committed_);  // then the record counts
+  committed_ += records;
+  h5::set_attr(file_, kCommittedAttr, committed_);  // then the records count (in place)
   h5::flush(file_);
+}
+
+void TraceWriter::write(const TraceRecord& r) {
+  add_rows(r);
+  commit(1);
 }
 
 }  // namespace sisyphus::trace

@@ -1,38 +1,57 @@
-// Writes trace records into one HDF5 file per run (docs/trace-format.md):
-// every record is appended to chunked, extendable datasets under /records
-// and the file is flushed, so a killed run keeps what it traced. Only the
-// rank that writes (rank 0) creates a writer.
+// Writes trace records into one HDF5 file per run (docs/trace-format.md),
+// readable while it is written: the file is in HDF5's latest format and
+// written in single-writer/multiple-reader (SWMR) mode, so another process
+// can read it at any moment (`sisyphus trace summary|watch`, h5py with
+// swmr=True) and sees every record committed so far. Each record is appended
+// to chunked, extendable datasets under /records and flushed, then counted
+// (@committed_records) and flushed again, so a killed run keeps what it
+// traced. Only the rank that writes (rank 0) creates a writer.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/h5.h"
 #include "trace/record.h"
 
 namespace sisyphus::trace {
 
+// A resumed run drops the last records of `source` with a step beyond
+// `step`: what a killed run traced after its last checkpoint, which the
+// resumed run traces again (no duplicates).
+struct DropAfter {
+  std::string source;
+  int64_t step = -1;  // < 0: drop nothing
+};
+
 class TraceWriter {
  public:
-  // append: add to an existing trace (its layers must equal header.layers),
-  // first dropping what a killed writer left half written: a kill inside
-  // write() leaves some columns a row longer, a kill inside its flush may
-  // leave rows in every column past the file's committed-records count;
-  // otherwise (or when the file does not exist) start a new file.
-  TraceWriter(const std::string& path, const TraceHeader& header, bool append);
+  // append: add to an existing trace (its layers must equal header.layers).
+  // An existing file is rewritten, not appended to in place: its whole,
+  // committed records (what a killed writer left half written is no record),
+  // less `drop`, go into a fresh SWMR-format file that replaces it. A file
+  // that a killed SWMR writer left marked "open for write", and one of the
+  // older format, can only be rewritten. Otherwise (or when the file does not
+  // exist) a new file. Either way the file is in SWMR mode when this returns.
+  TraceWriter(const std::string& path, const TraceHeader& header, bool append,
+              const DropAfter& drop = {});
+  ~TraceWriter();  // marks the file finished (@writing 0) and closes it
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
   void write(const TraceRecord& record);
-  // A resumed run: drops the last records of `source` with a step beyond
-  // `step` (what a killed run traced after its last checkpoint, which the
-  // resumed run traces again). Returns the records dropped.
-  int64_t drop_after(const std::string& source, int64_t step);
+  int64_t dropped() const { return dropped_; }  // records `drop` removed
   const std::string& path() const { return path_; }
 
  private:
-  int64_t whole_records() const;   // the rows every column has, within the committed count
-  void truncate_to(int64_t rows);  // every column, and the committed count
+  void create(const std::string& file, const TraceHeader& header);
+  void add_rows(const TraceRecord& record);  // the rows of one record, not yet flushed
+  void commit(int64_t records);            // flush, count, flush
   std::string path_;
   size_t layers_ = 0;
   h5::Object file_, records_;
-  int64_t committed_ = 0;  // the file's committed_records; -1: a trace that predates it
+  int64_t committed_ = 0;
+  int64_t dropped_ = 0;
 };
 
 }  // namespace sisyphus::trace

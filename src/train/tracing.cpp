@@ -11,9 +11,10 @@ RunTrace::RunTrace(const Job& job, const std::string& path, const trace::TraceHe
       test_(test),
       acc_(header.layers.size(), header.bound, header.sample_per_image) {
   if (job.rank != 0 || !(every > 0 || test)) return;
-  writer_ = std::make_unique<trace::TraceWriter>(path, header, /*append=*/resume_step >= 0);
+  writer_ = std::make_unique<trace::TraceWriter>(path, header, /*append=*/resume_step >= 0,
+                                                 trace::DropAfter{header.run, resume_step});
   if (resume_step < 0) return;
-  if (const int64_t dropped = writer_->drop_after(header.run, resume_step); dropped > 0)
+  if (const int64_t dropped = writer_->dropped(); dropped > 0)
     log::info("trace: dropped " + std::to_string(dropped) + " record(s) after step " +
               std::to_string(resume_step) + " that the interrupted run wrote (" + path + ")");
 }

@@ -193,8 +193,8 @@ TEST(TraceFile, RowsAKilledWriterLeftAreNoRecords) {
   }
   EXPECT_EQ(trace::read_trace(path).records.size(), 2u);
   {
-    trace::TraceWriter w(path, h, /*append=*/true);
-    EXPECT_EQ(w.drop_after("run", 20), 0);  // nothing of the run's past step 20 but the debris
+    trace::TraceWriter w(path, h, /*append=*/true, {"run", 20});
+    EXPECT_EQ(w.dropped(), 0);  // nothing of the run's past step 20 but the debris
     r.step = 30;
     r.layers[0].max_abs = 30;
     w.write(r);

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Trace and checkpoint files with the real binary and Python's h5py/PyTorch.
 # Usage: test_trace_files.sh <path to sisyphus>
-#  - a run killed (SIGKILL) mid-way leaves a readable trace;
+#  - a trace read while the run writes it (SWMR): h5py (swmr=True), `trace
+#    summary` and `trace watch` (which follows it to the run's end);
+#  - a run killed (SIGKILL) mid-way leaves a readable trace (h5py swmr=True,
+#    `trace summary`; `trace watch` ends naming the lost writer; a resumed run
+#    rewrites it so that plain readers and h5dump read it again);
 #  - h5py reads trace and checkpoint; the values are consistent;
 #  - h5dump -H shows the documented structure;
 #  - our checkpoints loaded into Python PyTorch (LeNet, ResNet-20) give our
@@ -24,26 +28,68 @@ D=(--dataset fashion-mnist --data-dir "$WORK/fm" --checkpoint-dir "$WORK/ck" --l
 pid=$!
 for _ in $(seq 1 300); do
   sleep 0.2
-  n=$($PY -c "import h5py,sys; print(len(h5py.File(sys.argv[1],'r')['records/step']))" "$WORK/ck/killed/trace.h5" 2>/dev/null || echo 0)
+  n=$($PY -c "import h5py,sys; print(h5py.File(sys.argv[1],'r',swmr=True).attrs['committed_records'])" "$WORK/ck/killed/trace.h5" 2>/dev/null || echo 0)
   [[ $n -ge 12 ]] && break
 done
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 if $PY - "$WORK/ck/killed/trace.h5" <<'PY' && "$BIN" trace summary "$WORK/ck/killed/trace.h5" > "$WORK/out" 2>&1
 import sys, h5py
-f = h5py.File(sys.argv[1], "r")
+f = h5py.File(sys.argv[1], "r", swmr=True)  # a killed SWMR writer leaves the "open for write" mark
 n = [len(f["records"][k]) for k in f["records"]]
-assert min(n) >= 10, n
-print(f"  {min(n)} records readable after SIGKILL")
+assert min(n) >= 10 and f.attrs["committed_records"] >= 10 and f.attrs["writing"] == 1, n
+print(f"  {f.attrs['committed_records']} records readable after SIGKILL")
 PY
 then pass "a run killed with SIGKILL leaves a readable trace"
 else fail "trace after kill"; cat "$WORK/out"; fi
+timeout 60 "$BIN" trace watch "$WORK/ck/killed/trace.h5" --interval 0.2 > "$WORK/watch" 2>&1
+if [[ $? -eq 0 ]] && grep -q "is gone without closing the file (killed?)" "$WORK/watch"; then
+  pass "trace watch of a killed run's trace ends, naming the lost writer"
+else fail "trace watch after kill"; tail -3 "$WORK/watch"; fi
+"$BIN" train --net lenet --epochs 1 --trace-every 1 --run killed --resume "${D[@]}" > "$WORK/out" 2>&1
+if [[ $? -eq 0 ]] && h5dump -H "$WORK/ck/killed/trace.h5" > /dev/null 2>&1; then
+  pass "a resumed run rewrites the killed run's trace: h5dump reads it again"
+else fail "resume after a killed trace"; tail -3 "$WORK/out"; fi
+
+# --- read while the run writes it: h5py (SWMR), trace summary, trace watch to the run's end
+"$BIN" trace watch "$WORK/ck/live/trace.h5" --interval 0.1 > "$WORK/watch" 2>&1 &
+watcher=$!
+"$BIN" train --net lenet --epochs 20 --batch-size 16 --trace-every 1 --run live "${D[@]}" > "$WORK/out" 2>&1 &
+runner=$!
+seen=0
+for _ in $(seq 1 600); do  # until the run has committed 20 records (60 s at most)
+  sleep 0.1
+  seen=$($PY -c "import h5py,sys; print(h5py.File(sys.argv[1],'r',swmr=True).attrs['committed_records'])" "$WORK/ck/live/trace.h5" 2>/dev/null || echo 0)
+  [[ $seen -ge 20 ]] && break
+done
+live_ok=0
+if [[ $seen -ge 20 ]] && kill -0 $runner 2>/dev/null && $PY - "$WORK/ck/live/trace.h5" <<'PY' && "$BIN" trace summary "$WORK/ck/live/trace.h5" > "$WORK/sum" 2>&1
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r", swmr=True)
+n = f.attrs["committed_records"]
+r = f["records"]
+assert f.attrs["writing"] == 1 and n >= 20
+assert all(len(r[k]) >= n for k in r), {k: len(r[k]) for k in r}
+assert np.isfinite(r["max_abs"][:n]).all() and (r["count"][:n] > 0).all()
+steps = r["step"][:n]
+assert (np.diff(steps[r["phase"][:n] == b"train"]) > 0).all()
+print(f"  {n} records read while the run wrote them")
+PY
+then live_ok=1; fi
+wait $runner; run_rc=$?
+wait_watch() { for _ in $(seq 600); do kill -0 $watcher 2>/dev/null || return 0; sleep 0.1; done; kill $watcher; return 1; }
+wait_watch; wait $watcher; watch_rc=$?
+records=$($PY -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').attrs['committed_records'])" "$WORK/ck/live/trace.h5")
+if [[ $live_ok -eq 1 && $run_rc -eq 0 && $watch_rc -eq 0 ]] && grep -q "the writer closed the file ($records records)" "$WORK/watch" \
+   && [[ $(grep -c "^step " "$WORK/watch") -eq $records ]] && grep -q "^  0 features.2" "$WORK/watch"; then
+  pass "read while written: h5py (SWMR) and trace summary during the run, trace watch shows all $records records and ends with the run"
+else fail "live reading (live $live_ok, run $run_rc, watch $watch_rc, $records records)"; tail -3 "$WORK/watch" "$WORK/sum"; fi
 
 # --- a finished run: trace and checkpoint through h5py
 "$BIN" train --net lenet --epochs 2 --trace-every 2 --run t "${D[@]}" > "$WORK/out" 2>&1
 if $PY - "$WORK/ck/t/trace.h5" "$WORK/ck/t/last.h5" <<'PY'
 import sys, h5py, numpy as np
 t, c = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-assert t.attrs["format"] == "sisyphus-trace" and t.attrs["version"] == 1
+assert t.attrs["format"] == "sisyphus-trace" and t.attrs["version"] == 2 and t.attrs["writing"] == 0
 assert list(t.attrs["layers"]) == ["features.2", "features.6", "classifier.3", "classifier.6", "classifier.7"]
 assert t.attrs["network"] == c.attrs["network"] == "lenet"
 assert t.attrs["program"].startswith("sisyphus ")
