@@ -124,6 +124,8 @@ struct QuailConfig {
   int64_t trace_sample = 64;  // values per image behind trace histograms/moments (0: all)
   std::string evaluate = "reference";  // when the student is tested: reference (after the last
                                        // mimic stage and after fine-tuning), stages, epochs
+  std::string mimic_forward = "full";  // full: the student's whole forward in a mimic stage (the
+                                       // reference); to-point: it stops at the imitated point
   bool frozen_eval = false;            // frozen points' BN/AMM in evaluation mode during training
                              // (not the reference's: it keeps the whole student in training mode)
   bool sync_bn = true;   // SyncBatchNorm (off: per-rank BN statistics, averaged after each step)

@@ -6,10 +6,11 @@ namespace sisyphus::train {
 
 Objective Objective::cross_entropy() { return Objective(); }
 
-Objective Objective::imitation(nn::NetworkImpl& teacher, size_t point) {
+Objective Objective::imitation(nn::NetworkImpl& teacher, size_t point, bool student_stops) {
   Objective o;
   o.teacher_ = &teacher;
   o.point_ = point;
+  o.student_stops_ = student_stops;
   return o;
 }
 

@@ -10,6 +10,7 @@
 
 #include <torch/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,9 @@ namespace sisyphus::train {
 class Objective {
  public:
   static Objective cross_entropy();
-  // `teacher` (evaluation mode, frozen) must outlive the objective.
-  static Objective imitation(nn::NetworkImpl& teacher, size_t point);
+  // `teacher` (evaluation mode, frozen) must outlive the objective. With
+  // `student_stops` the student's forward stops at `point` too (outputs()).
+  static Objective imitation(nn::NetworkImpl& teacher, size_t point, bool student_stops = false);
 
   // Adds lambda * sum over `student`'s slots of their range penalty
   // (nn::RangeControl, set on the slots); `student` must outlive the objective.
@@ -30,6 +32,9 @@ class Objective {
 
   bool imitates() const { return teacher_ != nullptr; }
   size_t point() const { return point_; }
+  // The last point whose output the step computes: the logits (SIZE_MAX),
+  // or the imitated point when the student stops there.
+  size_t last_output() const { return student_stops_ ? point_ : SIZE_MAX; }
   // "cross-entropy", "MSE to the teacher's output at point features.2"
   std::string describe(const nn::NetworkImpl& student) const;
   // The batch's mean loss from the student's outputs: every point's
@@ -42,6 +47,7 @@ class Objective {
   torch::Tensor main_loss(const std::vector<torch::Tensor>& outs, const data::Batch& batch) const;
   nn::NetworkImpl* teacher_ = nullptr;
   size_t point_ = 0;
+  bool student_stops_ = false;
   nn::NetworkImpl* penalised_ = nullptr;
   double lambda_ = 0;
 };

@@ -69,7 +69,7 @@ class QuailRun {
   // The paper's steps 2 and 3 (step 1, the ReLU baseline, is the teacher).
   // Each returns false when the run ends early (escape, --stop-after-epochs).
   bool mimic_layer(size_t l) {
-    Objective o = Objective::imitation(*teacher_, l);
+    Objective o = Objective::imitation(*teacher_, l, cfg_.mimic_forward == "to-point");
     return run_stage(stage_index(true, l), o.with_range_penalty(*student_, cfg_.range.penalty));
   }
   bool fine_tune_from(size_t l) {

@@ -388,6 +388,13 @@ std::vector<Setting<QuailConfig>> make_quail_settings() {
       "When the student is tested (and traced): reference (after the last mimic stage and after "
       "fine-tuning, as the reference code), stages (after every stage), epochs (after every epoch)",
       [](C& c) -> std::string& { return c.evaluate; }, one_of({"reference", "stages", "epochs"}));
+  t.add<std::string>(
+      "mimic-forward",
+      "The student's forward in a mimic stage: full (every point, as the reference code: the "
+      "BN/AMM layers after the imitated point keep updating their running statistics) or "
+      "to-point (stops at the imitated point: faster; those layers' statistics then move only in "
+      "their own stages)",
+      [](C& c) -> std::string& { return c.mimic_forward; }, one_of({"full", "to-point"}));
   t.add<bool>("frozen-eval",
               "Frozen points' BatchNorm and AMM in evaluation mode during a stage (running "
               "estimates used and "

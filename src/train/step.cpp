@@ -7,8 +7,11 @@ namespace sisyphus::train {
 StepFigures fetch_step_figures(const torch::Tensor& loss, const torch::Tensor& logits,
                                const torch::Tensor& labels, const torch::Tensor& flag) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts = {loss.detach().to(torch::kFloat64),
-                                      logits.argmax(1).eq(labels).sum().to(torch::kFloat64)};
+  // Undefined logits (a forward that stopped before them): no hits counted.
+  std::vector<torch::Tensor> parts = {
+      loss.detach().to(torch::kFloat64),
+      logits.defined() ? logits.argmax(1).eq(labels).sum().to(torch::kFloat64)
+                       : torch::zeros({}, loss.options().dtype(torch::kFloat64))};
   if (flag.defined()) parts.push_back(flag.to(loss.device(), torch::kFloat64));
   torch::Tensor all = torch::stack(parts).to(torch::kCPU);
   return {all[0].item<double>(), static_cast<int64_t>(all[1].item<double>()),
@@ -25,7 +28,7 @@ StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch,
   {
     AutocastScope autocast(place);  // backward runs in the forward's dtypes
     if (keep_outputs || objective.imitates()) {
-      outs = net.forward_points(batch.images);
+      outs = net.forward_points(batch.images, objective.last_output());
     } else {
       outs.push_back(net.forward(batch.images));
     }
@@ -36,8 +39,9 @@ StepResult train_step(nn::NetworkImpl& net, Sgd& sgd, const data::Batch& batch,
   sgd.step(lr);
   StepResult r;
   if (batch.size() > 0) {
-    const StepFigures f =
-        fetch_step_figures(loss, outs.back(), batch.labels, reducer.local_nonfinite());
+    const StepFigures f = fetch_step_figures(
+        loss, objective.last_output() == SIZE_MAX ? outs.back() : torch::Tensor(), batch.labels,
+        reducer.local_nonfinite());
     r.loss = f.loss;
     r.correct = f.correct;
     r.grads_nonfinite = f.flag;

@@ -21,8 +21,9 @@ struct StepResult {
   std::vector<torch::Tensor> outputs;  // with keep_outputs: every point's output (detached)
 };
 
-// A step's mean loss and argmax hits, fetched to the host in one transfer
-// (one synchronisation per step on a GPU).
+// A step's mean loss and argmax hits (none with undefined logits: a forward
+// that stopped before them), fetched to the host in one transfer (one
+// synchronisation per step on a GPU).
 struct StepFigures {
   double loss = 0;
   int64_t correct = 0;

@@ -201,4 +201,27 @@ one_error $? "AMM fine-tuning without mimic stages, --frozen-eval (no estimates)
 "$BIN" quail "${Q[@]}" --amm --no-amm-sync --run E > "$WORK/out" 2> "$WORK/err"
 one_error $? "--no-amm-sync needs --no-verify-ranks" "add --no-verify-ranks"
 
+# --- --mimic-forward to-point: the student stops at the imitated point. In
+# training mode BN and AMM normalise with the batch, so every parameter of
+# every mimic stage is bitwise what the full forward (the reference) gives;
+# only the running statistics of the points after l differ (they move only
+# in their own stages)
+if "$BIN" quail "${Q[@]}" --amm --mimic-epochs 1 --finetune-epochs 0 --run MF > "$WORK/out" 2>&1 \
+  && "$BIN" quail "${Q[@]}" --amm --mimic-epochs 1 --finetune-epochs 0 --mimic-forward to-point \
+     --run MT > "$WORK/out2" 2>&1 && $PY - "$WORK/ck" <<'PY'
+import sys, h5py, numpy as np
+ck = sys.argv[1]
+for l in range(5):
+    a, b = h5py.File(f"{ck}/MF/mimic-{l:02d}.h5")["model"], h5py.File(f"{ck}/MT/mimic-{l:02d}.h5")["model"]
+    for k in a:
+        running = "running_" in k or "num_batches" in k or ".amm." in k
+        if not running:
+            assert np.array_equal(a[k][()], b[k][()]), f"mimic-{l:02d}: parameter {k} differs"
+a, b = h5py.File(f"{ck}/MF/mimic-00.h5")["model"], h5py.File(f"{ck}/MT/mimic-00.h5")["model"]
+assert np.array_equal(a["features.1.running_mean"][()], b["features.1.running_mean"][()])  # point 0's BN
+assert not np.array_equal(a["classifier.2.running_mean"][()], b["classifier.2.running_mean"][()])  # a later BN
+PY
+then pass "--mimic-forward to-point: every parameter as the full forward's, later points' running statistics left alone"
+else fail "--mimic-forward to-point"; tail -3 "$WORK/out" "$WORK/out2"; fi
+
 finish "quail tests"
