@@ -90,6 +90,16 @@ int run_eval(const train::EvalConfig& cfg, const train::Job& job) {
   return 0;
 }
 
+// A command that runs in a job: its settings checked (and resolved) first,
+// then the job started into `job` (which the caller owns: app/cli.cpp's
+// run_cli), then the command.
+template <class Config, class Prepare, class Command>
+int with_job(Config cfg, std::optional<train::Job>& job, Prepare prepare, Command command) {
+  prepare(cfg);
+  job = train::start_job(cfg.backend, cfg.threads, cfg.dev);
+  return command(cfg, *job);
+}
+
 // This process's rank as the launcher (mpirun, srun) set it; 0 when alone.
 int launcher_rank() {
   for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"})
@@ -148,23 +158,10 @@ int run_cli(int argc, char** argv) {
   // teardown at exit.
   std::optional<train::Job> job;
   try {
-    if (*c.train_cmd) {
-      train::TrainConfig cfg = c.train_cfg;
-      train::resolve(cfg);
-      job = train::start_job(cfg.backend, cfg.threads, cfg.dev);
-      return run_train(cfg, *job);
-    }
-    if (*c.eval_cmd) {
-      train::check_eval_config(c.eval_cfg);
-      job = train::start_job(c.eval_cfg.backend, c.eval_cfg.threads, c.eval_cfg.dev);
-      return run_eval(c.eval_cfg, *job);
-    }
-    if (*c.quail_cmd) {
-      train::QuailConfig cfg = c.quail_cfg;
-      train::resolve(cfg);
-      job = train::start_job(cfg.backend, cfg.threads, cfg.dev);
-      return quail_command(cfg, *job);
-    }
+    const auto resolve = [](auto& cfg) { train::resolve(cfg); };
+    if (*c.train_cmd) return with_job(c.train_cfg, job, resolve, run_train);
+    if (*c.eval_cmd) return with_job(c.eval_cfg, job, train::check_eval_config, run_eval);
+    if (*c.quail_cmd) return with_job(c.quail_cfg, job, resolve, quail_command);
     if (*c.fold_cmd) {
       train::fold_checkpoint(c.fold_cfg);
       return 0;

@@ -280,11 +280,7 @@ void write_array(const Object& loc, const std::string& name, DType dtype,
 
 ArrayInfo array_info(const Object& loc, const std::string& name) {
   std::string path = child_path(loc, name);
-  if (!exists(loc, name)) {
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
-  }
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  hid_t dset = open_dataset(loc, name);
   Guard dset_guard{dset, H5Dclose};
   hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
   Guard space_guard{space, H5Sclose};

@@ -115,6 +115,15 @@ inline std::vector<std::string> take_strings(const std::vector<char*>& ptrs) {
   return out;
 }
 
+// Opens the dataset `name` under `loc`; Error(kHdf5) naming it when it is
+// missing. The caller closes it (a Guard with H5Dclose).
+inline hid_t open_dataset(const Object& loc, const std::string& name) {
+  const std::string path = child_path(loc, name);
+  if (!exists(loc, name))
+    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
+  return H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+}
+
 // A damaged or hostile file can claim any shape for a dataset: refuse a
 // shape that the bytes stored for it cannot hold (core/h5.cpp).
 void check_stored(hid_t dset, const std::vector<hsize_t>& dims, size_t type_size,

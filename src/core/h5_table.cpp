@@ -50,6 +50,22 @@ std::vector<hsize_t> dataset_dims(hid_t dset, const std::string& file, const std
 }
 
 // Extends the table by `rows` rows and writes `data` (of memory type `mem`) there.
+// Rows [first, first + rows) of a dataset of extent `dims`: the selection in
+// the file and the matching memory space, closed by their guards.
+void select_rows(hid_t dset, const std::vector<hsize_t>& dims, hsize_t first, hsize_t rows,
+                 Guard& file_space, Guard& mem_space, const std::string& file,
+                 const std::string& path) {
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = first;
+  count[0] = rows;
+  file_space.id = H5_CHECK(H5Dget_space(dset), "H5Dget_space", file, path);
+  H5_CHECK(H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                               nullptr),
+           "H5Sselect_hyperslab", file, path);
+  mem_space.id = H5_CHECK(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr),
+                          "H5Screate_simple", file, path);
+}
+
 void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const void* data,
                     int64_t rows) {
   std::string path = child_path(loc, name);
@@ -57,22 +73,14 @@ void append_rows_of(const Object& loc, const std::string& name, hid_t mem, const
       H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
   Guard dset_guard{dset, H5Dclose};
   std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
-  const int rank = static_cast<int>(dims.size());
-  std::vector<hsize_t> start(dims.size(), 0), count = dims;
-  start[0] = dims[0];
-  count[0] = static_cast<hsize_t>(rows);
+  const hsize_t first = dims[0];
   dims[0] += static_cast<hsize_t>(rows);
   H5_CHECK(H5Dset_extent(dset, dims.data()), "H5Dset_extent", loc.file(), path);
-  hid_t file_space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  Guard file_space_guard{file_space, H5Sclose};
-  H5_CHECK(
-      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-      "H5Sselect_hyperslab", loc.file(), path);
-  hid_t mem_space =
-      H5_CHECK(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple", loc.file(), path);
-  Guard mem_space_guard{mem_space, H5Sclose};
-  H5_CHECK(H5Dwrite(dset, mem, mem_space, file_space, H5P_DEFAULT, data), "H5Dwrite", loc.file(),
-           path);
+  Guard file_space{-1, H5Sclose}, mem_space{-1, H5Sclose};
+  select_rows(dset, dims, first, static_cast<hsize_t>(rows), file_space, mem_space, loc.file(),
+              path);
+  H5_CHECK(H5Dwrite(dset, mem, mem_space.id, file_space.id, H5P_DEFAULT, data), "H5Dwrite",
+           loc.file(), path);
 }
 
 }  // namespace
@@ -124,10 +132,7 @@ void append_strings(const Object& loc, const std::string& name,
 
 std::vector<std::string> read_strings(const Object& loc, const std::string& name) {
   std::string path = child_path(loc, name);
-  if (!exists(loc, name))
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  hid_t dset = open_dataset(loc, name);
   Guard dset_guard{dset, H5Dclose};
   hid_t space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
   Guard space_guard{space, H5Sclose};
@@ -153,10 +158,7 @@ namespace {
 void read_first_rows(const Object& loc, const std::string& name, hid_t mem, void* out, int64_t rows,
                      int64_t row_size) {
   std::string path = child_path(loc, name);
-  if (!exists(loc, name))
-    SISYPHUS_FAIL(ErrorKind::kHdf5, "dataset '" + path + "' is missing in " + loc.file());
-  hid_t dset =
-      H5_CHECK(H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2", loc.file(), path);
+  hid_t dset = open_dataset(loc, name);
   Guard dset_guard{dset, H5Dclose};
   std::vector<hsize_t> dims = dataset_dims(dset, loc.file(), path);
   if (dims.empty() || rows < 0 || static_cast<hsize_t>(rows) > dims[0])
@@ -171,18 +173,9 @@ void read_first_rows(const Object& loc, const std::string& name, hid_t mem, void
                                         std::to_string(stored_row) + " values, not " +
                                         std::to_string(row_size) + ": the file is damaged");
   if (rows == 0) return;
-  std::vector<hsize_t> start(dims.size(), 0), count = dims;
-  count[0] = static_cast<hsize_t>(rows);
-  hid_t file_space = H5_CHECK(H5Dget_space(dset), "H5Dget_space", loc.file(), path);
-  Guard file_space_guard{file_space, H5Sclose};
-  H5_CHECK(
-      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-      "H5Sselect_hyperslab", loc.file(), path);
-  hid_t mem_space =
-      H5_CHECK(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr),
-               "H5Screate_simple", loc.file(), path);
-  Guard mem_space_guard{mem_space, H5Sclose};
-  H5_CHECK(H5Dread(dset, mem, mem_space, file_space, H5P_DEFAULT, out), "H5Dread", loc.file(),
+  Guard file_space{-1, H5Sclose}, mem_space{-1, H5Sclose};
+  select_rows(dset, dims, 0, static_cast<hsize_t>(rows), file_space, mem_space, loc.file(), path);
+  H5_CHECK(H5Dread(dset, mem, mem_space.id, file_space.id, H5P_DEFAULT, out), "H5Dread", loc.file(),
            path);
 }
 
