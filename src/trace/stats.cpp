@@ -65,8 +65,12 @@ torch::Tensor log_histogram(const torch::Tensor& v) {
 // For batches with NaN/Inf only: finite batches take finite_row below.
 torch::Tensor point_row(const torch::Tensor& x, const torch::Tensor& sample, double bound) {
   const auto f64 = x.options().dtype(torch::kFloat64);
-  const torch::Tensor valid = x.masked_select(torch::isnan(x).logical_not());  // non-NaN values
   const auto count = static_cast<double>(x.numel());
+  const torch::Tensor nan = torch::isnan(x);
+  if (nan.all().item<bool>())  // the usual point after an overflow: two passes, not eight
+    return torch::cat({torch::tensor({count, 0.0, 0.0, 0.0, count, 0.0, 0.0}, f64),
+                       torch::zeros({kHistBins}, f64), torch::full({3}, -kInf, f64)});
+  const torch::Tensor valid = x.masked_select(nan.logical_not());  // non-NaN values
   const auto n_valid = static_cast<double>(valid.numel());
   const auto n_finite = static_cast<double>(torch::isfinite(valid).sum().item<int64_t>());
   const torch::Tensor s_valid = sample.masked_select(torch::isnan(sample).logical_not());

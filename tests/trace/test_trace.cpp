@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "core/h5.h"
@@ -293,4 +294,23 @@ TEST(TraceStats, HistogramOverASampleExtremesOverEveryValue) {
       EXPECT_NEAR(s.std, 1.0, 0.2);
     }
   }
+}
+
+// A point after an overflow is all NaN: counted as such, nothing else moves
+// (its fast path gives the general path's row).
+TEST(TraceStats, AllNaNPoint) {
+  trace::TraceAccumulator acc(2, 100.0);
+  const torch::Tensor nan = torch::full({4, 3, 5, 5}, std::numeric_limits<float>::quiet_NaN());
+  acc.add({torch::ones({4, 3}), nan}, 4);
+  const std::vector<trace::LayerStats> s = acc.reduce(nullptr);
+  EXPECT_EQ(s[1].count, nan.numel());
+  EXPECT_EQ(s[1].nan, nan.numel());
+  EXPECT_EQ(s[1].inf + s[1].above, 0);
+  EXPECT_EQ(s[1].max_abs, 0.0);
+  EXPECT_EQ(s[1].min, 0.0);
+  EXPECT_EQ(s[1].max, 0.0);
+  int64_t in_hist = 0;
+  for (auto c : s[1].hist) in_hist += c;
+  EXPECT_EQ(in_hist, 0);
+  EXPECT_EQ(s[0].max_abs, 1.0);  // the finite point beside it is unaffected
 }
