@@ -144,11 +144,15 @@ Object open_with(const std::string& filename, unsigned flags) {
 
 }  // namespace
 
+// H5F_ACC_* are macros that call H5open(): the library must be silenced (and
+// its exit-time shutdown declined) before they are evaluated.
 Object open_file(const std::string& filename, bool writable) {
+  silence_hdf5();
   return open_with(filename, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY);
 }
 
 Object open_file_swmr_read(const std::string& filename) {
+  silence_hdf5();
   return open_with(filename, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ);
 }
 

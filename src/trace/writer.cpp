@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
@@ -56,10 +57,17 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, boo
   // The file's identity stays (its run, network, config, sampling); a fresh
   // file replaces it atomically, so a kill here leaves the old one.
   const std::string tmp = path + ".tmp";
-  create(tmp, old.header);
-  for (const auto& r : records) add_rows(r);
-  commit(static_cast<int64_t>(records.size()));
-  fs::sync_file(tmp);
+  try {
+    create(tmp, old.header);
+    for (const auto& r : records) add_rows(r);
+    commit(static_cast<int64_t>(records.size()));
+    fs::sync_file(tmp);
+  } catch (const Error& e) {
+    records_ = h5::Object();
+    file_ = h5::Object();
+    std::remove(tmp.c_str());  // `path` is untouched
+    SISYPHUS_FAIL(e.kind(), "rewriting trace '" + path + "' failed (disk full?): " + e.what());
+  }
   fs::rename_over(tmp, path);
   path_ = path;
   h5::start_swmr_write(file_);

@@ -46,7 +46,7 @@ class TraceWriter {
  private:
   void create(const std::string& file, const TraceHeader& header);
   void add_rows(const TraceRecord& record);  // the rows of one record, not yet flushed
-  void commit(int64_t records);            // flush, count, flush
+  void commit(int64_t records);              // flush, count, flush
   std::string path_;
   size_t layers_ = 0;
   h5::Object file_, records_;

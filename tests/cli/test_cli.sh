@@ -143,9 +143,19 @@ expect_error "quail from a bit-flipped teacher" "flip.h5' is (damaged|incomplete
 # The disk full (a file-size limit the checkpoint crosses): the write fails
 # with one line naming the file, no partial file is left, the previous
 # checkpoint is untouched and loads.
+# A resumed run first rewrites its trace (about 90 KB here, the checkpoint
+# about 400 KB): a 256 KB limit lets the trace through and stops the checkpoint.
 cp "$WORK/ck/r1/keep.h5" "$WORK/ck/r1/last.h5"
-expect_error "checkpoint write on a full disk" "writing checkpoint '.*last.h5' failed" \
+cp "$WORK/ck/r1/trace.h5" "$WORK/trace-keep.h5"
+expect_error "trace rewrite on a full disk" "rewriting trace '.*trace.h5' failed" \
   bash -c 'ulimit -f 64; exec "$@"' _ "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
+if [[ ! -e $WORK/ck/r1/trace.h5.tmp ]] && cmp -s "$WORK/ck/r1/trace.h5" "$WORK/trace-keep.h5" &&
+   cmp -s "$WORK/ck/r1/last.h5" "$WORK/ck/r1/keep.h5" &&
+   "$BIN" trace summary "$WORK/ck/r1/trace.h5" > /dev/null 2>&1; then
+  pass "after the failed trace rewrite: no partial file, trace and checkpoint intact"
+else fail "after the failed trace rewrite"; ls -la "$WORK/ck/r1"; fi
+expect_error "checkpoint write on a full disk" "writing checkpoint '.*last.h5' failed" \
+  bash -c 'ulimit -f 256; exec "$@"' _ "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
 if [[ ! -e $WORK/ck/r1/last.h5.tmp ]] && cmp -s "$WORK/ck/r1/last.h5" "$WORK/ck/r1/keep.h5" &&
    "$BIN" eval --checkpoint "$WORK/ck/r1/last.h5" > /dev/null 2>&1; then
   pass "after the failed write: no partial file, the previous checkpoint intact and loading"
