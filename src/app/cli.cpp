@@ -128,6 +128,12 @@ int fail_job(dist::Communicator* comm, const std::string& message) {
 
 }  // namespace
 
+// Exit codes: 0 done; 2 a command line that does not parse (an unknown flag,
+// a missing or non-numeric value), as Python's argparse in the reference does;
+// 1 every other error (a value out of range, a missing or damaged file, a
+// failure while running); 75 a run stopped by a signal, resumable.
+constexpr int kUsageExit = 2;
+
 int run_cli(int argc, char** argv) {
   // A file-size limit (RLIMIT_FSIZE) must fail the write that crosses it
   // (EFBIG, reported with the file's name, the old checkpoint kept), not kill
@@ -147,7 +153,7 @@ int run_cli(int argc, char** argv) {
     // the same command line.
     if (launcher_rank() == 0)
       std::fprintf(stderr, "sisyphus: command line error: %s (see --help)\n", e.what());
-    return e.get_exit_code();
+    return kUsageExit;
   }
 
   log::set_verbose(c.verbose);

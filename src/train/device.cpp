@@ -1,6 +1,7 @@
 #include "train/device.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -43,6 +44,17 @@ void use_device(const Placement& place, bool cudnn_benchmark, bool deterministic
   SISYPHUS_FAIL(ErrorKind::kCuda,
                 "this build has no CUDA support (HINT: build against a CUDA torch)");
 #endif
+}
+
+std::string cpu_bf16_advice(const Placement& place) {
+  if (place.precision != Precision::kBf16 || place.cuda()) return "";
+  // The operator torch.ops.mkldnn._is_mkldnn_bf16_supported(): the test
+  // torch's CPU convolutions make before taking oneDNN's bf16 kernels.
+  auto op = c10::Dispatcher::singleton().findSchema({"mkldnn::_is_mkldnn_bf16_supported", ""});
+  if (!op || op->typed<bool()>().call()) return "";
+  return "warning: --precision bf16 on a CPU without oneDNN bf16 kernels (they need AVX-512 "
+         "BW/VL/DQ, AVX-NE-CONVERT or AMX): torch computes bf16 convolutions on its slow "
+         "reference path here, about 10x slower than fp32 (docs/benchmarks.md); use fp32";
 }
 
 void place_module(torch::nn::Module& module, const Placement& place) {

@@ -37,6 +37,11 @@ struct Placement {
 // environment does not set one); nothing on the CPU. Error(kCuda) when this
 // build has no CUDA.
 void use_device(const Placement& place, bool cudnn_benchmark, bool deterministic = false);
+// Empty, or one line of advice when `place` asks for bf16 on a CPU where
+// oneDNN has no bf16 kernels (it needs AVX-512 BW/VL/DQ, AVX-NE-CONVERT or
+// AMX): torch then runs bf16 convolutions on its reference path, many times
+// slower than fp32 (docs/benchmarks.md). torch's own check decides.
+std::string cpu_bf16_advice(const Placement& place);
 
 // Parameters and buffers moved to the device; 4-d weights NHWC with channels_last.
 void place_module(torch::nn::Module& module, const Placement& place);

@@ -52,6 +52,7 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" +
             c.why + "), " + dev.precision + (dev.channels_last ? ", channels-last" : "") +
             (dev.force_collectives && job.world == 1 ? ", collectives forced at world 1" : ""));
+  if (std::string advice = cpu_bf16_advice(job.place); !advice.empty()) log::info(advice);
   return job;
 }
 

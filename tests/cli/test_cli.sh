@@ -58,6 +58,12 @@ expect_error "penalty without a bound" "need a bound > 0" "$BIN" train --range-p
 expect_error "unknown range form" "--range-form" "$BIN" train --range-form cubic "${COMMON[@]}"
 expect_error "peer timeout 0" "--peer-timeout" "$BIN" train --peer-timeout 0 "${COMMON[@]}"
 expect_error "non-numeric flag" "lr" "$BIN" train --lr fast "${COMMON[@]}"
+# exit codes: 2 for a command line that does not parse (as argparse), 1 for a bad value
+"$BIN" train --lr fast > /dev/null 2>&1; rc_parse=$?
+"$BIN" train --no-such-flag > /dev/null 2>&1; rc_unknown=$?
+"$BIN" train --epochs -3 "${COMMON[@]}" > /dev/null 2>&1; rc_value=$?
+if [[ $rc_parse -eq 2 && $rc_unknown -eq 2 && $rc_value -eq 1 ]]; then pass "exit codes 2 (parse) and 1 (value)"
+else fail "exit codes: non-numeric $rc_parse, unknown flag $rc_unknown (want 2), bad value $rc_value (want 1)"; fi
 expect_error "unknown flag" "--bogus" "$BIN" train --bogus 3
 expect_error "missing subcommand" "subcommand" "$BIN"
 expect_error "run name is a path" "--run" "$BIN" train --run a/b "${COMMON[@]}"

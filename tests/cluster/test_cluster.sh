@@ -33,8 +33,7 @@ source "$HERE/cluster.sh"
 trap 'cluster_down; rm -rf "$WORK"' EXIT
 if [[ $(id -u) -ne 0 ]] || ! command -v nsenter >/dev/null || [[ ! -c /dev/net/tun ]] ||
    ! ip netns add "sisprobe$$" 2>/dev/null; then
-  echo "skip: network namespaces cannot be created here (needs root, iproute2 and util-linux)"
-  exit 77
+  skip_test "network namespaces cannot be created here (needs root, iproute2 and util-linux)"
 fi
 ip netns del "sisprobe$$"
 cluster_up 3 || { fail "cluster_up: $(ip -br link 2>&1 | tail -3)"; finish cluster; exit; }

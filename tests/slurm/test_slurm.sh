@@ -7,7 +7,7 @@
 #   slurm/quail.sbatch: a first job stops after 3 epochs, a second job resumes
 #     and finishes every stage.
 # Needs root and the packages slurmctld slurmd slurm-client munge
-# (launch/install_deps.sh); without them it reports a skip (exit 77).
+# (launch/install_deps.sh); without them it reports a skip (exit 77; a failure with CI=true).
 # Usage: test_slurm.sh path/to/sisyphus
 set -uo pipefail
 BIN=$(realpath "$1")
@@ -16,8 +16,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 source "$HERE/../support/testlib.sh"
 source "$HERE/../support/slurm_conf.sh"
 if [[ $(id -u) -ne 0 ]] || ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  echo "skip: needs root and slurmctld/slurmd/munge (launch/install_deps.sh installs them)"
-  exit 77
+  skip_test "needs root and slurmctld/slurmd/munge (launch/install_deps.sh installs them)"
 fi
 WORK=$(mktemp -d)
 S=$WORK/slurm
