@@ -138,7 +138,9 @@ for r in 0 1; do
   read -r rc at < "$WORK/cut/rc-$r" 2>/dev/null || { ok=0; why+=" rank $r: no status"; continue; }
   after=$(echo "$at - $cut_at" | bc)
   lost=$((1 - r))
-  if [[ $rc -eq 0 ]] || (($(echo "$after > 15" | bc))) ||
+  # --peer-timeout 5 plus one heartbeat interval and the exit, with the margin
+  # the faults test states for a loaded machine: 5 + 4 s
+  if [[ $rc -eq 0 ]] || (($(echo "$after > 5 + 4" | bc))) ||
      ! grep -q "\[rank $r\] lost rank $lost (host h$((lost + 1)), $CL_NET.$((lost + 1)))" "$WORK/cut/err-$r"; then
     ok=0; why+=" rank $r: rc $rc after $after s: $(tail -n 1 "$WORK/cut/err-$r")"
   else why+=" rank $r exit $rc after $after s;"; fi
@@ -158,12 +160,14 @@ for victim in 1 2 0; do
   on_host 1 timeout 120 mpirun --hostfile "$WORK/hosts3" -np 3 --bind-to none "$BIN" train --net lenet \
     --dataset fashion-mnist --epochs 50 --batch-size 24 "${C[@]}" --run kh > "$WORK/kh.out" 2>&1 &
   mpirun_pid=$!
-  for _ in $(seq 600); do [[ -f $WORK/ck/kh/last.h5 ]] && break; sleep 0.1; done
-  await_kill_moment "$WORK/ck/kh" $((victim == 0))
+  while alive "$mpirun_pid" && [[ ! -f $WORK/ck/kh/last.h5 ]]; do sleep 0.1; done
+  await_kill_moment "$WORK/ck/kh" $((victim == 0)) "$mpirun_pid"
   kill_rank_and_wait kh $victim "$mpirun_pid" "$WORK/kh.out"
-  if [[ $ended_ok -eq 1 ]] &&
+  if ((victim == 0 && !write_seen)); then
+    why+=" [rank 0: no checkpoint write seen before the run ended]"
+  elif [[ $ended_ok -eq 1 ]] &&
      "$BIN" eval --checkpoint "$WORK/ck/kh/last.h5" --data-dir "$WORK/fm" > /dev/null 2>&1; then
-    ok=$((ok + 1)); why+=" rank $victim (h$((victim + 1))) ended in ${secs}s;"
+    ok=$((ok + 1)); why+=" rank $victim (h$((victim + 1))$( ((victim == 0)) && echo ", in a checkpoint write")) ended in ${secs}s;"
   else why+=" [rank $victim pid '$killed_pid' rc $rc after ${secs}s: $(grep -iE "rank|error" "$WORK/kh.out" | tail -2 | tr '\n' ' ')]"; fi
 done
 if [[ $ok -eq 3 ]]; then pass "a rank SIGKILLed on its host (3 hosts):$why named, the last checkpoint loads"
@@ -171,7 +175,8 @@ else fail "rank killed on another host: $ok of 3$why"; fi
 
 # Slurm across the hosts: the shipped batch scripts, srun --mpi=pmix
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  echo "(Slurm parts skipped: slurmctld/slurmd/munge not installed)"
+  if [[ ${CI:-} == true ]]; then fail "CI=true: the Slurm parts cannot run (slurmctld/slurmd/munge not installed)"
+  else echo "(Slurm parts skipped: slurmctld/slurmd/munge not installed)"; fi
 elif ! slurm_up; then
   fail "Slurm on the test hosts: $(sinfo 2>&1 | tail -2)"; tail -n 5 "$CL_SLURM"/*.log
 else

@@ -36,17 +36,37 @@ rank_pid() {
   done
 }
 
-# await_kill_moment DIR MID_WRITE: the moment to kill a rank of a run writing
-# DIR/last.h5: with MID_WRITE 1, while a checkpoint write is under way
-# (DIR/last.h5.tmp seen; polled for up to about 20 s); else after a random
-# 0-2 s.
+# alive PID: the process runs (not ended, not a zombie left to reap)
+alive() {
+  local st
+  read -r _ _ st _ < "/proc/$1/stat" 2>/dev/null || return 1
+  [[ $st != Z && $st != X ]]
+}
+
+# await_kill_moment DIR MID_WRITE WATCH_PID: the moment to kill a rank of a run
+# writing DIR/last.h5: with MID_WRITE 1, while a checkpoint write is under way
+# (DIR/last.h5.tmp seen, polled while WATCH_PID lives; write_seen=1 then);
+# else after a random 0-2 s (write_seen=0).
 await_kill_moment() {
-  local dir=$1 mid_write=$2
+  local dir=$1 mid_write=$2 watch=$3
+  write_seen=0
   if ((mid_write)); then
-    for _ in $(seq 20000); do [[ -e $dir/last.h5.tmp ]] && break; sleep 0.001; done
+    while alive "$watch"; do [[ -e $dir/last.h5.tmp ]] && { write_seen=1; break; }; sleep 0.001; done
   else
     sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.2f", rand() * 2}')"
   fi
+}
+
+# await_rank_pid RUN RANK WATCH_PID: the rank's PID (printed) once it runs,
+# polled while WATCH_PID (its mpirun) lives: a kill never goes out before the
+# test knows whom it kills.
+await_rank_pid() {
+  local p
+  while alive "$3"; do
+    p=$(rank_pid "$1" "$2")
+    [[ -n $p ]] && { echo "$p"; return; }
+    sleep 0.05
+  done
 }
 
 # kill_rank_and_wait RUN RANK MPIRUN_PID OUT: SIGKILLs that rank, waits for
@@ -54,10 +74,10 @@ await_kill_moment() {
 # when the job ended non-zero (not by timeout) within 60 s with OUT naming
 # the rank (mpirun's notice or the heartbeat's "lost rank").
 kill_rank_and_wait() {
-  killed_pid=$(rank_pid "$1" "$2")
+  killed_pid=$(await_rank_pid "$1" "$2" "$3")
   local at
   at=$(date +%s.%N)
-  kill -9 "$killed_pid" 2>/dev/null
+  [[ -n $killed_pid ]] && kill -9 "$killed_pid" 2>/dev/null
   wait "$3"; rc=$?
   secs=$(echo "$(date +%s.%N) - $at" | bc)
   ended_ok=0
