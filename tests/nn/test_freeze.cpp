@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "nn/act_spec.h"
 #include "nn/registry.h"
+#include "train/sgd.h"
 
 using namespace sisyphus;
 
@@ -97,6 +98,15 @@ TEST(Points, ByDefaultFrozenPointsStillTrackBatchStatistics) {
   for (const auto& [n, t] : io::module_state(*net)) before[n] = t.clone();
   net->train();
   net->forward_points(torch::randn({8, 1, 28, 28}))[1].pow(2).mean().backward();
+  // and an optimizer step as a stage takes it (momentum, weight decay: a
+  // decay applied to every parameter would move the frozen ones too)
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (const auto& item : net->named_parameters()) params.emplace_back(item.key(), item.value());
+  train::OptimConfig opt;
+  opt.momentum = 0.9;
+  opt.weight_decay = 5e-4;
+  train::Sgd sgd(params, opt);
+  sgd.step(0.1);
   std::vector<std::string> mine = net->point_tensor_names(1);
   std::set<std::string> own(mine.begin(), mine.end());
   int frozen_stats_moved = 0;
@@ -112,6 +122,10 @@ TEST(Points, ByDefaultFrozenPointsStillTrackBatchStatistics) {
     }
   }
   EXPECT_GT(frozen_stats_moved, 4);  // point 0's BN and AMM, and the later points'
+  int own_moved = 0;
+  for (const auto& item : net->named_parameters())
+    if (own.count(item.key())) own_moved += !torch::equal(before[item.key()], item.value());
+  EXPECT_GT(own_moved, 0);  // the step did update point 1's parameters
   for (const auto& item : net->named_parameters())
     EXPECT_EQ(item.value().grad().defined(), own.count(item.key()) > 0) << item.key();
 }

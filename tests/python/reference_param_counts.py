@@ -3,7 +3,8 @@
 models/*.py, rebuilt here layer by layer with torch.nn) and of torchvision's
 ResNet-50. tests/nn/test_networks.cpp asserts our C++ networks match these.
 
-Run: /opt/sisyphus/venv/bin/python3 tests/python/reference_param_counts.py (launch/env.sh)
+Run: /opt/sisyphus/venv/bin/python3 tests/python/reference_param_counts.py (launch/env.sh);
+ctest runs check_param_counts.py, which compares these with the C++ table.
 """
 import torch.nn as nn
 import torchvision
@@ -76,19 +77,25 @@ def resnet50(classes, stem):
 
 VGG11 = [64, 128, 256, 256, 512, 512, 512, 512]
 VGG16 = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
-rows = {
-    "mlp_fmnist": count(mlp(1, 28, 10)),
-    "lenet_fmnist": count(lenet(1, 28, 10)),
-    "lenet_cifar10": count(lenet(3, 32, 10)),
-    "alexnet_cifar10": count(alexnet(3, 10)),
-    "vgg11_cifar10": count(vgg(3, VGG11, 10)),
-    "vgg16_cifar10": count(vgg(3, VGG16, 10)),
-    "mobilenet_cifar10": count(mobilenet(3, 10)),
-    "resnet18_cifar10": count(resnet_cifar([2, 2, 2, 2], [64, 128, 256, 512], 10)),
-    "resnet20_cifar10": count(resnet_cifar([3, 3, 3], [16, 32, 64], 10)),
-    "resnet32_cifar10": count(resnet_cifar([5, 5, 5], [16, 32, 64], 10, option_a=True)),
-    "resnet50_tiny": count(resnet50(200, "tiny")),
-    "resnet50_imagenet_stem_tiny": count(resnet50(200, "imagenet")),
-}
-for k, v in rows.items():
-    print(f"{k} {v}")
+
+
+def rows():
+    """Reference parameter counts by key: (our network, channels, image size, classes) and count."""
+    return {
+        ("mlp", 1, 28, 10): count(mlp(1, 28, 10)),
+        ("lenet", 1, 28, 10): count(lenet(1, 28, 10)),
+        ("lenet", 3, 32, 10): count(lenet(3, 32, 10)),
+        ("alexnet", 3, 32, 10): count(alexnet(3, 10)),
+        ("vgg11", 3, 32, 10): count(vgg(3, VGG11, 10)),
+        ("vgg16", 3, 32, 10): count(vgg(3, VGG16, 10)),
+        ("mobilenet", 3, 32, 10): count(mobilenet(3, 10)),
+        ("resnet18", 3, 32, 10): count(resnet_cifar([2, 2, 2, 2], [64, 128, 256, 512], 10)),
+        ("resnet20", 3, 32, 10): count(resnet_cifar([3, 3, 3], [16, 32, 64], 10)),
+        ("resnet32", 3, 32, 10): count(resnet_cifar([5, 5, 5], [16, 32, 64], 10, option_a=True)),
+        ("resnet50", 3, 64, 200): count(resnet50(200, "tiny")),
+    }
+
+
+if __name__ == "__main__":
+    for k, v in rows().items():
+        print(*k, v)
