@@ -17,6 +17,7 @@
 #include "core/stop_signal.h"
 #include "data/dataset.h"
 #include "data/tiny_imagenet.h"
+#include "io/checkpoint.h"
 #include "nn/registry.h"
 #include "trace/reader.h"
 #include "trace/report.h"
@@ -193,6 +194,11 @@ int run_cli(int argc, char** argv) {
         trace::plot(files, c.plot_out, c.plot_title);
         log::info("wrote " + c.plot_out);
       }
+      return 0;
+    }
+    if (*c.seal_cmd) {
+      io::seal_checkpoint(c.seal_file);
+      log::info("sealed " + c.seal_file + ": version 2 with its content checksum");
       return 0;
     }
     if (*c.pack_cmd) {

@@ -170,6 +170,14 @@ std::unique_ptr<CommandLine> make_command_line() {
       data_cmd->add_subcommand("pack-tiny", "Pack a tiny-imagenet-200 folder into one HDF5 file");
   pack_cmd->add_option("source", tiny_src, "The tiny-imagenet-200 folder")->required();
   pack_cmd->add_option("--out", tiny_out, "Output HDF5 file");
+
+  CLI::App* ckpt_cmd = app.add_subcommand("checkpoint", "Checkpoint tools");
+  ckpt_cmd->require_subcommand(1);
+  c.seal_cmd = ckpt_cmd->add_subcommand(
+      "seal",
+      "Add the content checksum to a version-1 checkpoint (written before checksums, refused "
+      "until sealed): do it only for a file you trust");
+  c.seal_cmd->add_option("file", c.seal_file, "The checkpoint (.h5)")->required();
   return out;
 }
 

@@ -42,6 +42,8 @@ struct CommandLine {
   std::string plot_out = "escaping.png";
   std::string plot_title = "max |x| per layer";
   CLI::App* pack_cmd = nullptr;  // data pack-tiny SOURCE
+  CLI::App* seal_cmd = nullptr;  // checkpoint seal FILE
+  std::string seal_file;
   std::string tiny_src;
   std::string tiny_out = "datasets/tiny-imagenet.h5";
 };

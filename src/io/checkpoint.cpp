@@ -168,8 +168,15 @@ uint64_t hash_tensor(uint64_t h, const std::string& name, const torch::Tensor& t
 }
 
 // Refuses a file whose content does not match its stored checksum (version 2).
+// A version-1 file (written before checksums) is refused: its content cannot
+// be verified; `sisyphus checkpoint seal` adds the checksum, asked for once.
 void verify_checksum(const h5::Object& file, const Checkpoint& ckpt, const std::string& path) {
-  if (h5::attr_int(file, "version") == 1) return;  // written before checksums
+  if (h5::attr_int(file, "version") == 1)
+    SISYPHUS_FAIL(ErrorKind::kCheckpoint,
+                  "checkpoint '" + path +
+                      "' is version 1 (written before content checksums): its content cannot be "
+                      "verified (HINT: if you trust it, `sisyphus checkpoint seal " +
+                      path + "` adds the checksum)");
   if (!h5::has_attr(file, "checksum"))
     SISYPHUS_FAIL(ErrorKind::kCheckpoint, "checkpoint '" + path + "' has no checksum: damaged");
   const std::string stored = h5::attr_string(file, "checksum");
@@ -258,7 +265,9 @@ CheckpointMeta read_meta_unguarded(const std::string& path) {
   return read_meta(file);
 }
 
-Checkpoint load_unguarded(const std::string& path) {
+enum class Verify { kChecksum, kNone };
+
+Checkpoint load_unguarded(const std::string& path, Verify verify = Verify::kChecksum) {
   h5::Object file = h5::open_file(path);
   check_format(file, path);
   Checkpoint ckpt;
@@ -280,7 +289,7 @@ Checkpoint load_unguarded(const std::string& path) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint,
                   "checkpoint '" + path + "' is incomplete or damaged: " + e.what());
   }
-  verify_checksum(file, ckpt, path);
+  if (verify == Verify::kChecksum) verify_checksum(file, ckpt, path);
   return ckpt;
 }
 
@@ -293,6 +302,33 @@ Checkpoint load_unguarded(const std::string& path) {
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
   read_in_child_first(path, ErrorKind::kCheckpoint, [&] { read_meta_unguarded(path); });
   return read_meta_unguarded(path);
+}
+
+void seal_checkpoint(const std::string& path) {
+  read_in_child_first(path, ErrorKind::kCheckpoint, [&] { load_unguarded(path, Verify::kNone); });
+  const Checkpoint ckpt = load_unguarded(path, Verify::kNone);
+  {
+    h5::Object file = h5::open_file(path);
+    if (h5::attr_int(file, "version") != 1)
+      SISYPHUS_FAIL(ErrorKind::kCheckpoint, "checkpoint '" + path + "' is version " +
+                                                std::to_string(h5::attr_int(file, "version")) +
+                                                ": it has its checksum already; nothing to seal");
+  }
+  // on a copy, renamed over the file: a kill leaves the old file or the sealed one
+  const std::string tmp = path + ".tmp";
+  try {
+    fs::copy_file_atomic(path, tmp);
+    h5::Object file = h5::open_file(tmp, /*writable=*/true);
+    h5::set_attr(file, "version", kCheckpointVersion);
+    h5::set_attr(file, "checksum", content_checksum(ckpt));
+    file.close();
+    fs::sync_file(tmp);
+  } catch (const Error& e) {
+    std::remove(tmp.c_str());
+    SISYPHUS_FAIL(e.kind(), "sealing checkpoint '" + path + "' failed: " + e.what());
+  }
+  fs::rename_over(tmp, path);
+  load_unguarded(path);  // verifies as every later load will
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

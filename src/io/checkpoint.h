@@ -84,6 +84,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // sisyphus checkpoint, of another version, incomplete, or damaged (its
 // content does not match its checksum: a flipped bit, a truncated copy).
 Checkpoint load_checkpoint(const std::string& path);
+// A version-1 checkpoint (written before content checksums; load_checkpoint
+// refuses it) made version 2 with the checksum of its content as it is now:
+// the user's explicit word that the file is trusted. Atomic (a copy renamed
+// over the file); Error(kCheckpoint) for any other version.
+void seal_checkpoint(const std::string& path);
 // The checksum save_checkpoint stores: the metadata and every tensor's name,
 // dtype, shape and bytes, tensors in the order of their full names.
 std::string content_checksum(const Checkpoint& ckpt);

@@ -152,6 +152,21 @@ expect_error "eval bit-flipped" "flip.h5' $checksum" "$BIN" eval --checkpoint "$
 cp "$WORK/flip.h5" "$WORK/ck/r1/last.h5"
 expect_error "resume from bit-flipped" "last.h5' $checksum" "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
 expect_error "quail from a bit-flipped teacher" "flip.h5' $checksum" "$BIN" quail --teacher "$WORK/flip.h5" --checkpoint-dir "$WORK/ck"
+# A version-1 checkpoint (before content checksums) loads only once sealed
+"${SISYPHUS_PYTHON:-python3}" - "$WORK/ck/r1/keep.h5" "$WORK/v1.h5" <<'PY'
+import shutil, sys, h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    f.attrs["version"] = 1
+    del f.attrs["checksum"]
+PY
+expect_error "eval a version-1 checkpoint" "v1.h5' is version 1 .*checkpoint seal" "$BIN" eval --checkpoint "$WORK/v1.h5"
+expect_ok "checkpoint seal" "$BIN" checkpoint seal "$WORK/v1.h5"
+"$BIN" eval --checkpoint "$WORK/v1.h5" > "$WORK/out" 2>&1 && "$BIN" eval --checkpoint "$WORK/ck/r1/keep.h5" > "$WORK/out2" 2>&1 &&
+  [[ $(grep -o "accuracy [0-9.]*%" "$WORK/out") == $(grep -o "accuracy [0-9.]*%" "$WORK/out2") ]] &&
+  pass "the sealed checkpoint loads and evaluates as the original" || { fail "sealed checkpoint"; tail -2 "$WORK/out"; }
+expect_error "seal a version-2 checkpoint" "version 2: it has its checksum already" "$BIN" checkpoint seal "$WORK/v1.h5"
+expect_error "seal refuses a damaged version-2 file" "flip.h5' is version 2" "$BIN" checkpoint seal "$WORK/flip.h5"
 # 32 bytes flipped in the file's structure (its first kilobytes: superblock and
 # object headers): refused as unreadable or damaged, one line
 "${SISYPHUS_PYTHON:-python3}" - "$WORK/ck/r1/keep.h5" "$WORK/struct.h5" <<'PY'
