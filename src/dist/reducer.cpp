@@ -24,8 +24,12 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
     : comm_(std::move(comm)), wait_timer_(comm_->interval_timer()) {
   for (auto& [name, p] : params) {
     if (!p.requires_grad()) continue;  // frozen: not communicated
-    SISYPHUS_CHECK(p.scalar_type() == torch::kFloat32, ErrorKind::kConfig,
-                   "the reducer handles float32 parameters; '" + name + "' is not");
+    SISYPHUS_CHECK(p.scalar_type() == torch::kFloat32 || p.scalar_type() == torch::kFloat64,
+                   ErrorKind::kConfig,
+                   "the reducer handles float32 and float64 parameters; '" + name + "' is not");
+    SISYPHUS_CHECK(params_.empty() || p.scalar_type() == params_.front().scalar_type(),
+                   ErrorKind::kConfig,
+                   "the reducer's parameters share one dtype; '" + name + "' does not");
     names_.push_back(name);
     params_.push_back(p);
   }
@@ -42,7 +46,7 @@ GradientReducer::GradientReducer(std::shared_ptr<Communicator> comm,
   int64_t filled = 0;
   std::vector<int64_t> sizes;
   for (size_t k = params_.size(); k-- > 0;) {
-    int64_t bytes = params_[k].numel() * 4;
+    int64_t bytes = params_[k].numel() * params_[k].element_size();
     if (sizes.empty() || (filled > 0 && filled + bytes > cap)) {
       if (!sizes.empty()) cap = options.bucket_bytes;
       sizes.push_back(0);
@@ -129,7 +133,7 @@ void GradientReducer::launch_ready_buckets() {
     } else {
       b.work = comm_->all_reduce_async(b.flat, ReduceOp::kSum);
     }
-    stats_.bytes_reduced += b.flat.numel() * 4;
+    stats_.bytes_reduced += b.flat.numel() * b.flat.element_size();
   }
 }
 

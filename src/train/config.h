@@ -37,11 +37,11 @@ struct RangeConfig {
 struct DeviceConfig {
   std::string device = "auto";  // auto (a GPU when one is visible), cpu, cuda
   std::string precision =
-      "fp32";                   // fp32, bf16 (autocast; polynomial activations and AMM stay fp32)
-  bool channels_last = false;   // NHWC memory format for images and conv weights
-  bool cudnn_benchmark = true;  // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
-  bool deterministic = false;   // GPUs: deterministic cuDNN/torch algorithms, no autotuning
-                                // (bitwise repeatable runs, e.g. resume checks; slower)
+      "fp32";  // fp32, bf16 (autocast; polynomial activations and AMM stay fp32), fp64 (CPU)
+  bool channels_last = false;      // NHWC memory format for images and conv weights
+  bool cudnn_benchmark = true;     // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
+  bool deterministic = false;      // GPUs: deterministic cuDNN/torch algorithms, no autotuning
+                                   // (bitwise repeatable runs, e.g. resume checks; slower)
   bool force_collectives = false;  // run every collective at world 1 too (NCCL/MPI exercised
                                    // on one GPU or CPU; tests, gpu_check)
   double nccl_timeout = 600;       // seconds a NCCL collective may take before the job is ended

@@ -21,8 +21,9 @@ namespace sisyphus::train {
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::kFp32;
   if (name == "bf16") return Precision::kBf16;
+  if (name == "fp64") return Precision::kFp64;
   SISYPHUS_FAIL(ErrorKind::kConfig,
-                "unknown precision '" + name + "' for --precision (known: fp32, bf16)");
+                "unknown precision '" + name + "' for --precision (known: fp32, bf16, fp64)");
 }
 
 void use_device(const Placement& place, bool cudnn_benchmark, bool deterministic) {
@@ -59,14 +60,22 @@ std::string cpu_bf16_advice(const Placement& place) {
 
 void place_module(torch::nn::Module& module, const Placement& place) {
   module.to(place.device);
-  if (!place.channels_last) return;
   torch::NoGradGuard no_grad;
+  if (place.precision == Precision::kFp64) {
+    // Module::to(dtype) would turn the integer counters (num_batches_tracked,
+    // AMM's batch counts) into doubles too: floating tensors only.
+    for (auto& p : module.parameters())
+      if (p.is_floating_point()) p.set_data(p.to(torch::kFloat64));
+    for (auto& b : module.buffers())
+      if (b.is_floating_point()) b.set_data(b.to(torch::kFloat64));
+  }
+  if (!place.channels_last) return;
   for (auto& p : module.parameters())
     if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 AutocastScope::AutocastScope(const Placement& place) {
-  if (place.precision == Precision::kFp32) return;
+  if (place.precision != Precision::kBf16) return;
   active_ = true;
   type_ = place.device.type();
   was_enabled_ = at::autocast::is_autocast_enabled(type_);
@@ -114,6 +123,7 @@ void DeviceFeed::stage() {
   have_staged_ = loader_.next(&host);
   if (!have_staged_) return;
   if (!place_.cuda()) {
+    if (place_.dtype() != host.images.scalar_type()) host.images = host.images.to(place_.dtype());
     if (place_.channels_last) host.images = host.images.contiguous(place_.image_format());
     staged_ = std::move(host);
     return;
@@ -131,7 +141,7 @@ data::Batch DeviceFeed::next() {
   if (!have_staged_) {
     data::Batch empty;
     empty.images = torch::zeros({0, spec_.channels, spec_.size, spec_.size},
-                                torch::TensorOptions().device(place_.device));
+                                torch::TensorOptions().dtype(place_.dtype()).device(place_.device));
     empty.labels =
         torch::zeros({0}, torch::TensorOptions().dtype(torch::kInt64).device(place_.device));
     return empty;

@@ -18,14 +18,22 @@
 
 namespace sisyphus::train {
 
-enum class Precision { kFp32, kBf16 };
-Precision parse_precision(const std::string& name);  // fp32, bf16; Error(kConfig) otherwise
+// kFp64: a test precision (CPU only): every floating tensor of the network,
+// its inputs, the optimizer and the collectives in double, so that runs that
+// must agree (R ranks x B against 1 rank x RB) agree far below float32's
+// rounding.
+enum class Precision { kFp32, kBf16, kFp64 };
+Precision parse_precision(const std::string& name);  // fp32, bf16, fp64; Error(kConfig) otherwise
 
 struct Placement {
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFp32;
   bool channels_last = false;
   bool cuda() const { return device.is_cuda(); }
+  // the dtype of parameters, buffers and inputs (bf16 autocasts inside fp32)
+  torch::ScalarType dtype() const {
+    return precision == Precision::kFp64 ? torch::kFloat64 : torch::kFloat32;
+  }
   torch::MemoryFormat image_format() const {
     return channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   }
@@ -43,7 +51,8 @@ void use_device(const Placement& place, bool cudnn_benchmark, bool deterministic
 // slower than fp32 (docs/benchmarks.md). torch's own check decides.
 std::string cpu_bf16_advice(const Placement& place);
 
-// Parameters and buffers moved to the device; 4-d weights NHWC with channels_last.
+// Parameters and buffers moved to the device; 4-d weights NHWC with
+// channels_last; floating ones in double with fp64 (counters stay integers).
 void place_module(torch::nn::Module& module, const Placement& place);
 
 // RAII: autocast to bf16 on the placement's device type while alive (fp32: nothing).

@@ -69,7 +69,9 @@ void save_logits(nn::NetworkImpl& net, const data::ImageSet& set, const data::Da
   while (loader.next(&batch)) {
     images.push_back(batch.images);
     labels.push_back(batch.labels);
-    logits.push_back(net.forward(batch.images.to(device)).to(torch::kCPU).to(torch::kFloat32));
+    logits.push_back(net.forward(batch.images.to(device, net.parameters().front().scalar_type()))
+                         .to(torch::kCPU)
+                         .to(torch::kFloat32));
   }
   torch::Tensor x = torch::cat(images).contiguous(), y = torch::cat(labels).contiguous(),
                 z = torch::cat(logits).contiguous();

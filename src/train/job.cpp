@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "dist/heartbeat.h"
 
@@ -47,6 +48,8 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   if (c.cuda_device >= 0)
     job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
   job.place.precision = parse_precision(dev.precision);
+  SISYPHUS_CHECK(!(job.place.precision == Precision::kFp64 && job.place.cuda()), ErrorKind::kConfig,
+                 "--precision fp64 is a CPU test precision: add --device cpu");
   job.place.channels_last = dev.channels_last;
   use_device(job.place, dev.cudnn_benchmark, dev.deterministic);
   log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" +

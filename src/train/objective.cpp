@@ -54,7 +54,11 @@ torch::Tensor Objective::main_loss(const std::vector<torch::Tensor>& outs,
     target =
         teacher_->forward_points(batch.images, point_).at(point_);  // the teacher stops at point l
   }
-  return torch::mse_loss(mine.to(torch::kFloat32), target.to(torch::kFloat32));
+  // in fp32 at least (bf16 activations under autocast); fp64 stays fp64
+  const auto wide = [](const torch::Tensor& t) {
+    return t.scalar_type() == torch::kFloat64 ? t : t.to(torch::kFloat32);
+  };
+  return torch::mse_loss(wide(mine), wide(target));
 }
 
 }  // namespace sisyphus::train

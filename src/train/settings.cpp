@@ -96,8 +96,9 @@ std::vector<Setting<DeviceConfig>> make_device_settings() {
       [](C& c) -> std::string& { return c.device; }, one_of({"auto", "cpu", "cuda"}));
   t.add<std::string>(
       "precision",
-      "fp32, or bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32)",
-      [](C& c) -> std::string& { return c.precision; }, one_of({"fp32", "bf16"}));
+      "fp32, bf16 (autocast for conv/linear; polynomial activations and AMM compute in fp32), "
+      "or fp64 (CPU only: network, AMM, BN, SGD and collectives in double; a test precision)",
+      [](C& c) -> std::string& { return c.precision; }, one_of({"fp32", "bf16", "fp64"}));
   t.add<bool>("channels-last", "NHWC memory format for images and conv weights",
               [](C& c) -> bool& { return c.channels_last; });
   t.add<bool>("cudnn-benchmark", "cuDNN autotuning on GPUs",

@@ -14,7 +14,9 @@ Sgd::Sgd(std::vector<std::pair<std::string, torch::Tensor>> params, OptimConfig 
 void Sgd::clip_gradients(const std::vector<torch::Tensor>& grads) {
   if (grads.empty()) return;
   std::vector<torch::Tensor> norms = torch::_foreach_norm(grads, 2);
-  for (auto& n : norms) n = n.to(torch::kFloat32);
+  const auto wide =
+      grads.front().scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  for (auto& n : norms) n = n.to(wide);
   // As clip_grad_norm_: scale by max / (norm + 1e-6), never up; no host sync.
   const torch::Tensor scale =
       (cfg_.grad_clip / (torch::stack(norms).norm(2) + 1e-6)).clamp_max(1.0);
