@@ -42,6 +42,10 @@ struct TraceRecord {
   std::vector<LayerStats> layers;  // one per imitation point, in order
 };
 
+// Values of every image behind a record's histogram and moments by default
+// (--trace-sample; trace/stats.h).
+inline constexpr int64_t kTraceSamplePerImage = 64;
+
 struct TraceHeader {
   std::string run, network, dataset, config;
   std::string program;              // "sisyphus 0.1.0"
@@ -50,7 +54,7 @@ struct TraceHeader {
   // Values of every image at each point behind the histogram and the moments
   // (trace/stats.h); 0: every value (traces of sisyphus before 0.2 hold no
   // such attribute: every value).
-  int64_t sample_per_image = 64;
+  int64_t sample_per_image = kTraceSamplePerImage;
 };
 
 std::vector<double> hist_edges();  // kHistBins + 1 edges

@@ -19,8 +19,6 @@ namespace sisyphus::trace {
 // the same positions in each image). Exact over every value: count, min, max,
 // max |x|, NaN, Inf and above (the latter three cost a pass only when the
 // batch has NaN/Inf or max |x| exceeds the bound). docs/trace-format.md.
-inline constexpr int64_t kTraceSamplePerImage = TraceHeader{}.sample_per_image;
-
 class TraceAccumulator {
  public:
   // sample_per_image 0: the histogram and moments over every value (a few
