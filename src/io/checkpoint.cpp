@@ -306,14 +306,15 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 
 void seal_checkpoint(const std::string& path) {
   read_in_child_first(path, ErrorKind::kCheckpoint, [&] { load_unguarded(path, Verify::kNone); });
-  const Checkpoint ckpt = load_unguarded(path, Verify::kNone);
-  {
+  {  // the version before the content: a version-2 file is refused without a full read
     h5::Object file = h5::open_file(path);
-    if (h5::attr_int(file, "version") != 1)
+    const int64_t version = h5::attr_int(file, "version");
+    if (version != 1)
       SISYPHUS_FAIL(ErrorKind::kCheckpoint, "checkpoint '" + path + "' is version " +
-                                                std::to_string(h5::attr_int(file, "version")) +
+                                                std::to_string(version) +
                                                 ": it has its checksum already; nothing to seal");
   }
+  const Checkpoint ckpt = load_unguarded(path, Verify::kNone);
   // on a copy, renamed over the file: a kill leaves the old file or the sealed one
   const std::string tmp = path + ".tmp";
   try {
