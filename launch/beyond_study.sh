@@ -10,7 +10,8 @@
 # learnable quadratic with range control and clipping, HerPN with range control); S epochs per QuaIL stage and per
 # progressive replacement stage, E for the blend stage; these start from the
 # E-epoch ReLU baseline. A *-tuned method (blend-herpn-peak-tuned) adds T epochs
-# (default 3) on the folded network of its method, which must have run before it. Every step resumes (--resume) or is skipped when its
+# (default 3) on the folded network of its method, which must have run before it; *-tuned-bounded
+# (blend-herpn-tuned-bounded) the same with MobileNet-V1's bounded setting (λ 1, r 5, clip 10). Every step resumes (--resume) or is skipped when its
 # result exists, so the study runs in pieces: re-run the same command. A step
 # stopped by SIGTERM/SIGINT/SIGUSR1 (sisyphus saves its state and exits 75)
 # ends the study with 75, as slurm/resumable.sh expects; nothing is marked escaped.
@@ -28,6 +29,8 @@ PEAK=(--range-penalty 1e-2 --range-bound 20 --range-form peak)  # the *-peak met
 # in training (at 2r, so the penalty sees moderate excursions grow), gradient clipping
 TUNE_EPOCHS=3
 TUNE=(--lr 0.002 --weight-decay 0 --grad-clip 1 --range-penalty 1e-1 --range-bound 10 --range-form peak --clip-inputs --clip-bound 20)
+# *-tuned-bounded: the setting that bounded MobileNet-V1 (docs/results.md, mb-tune-C): λ 1, r 5, clip 10
+TUNE_BOUNDED=(--lr 0.002 --weight-decay 0 --grad-clip 1 --range-penalty 1 --range-bound 5 --range-form peak --clip-inputs --clip-bound 10)
 while (($#)); do
   case $1 in
     --epochs) EPOCHS=$2; shift 2 ;;
@@ -84,17 +87,9 @@ report() {  # LABEL CHECKPOINT [amm mode | folded]: replaces LABEL's row of an e
   rm -f "$folded"
   if [[ $mode == folded ]]; then cp "$ckpt" "$folded"  # trained in its folded form already
   else "$BIN" fold --checkpoint "$ckpt" --out "$folded" --amm-mode "$mode" > /dev/null; fi
-  local ev acc nonfinite bounded cost
-  ev=$("$BIN" eval --checkpoint "$folded" ${DATA[@]+"${DATA[@]}"} --threads "$THREADS" --trace "$TRACE" --label "$label-folded" 2>&1 | grep "^eval:.*test accuracy" | tail -1)
-  acc=$(grep -oE "test accuracy [0-9.]+%" <<<"$ev" | grep -oE "[0-9.]+")
-  nonfinite=$(grep -oE "[0-9]+ non-finite" <<<"$ev" | grep -oE "[0-9]+")
-  # bounded: no NaN/Inf and no escaping profile (trace summary's verdict) on the whole test
-  # set, and every point's max |x| below 1e6; largest: the largest max |x| over the points
-  read -r bounded largest < <("$BIN" trace summary "$TRACE" | awk -v s="$label-folded: last evaluation" '
-    index($0, s) == 1 {on = 1; next}
-    on && /verdict:/ {print (($0 ~ /bounded/ && big < 1e6) ? "bounded" : "escaping"), (big >= 1e308 ? "Inf" : big); exit}
-    on && $1 ~ /^[0-9]+$/ {v = ($3 == "NaN" || $3 == "Inf") ? 1e308 : $3 + 0; if (v > big) big = v}')
-  [[ ${nonfinite:-1} -eq 0 ]] || bounded=escaping
+  local acc nonfinite bounded largest cost
+  read -r acc nonfinite bounded largest < <(SISYPHUS_BIN=$BIN bash launch/evaluate_folded.sh "$folded" "$label-folded" "$TRACE" \
+    ${DATA[@]+"${DATA[@]}"} --threads "$THREADS")
   cost=$("$BIN" cost --checkpoint "$folded" --totals-only | awk '/this network/ {print $(NF-2)","$(NF-1)","$NF}')
   echo "$label,$ckpt,$acc,$nonfinite,$bounded,$largest,$cost" >> "$CSV"
   log "$label: folded $acc% ($nonfinite non-finite), $bounded (max |x| $largest), levels/ct-ct/pt-ct $cost"
@@ -140,6 +135,11 @@ for m in $METHODS; do
     blend-herpn-peak)
       quail_run "$P-blend-herpn-peak" --act herpn --method blend --replace-epochs "$EPOCHS" "${PEAK[@]}"
       report blend-herpn-peak "$CK/$P-blend-herpn-peak/blend.h5" ;;
+    *-tuned-bounded)
+      base=${m%-tuned-bounded}
+      [[ -f $CK/$P-$base-folded.h5 ]] || { echo "beyond_study.sh: $m needs $base's folded network: run $base first" >&2; exit 2; }
+      train_run "$P-$m" --init "$CK/$P-$base-folded.h5" "${TUNE_BOUNDED[@]}" --epochs "$TUNE_EPOCHS"
+      report "$m" "$CK/$P-$m/last.h5" folded ;;
     *-tuned)
       base=${m%-tuned}
       [[ -f $CK/$P-$base-folded.h5 ]] || { echo "beyond_study.sh: $m needs $base's folded network: run $base first" >&2; exit 2; }
