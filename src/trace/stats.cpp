@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "trace/scan.h"
+
 #include <cmath>
 #include <limits>
 
@@ -114,36 +116,73 @@ torch::Tensor finite_row(const torch::Tensor& x, const torch::Tensor& sample, do
   return torch::cat({sums, log_histogram(sample), torch::tensor({-mn, mx, max_abs}, f64)});
 }
 
+// The row of a batch on the CPU in float32 (scan.h): the exact counts and
+// extremes from one pass over every value, whatever NaN/Inf it holds; the
+// moments and the histogram from the sample, as in finite_row.
+bool scannable(const torch::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous();
+}
+
+torch::Tensor scanned_row(const torch::Tensor& x, const torch::Tensor& sample, double bound) {
+  const auto f64 = x.options().dtype(torch::kFloat64);
+  const ValueScan v = scan_values(x.data_ptr<float>(), x.numel(), static_cast<float>(bound));
+  const bool clean = v.nan == 0 && v.inf == 0;
+  const torch::Tensor s_valid =
+      clean ? sample : sample.masked_select(torch::isnan(sample).logical_not());
+  const torch::Tensor s_finite = clean ? sample : s_valid.masked_select(torch::isfinite(s_valid));
+  const torch::Tensor sd = s_finite.to(torch::kFloat64);
+  const double neg_min = -static_cast<double>(v.min), max = v.max;
+  torch::Tensor sums = torch::stack({
+      torch::full({}, static_cast<double>(x.numel()), f64),
+      torch::full({}, static_cast<double>(s_finite.numel()), f64),
+      sd.sum(),
+      torch::dot(sd, sd),
+      torch::full({}, static_cast<double>(v.nan), f64),
+      torch::full({}, static_cast<double>(v.inf), f64),
+      torch::full({}, static_cast<double>(v.above), f64),
+  });
+  return torch::cat(
+      {sums, log_histogram(s_valid), torch::tensor({neg_min, max, std::max(neg_min, max)}, f64)});
+}
+
 }  // namespace
 
 void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t samples) {
   torch::NoGradGuard no_grad;
   samples_ += samples;
-  std::vector<torch::Tensor> xs, picked, extremes;
-  std::vector<int64_t> index;
+  std::vector<torch::Tensor> xs, picked, extremes, rows;
+  std::vector<int64_t> index, row_index;
   for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
     const torch::Tensor out = outputs[l].detach();
     torch::Tensor x = out.reshape({-1});
     if (x.numel() == 0) continue;
+    if (scannable(x)) {  // the CPU: one pass, no second look at the batch
+      rows.push_back(scanned_row(x, sample_of(out, per_image_), bound_));
+      row_index.push_back(static_cast<int64_t>(l));
+      continue;
+    }
     xs.push_back(x);
     picked.push_back(sample_of(out, per_image_));
     auto [mn, mx] = torch::aminmax(x);  // NaN anywhere makes them NaN: the finiteness test too
     extremes.push_back(torch::stack({mn, mx}).to(torch::kFloat64));
     index.push_back(static_cast<int64_t>(l));
   }
-  if (xs.empty()) return;
+  if (rows.empty() && xs.empty()) return;
   ++batches_computed_;
-  // Two host transfers per batch whatever the number of points: every
-  // point's min and max, then every point's row.
-  torch::Tensor ext = torch::stack(extremes).to(torch::kCPU);
-  auto e = ext.accessor<double, 2>();
-  std::vector<torch::Tensor> rows;
-  for (size_t k = 0; k < xs.size(); ++k) {
-    const auto i = static_cast<int64_t>(k);
-    const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
-    rows.push_back(finite ? finite_row(xs[k], picked[k], e[i][0], e[i][1], bound_)
-                          : point_row(xs[k], picked[k], bound_));
+  // On a GPU, two host transfers per batch whatever the number of points:
+  // every point's min and max, then every point's row.
+  if (!xs.empty()) {
+    torch::Tensor ext = torch::stack(extremes).to(torch::kCPU);
+    auto e = ext.accessor<double, 2>();
+    for (size_t k = 0; k < xs.size(); ++k) {
+      const auto i = static_cast<int64_t>(k);
+      const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
+      rows.push_back(finite ? finite_row(xs[k], picked[k], e[i][0], e[i][1], bound_)
+                            : point_row(xs[k], picked[k], bound_));
+      row_index.push_back(index[k]);
+    }
   }
+  index = row_index;
   torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
   torch::Tensor idx = torch::tensor(index, torch::kInt64);
   sums_.index_add_(0, idx, block.narrow(1, 0, kSumCols + kHistBins));

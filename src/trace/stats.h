@@ -13,12 +13,13 @@
 
 namespace sisyphus::trace {
 
-// What a record costs: one pass over every value of a point (its min and max,
-// which also show whether the batch holds NaN/Inf), and the histogram and the
-// moments over a fixed sample of every image's values (kTraceSamplePerImage,
-// the same positions in each image). Exact over every value: count, min, max,
-// max |x|, NaN, Inf and above (the latter three cost a pass only when the
-// batch has NaN/Inf or max |x| exceeds the bound). docs/trace-format.md.
+// What a record costs: one pass over every value of a point, and the
+// histogram and the moments over a fixed sample of every image's values
+// (kTraceSamplePerImage, the same positions in each image). Exact over every
+// value: count, min, max, max |x|, NaN, Inf and above. On a CPU (float32) the
+// pass is scan.h's, whatever NaN/Inf the batch holds; elsewhere it is torch's
+// min and max, and NaN/Inf, above count cost more passes only when the batch
+// has NaN/Inf or max |x| exceeds the bound. docs/trace-format.md.
 class TraceAccumulator {
  public:
   // sample_per_image 0: the histogram and moments over every value (a few

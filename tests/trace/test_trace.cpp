@@ -14,6 +14,7 @@
 #include "support/fixtures.h"
 #include "trace/reader.h"
 #include "trace/report.h"
+#include "trace/scan.h"
 #include "trace/stats.h"
 #include "trace/writer.h"
 
@@ -313,4 +314,72 @@ TEST(TraceStats, AllNaNPoint) {
   for (auto c : s[1].hist) in_hist += c;
   EXPECT_EQ(in_hist, 0);
   EXPECT_EQ(s[0].max_abs, 1.0);  // the finite point beside it is unaffected
+}
+
+// The CPU's one-pass scan (AVX2 where the CPU has it) against torch's own
+// operations and against the portable loop: every length around the vector
+// width, NaN, +-Inf, values at the bound, an all-NaN array.
+TEST(TraceScan, EqualsTorchAndThePortableLoop) {
+  torch::manual_seed(9);
+  const float bound = 100.0f;
+  for (int64_t n : {0, 1, 7, 8, 9, 31, 1003, 100000}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      torch::Tensor x = torch::randn({n}) * 80;
+      if (variant == 1 && n > 0) {  // NaN, +-Inf and the bound itself sprinkled in
+        auto v = x.accessor<float, 1>();
+        for (int64_t i = 0; i < n; i += 5) v[i] = NAN;
+        for (int64_t i = 2; i < n; i += 13) v[i] = INFINITY;
+        for (int64_t i = 3; i < n; i += 17) v[i] = -INFINITY;
+        for (int64_t i = 4; i < n; i += 19) v[i] = bound;
+      }
+      if (variant == 2) x.fill_(NAN);
+      const trace::ValueScan a = trace::scan_values(x.data_ptr<float>(), n, bound);
+      const trace::ValueScan b = trace::scan_values_portable(x.data_ptr<float>(), n, bound);
+      const torch::Tensor nan = torch::isnan(x), valid = x.masked_select(nan.logical_not());
+      EXPECT_EQ(a.nan, nan.sum().item<int64_t>()) << n << " " << variant;
+      EXPECT_EQ(a.inf, torch::isinf(x).sum().item<int64_t>()) << n << " " << variant;
+      EXPECT_EQ(a.above, valid.abs().gt(bound).sum().item<int64_t>()) << n << " " << variant;
+      if (valid.numel() > 0) {
+        EXPECT_EQ(a.min, valid.min().item<float>()) << n << " " << variant;
+        EXPECT_EQ(a.max, valid.max().item<float>()) << n << " " << variant;
+      } else {
+        EXPECT_EQ(a.min, INFINITY);
+        EXPECT_EQ(a.max, -INFINITY);
+      }
+      EXPECT_EQ(a.nan, b.nan);
+      EXPECT_EQ(a.inf, b.inf);
+      EXPECT_EQ(a.above, b.above);
+      EXPECT_EQ(a.min, b.min);
+      EXPECT_EQ(a.max, b.max);
+    }
+  }
+}
+
+// A CPU float32 batch takes the scan; the same values in float64 take the
+// general path (as a GPU batch does): the same record.
+TEST(TraceStats, CpuScanRowEqualsTheGeneralRow) {
+  torch::manual_seed(11);
+  torch::Tensor x = torch::randn({6, 4, 9, 9}) * 60;
+  torch::Tensor flat = x.view({-1});
+  auto v = flat.accessor<float, 1>();
+  for (int64_t i = 0; i < x.numel(); i += 37) v[i] = NAN;
+  v[5] = INFINITY;
+  v[6] = -INFINITY;
+  v[8] = 0.0f;
+  trace::TraceAccumulator scanned(1, 100.0), general(1, 100.0);
+  scanned.add({x}, 6);
+  general.add({x.to(torch::kFloat64)}, 6);
+  const trace::LayerStats a = scanned.reduce(nullptr)[0], b = general.reduce(nullptr)[0];
+  EXPECT_EQ(a.count, b.count);
+  EXPECT_EQ(a.nan, b.nan);
+  EXPECT_GT(a.nan, 0);
+  EXPECT_EQ(a.inf, 2);
+  EXPECT_EQ(b.inf, 2);
+  EXPECT_EQ(a.above, b.above);
+  EXPECT_EQ(a.min, b.min);
+  EXPECT_EQ(a.max, b.max);
+  EXPECT_EQ(a.max_abs, b.max_abs);
+  EXPECT_EQ(a.hist, b.hist);
+  EXPECT_NEAR(a.mean, b.mean, 1e-9 * (1 + std::abs(b.mean)));
+  EXPECT_NEAR(a.std, b.std, 1e-9 * b.std);
 }
