@@ -93,7 +93,9 @@ void Object::close() {
   if (id_ < 0) return;
   hid_t id = id_;
   id_ = -1;
-  if (H5Iget_type(id) == H5I_FILE) {
+  const H5I_type_t kind = H5Iget_type(id);
+  if (kind == H5I_BADID) h5_fail("H5Iget_type", file_, path_, __FILE__, __LINE__);
+  if (kind == H5I_FILE) {
     H5_CHECK(H5Fclose(id), "H5Fclose", file_, path_);
   } else {
     H5_CHECK(H5Oclose(id), "H5Oclose", file_, path_);
@@ -192,8 +194,10 @@ bool exists(const Object& loc, const std::string& name) {
   while (start <= name.size()) {
     size_t slash = name.find('/', start);
     std::string prefix = name.substr(0, slash == std::string::npos ? name.size() : slash);
-    htri_t r = H5Lexists(loc.id(), prefix.c_str(), H5P_DEFAULT);
-    if (r <= 0) return false;
+    // every earlier component exists; a negative answer is an error (one that is not a group)
+    const htri_t r =
+        H5_CHECK(H5Lexists(loc.id(), prefix.c_str(), H5P_DEFAULT), "H5Lexists", loc.file(), prefix);
+    if (r == 0) return false;
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -298,12 +302,16 @@ ArrayInfo array_info(const Object& loc, const std::string& name) {
   hid_t type = H5_CHECK(H5Dget_type(dset), "H5Dget_type", loc.file(), path);
   Guard type_guard{type, H5Tclose};
   ArrayInfo info;
-  H5T_class_t cls = H5Tget_class(type);
-  size_t size = H5Tget_size(type);
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  if (cls == H5T_NO_CLASS || size == 0)
+    h5_fail("H5Tget_class/H5Tget_size", loc.file(), path, __FILE__, __LINE__);
   if (cls == H5T_FLOAT) {
     info.dtype = size == 4 ? DType::kF32 : DType::kF64;
   } else if (cls == H5T_INTEGER) {
-    bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+    const H5T_sign_t sign = H5Tget_sign(type);
+    if (sign == H5T_SGN_ERROR) h5_fail("H5Tget_sign", loc.file(), path, __FILE__, __LINE__);
+    const bool is_signed = sign == H5T_SGN_2;
     if (size == 1)
       info.dtype = DType::kU8;
     else if (size == 2)

@@ -17,7 +17,7 @@ namespace {
 void write_attr_1d(const Object& obj, const std::string& name, hid_t type, hsize_t n,
                    const void* data) {
   std::string what = obj.path() + "@" + name;
-  if (H5Aexists(obj.id(), name.c_str()) > 0)
+  if (H5_CHECK(H5Aexists(obj.id(), name.c_str()), "H5Aexists", obj.file(), what) > 0)
     H5_CHECK(H5Adelete(obj.id(), name.c_str()), "H5Adelete", obj.file(), what);
   hid_t space = H5_CHECK(H5Screate_simple(1, &n, nullptr), "H5Screate_simple", obj.file(), what);
   Guard space_guard{space, H5Sclose};
@@ -40,6 +40,8 @@ void write_attr(const Object& obj, const std::string& name, hid_t type, const vo
     hid_t old_space = H5_CHECK(H5Aget_space(old), "H5Aget_space", obj.file(), what);
     Guard old_space_guard{old_space, H5Sclose};
     const H5S_class_t shape = H5Sget_simple_extent_type(old_space);
+    if (shape == H5S_NO_CLASS)
+      h5_fail("H5Sget_simple_extent_type", obj.file(), what, __FILE__, __LINE__);
     if (H5_CHECK(H5Tequal(old_type, type), "H5Tequal", obj.file(), what) > 0 &&
         shape == H5S_SCALAR) {
       H5_CHECK(H5Awrite(old, type, value), "H5Awrite", obj.file(), what);
@@ -57,7 +59,7 @@ void write_attr(const Object& obj, const std::string& name, hid_t type, const vo
 
 hid_t open_attr(const Object& obj, const std::string& name) {
   std::string what = obj.path() + "@" + name;
-  if (H5Aexists(obj.id(), name.c_str()) <= 0) {
+  if (H5_CHECK(H5Aexists(obj.id(), name.c_str()), "H5Aexists", obj.file(), what) == 0) {
     SISYPHUS_FAIL(ErrorKind::kHdf5, "attribute '" + what + "' is missing in " + obj.file());
   }
   return H5_CHECK(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen", obj.file(), what);
@@ -108,7 +110,8 @@ std::vector<std::string> attr_strings(const Object& obj, const std::string& name
 }
 
 bool has_attr(const Object& obj, const std::string& name) {
-  return H5Aexists(obj.id(), name.c_str()) > 0;
+  return H5_CHECK(H5Aexists(obj.id(), name.c_str()), "H5Aexists", obj.file(),
+                  obj.path() + "@" + name) > 0;
 }
 
 std::string attr_string(const Object& obj, const std::string& name) {
@@ -117,22 +120,27 @@ std::string attr_string(const Object& obj, const std::string& name) {
   Guard attr_guard{attr, H5Aclose};
   hid_t type = H5_CHECK(H5Aget_type(attr), "H5Aget_type", obj.file(), what);
   Guard type_guard{type, H5Tclose};
-  if (H5Tget_class(type) != H5T_STRING) {
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_NO_CLASS) h5_fail("H5Tget_class", obj.file(), what, __FILE__, __LINE__);
+  if (cls != H5T_STRING) {
     SISYPHUS_FAIL(ErrorKind::kHdf5,
                   "attribute '" + what + "' in " + obj.file() + " is not a string");
   }
-  if (H5Tis_variable_str(type) > 0) {
+  if (H5_CHECK(H5Tis_variable_str(type), "H5Tis_variable_str", obj.file(), what) > 0) {
     hid_t mem = H5_CHECK(H5Tcopy(H5T_C_S1), "H5Tcopy", obj.file(), what);
     Guard mem_guard{mem, H5Tclose};
     H5_CHECK(H5Tset_size(mem, H5T_VARIABLE), "H5Tset_size", obj.file(), what);
-    H5_CHECK(H5Tset_cset(mem, H5Tget_cset(type)), "H5Tset_cset", obj.file(), what);
+    const H5T_cset_t cset = H5Tget_cset(type);
+    if (cset == H5T_CSET_ERROR) h5_fail("H5Tget_cset", obj.file(), what, __FILE__, __LINE__);
+    H5_CHECK(H5Tset_cset(mem, cset), "H5Tset_cset", obj.file(), what);
     char* ptr = nullptr;
     H5_CHECK(H5Aread(attr, mem, &ptr), "H5Aread", obj.file(), what);
     std::string out = ptr ? ptr : "";
     if (ptr) H5free_memory(ptr);
     return out;
   }
-  size_t size = H5Tget_size(type);
+  const size_t size = H5Tget_size(type);
+  if (size == 0) h5_fail("H5Tget_size", obj.file(), what, __FILE__, __LINE__);
   std::string out(size, '\0');
   H5_CHECK(H5Aread(attr, type, out.data()), "H5Aread", obj.file(), what);
   out.resize(out.find('\0') == std::string::npos ? size : out.find('\0'));

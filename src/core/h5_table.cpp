@@ -141,7 +141,9 @@ std::vector<std::string> read_strings(const Object& loc, const std::string& name
   {
     hid_t stored_type = H5_CHECK(H5Dget_type(dset), "H5Dget_type", loc.file(), path);
     Guard stored_type_guard{stored_type, H5Tclose};
-    check_stored(dset, {static_cast<hsize_t>(n)}, H5Tget_size(stored_type), loc.file(), path);
+    const size_t stored_size = H5Tget_size(stored_type);
+    if (stored_size == 0) h5_fail("H5Tget_size", loc.file(), path, __FILE__, __LINE__);
+    check_stored(dset, {static_cast<hsize_t>(n)}, stored_size, loc.file(), path);
   }
   hid_t type = vlen_string_type(loc.file(), path);
   Guard type_guard{type, H5Tclose};

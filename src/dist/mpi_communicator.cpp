@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace sisyphus::dist {
 namespace {
@@ -92,8 +93,10 @@ class MpiWork : public Work {
       : tensor_(std::move(t)), host_(std::move(host)), average_(average), size_(size) {}
   ~MpiWork() override {
     if (!done_) {
-      // Never leave a request dangling: a destroyed handle still completes.
-      MPI_Wait(&request_, MPI_STATUS_IGNORE);
+      // Never leave a request dangling: a destroyed handle still completes
+      // (a destructor cannot throw: a failure is said, not raised).
+      if (MPI_Wait(&request_, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        log::warn("MPI_Wait failed for an abandoned collective");
     }
   }
   MPI_Request* request() { return &request_; }
@@ -188,7 +191,9 @@ class MpiEnvironment {
   }
   ~MpiEnvironment() {
     int finalized = 0;
-    if (owns_ && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
+    if (owns_ && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized &&
+        MPI_Finalize() != MPI_SUCCESS)
+      log::warn("MPI_Finalize failed");
   }
   MpiEnvironment(const MpiEnvironment&) = delete;
   MpiEnvironment& operator=(const MpiEnvironment&) = delete;
@@ -262,7 +267,7 @@ torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& t) {
 void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
 void MpiCommunicator::abort(int code) {
-  MPI_Abort(MPI_COMM_WORLD, code);
+  MPI_Abort(MPI_COMM_WORLD, code);  // returns only if it failed: then this process ends alone
   std::exit(code);
 }
 
