@@ -101,11 +101,16 @@ void GradientReducer::on_grad(size_t k, const torch::Tensor& grad) {
   Slot& s = slots_[k];
   Bucket& b = buckets_[static_cast<size_t>(s.bucket)];
   torch::NoGradGuard no_grad;
+  // Scaled while copied into the bucket (as c10d's reducer does): one pass,
+  // not a copy and then a pass over the bucket.
   if (s.ready) {
-    s.view.add_(grad);  // a second gradient for the same tensor
+    s.view.add_(grad, scale_);  // a second gradient for the same tensor
     return;
   }
-  s.view.copy_(grad);
+  if (scale_ == 1.0)
+    s.view.copy_(grad);
+  else
+    torch::mul_out(s.view, grad, scale_);
   s.ready = true;
   if (--b.pending == 0) launch_ready_buckets();
   // Give in-flight non-blocking collectives a chance to progress.
@@ -124,7 +129,6 @@ void GradientReducer::launch_ready_buckets() {
       auto [lo, hi] = torch::aminmax(b.flat);
       nonfinite_.logical_or_(lo.isfinite().logical_and(hi.isfinite()).logical_not());
     }
-    if (scale_ != 1.0) b.flat.mul_(scale_);
     if (last) {  // nothing left to overlap with: exposed time
       TimedWait timed(*wait_timer_);
       for (auto& earlier : buckets_)
