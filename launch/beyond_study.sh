@@ -85,7 +85,8 @@ report() {  # LABEL CHECKPOINT [amm mode | folded]: replaces LABEL's row of an e
     return
   fi
   rm -f "$folded"
-  if [[ $mode == folded ]]; then cp "$ckpt" "$folded"  # trained in its folded form already
+  # a network trained in its folded form (mode folded): fold writes its weights without the training state
+  if [[ $mode == folded ]]; then "$BIN" fold --checkpoint "$ckpt" --out "$folded" > /dev/null
   else "$BIN" fold --checkpoint "$ckpt" --out "$folded" --amm-mode "$mode" > /dev/null; fi
   local acc nonfinite bounded largest cost
   read -r acc nonfinite bounded largest < <(SISYPHUS_BIN=$BIN bash launch/evaluate_folded.sh "$folded" "$label-folded" "$TRACE" \

@@ -14,8 +14,10 @@ WORK=${1:?usage: ship_results.sh WORKDIR [NET ...]}; shift
 NETS=("$@"); ((${#NETS[@]})) || NETS=(lenet resnet20 resnet32 mobilenet)
 OUT=checkpoints/results
 CSV=$OUT/results.csv
-commit=$(git rev-parse --short=12 HEAD)
-git diff --quiet HEAD -- src launch || commit="$commit+changes"
+# the commit whose code trains the networks; SHIP_COMMIT names it when this script runs again
+# later only to collect (the study skips what has finished, and re-evaluates it)
+commit=${SHIP_COMMIT:-$(git rev-parse --short=12 HEAD)}
+[[ -n ${SHIP_COMMIT:-} ]] || git diff --quiet HEAD -- src launch || commit="$commit+changes"
 mkdir -p "$WORK" "$OUT"
 [[ -f $CSV ]] || echo "file,net,method,accuracy,nonfinite,bounded,max_abs,levels,ct_ct,pt_ct,commit,command" > "$CSV"
 

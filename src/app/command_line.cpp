@@ -141,7 +141,8 @@ std::unique_ptr<CommandLine> make_command_line() {
   CLI::App* fold_cmd = c.fold_cmd = app.add_subcommand(
       "fold",
       "Write a checkpoint's deployable form: BN folded into the conv/linear weights, each "
-      "activation (AMM included) one polynomial per channel; no batch statistics at inference");
+      "activation (AMM included) one polynomial per channel; no batch statistics at inference (a "
+      "folded checkpoint, trained further: its weights without the training state)");
   fold_cmd->add_option("--checkpoint", fold_cfg.checkpoint, "The trained checkpoint (.h5)")
       ->required();
   fold_cmd->add_option("--out", fold_cfg.out, "The folded checkpoint to write (.h5)")->required();

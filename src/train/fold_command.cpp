@@ -15,6 +15,30 @@
 
 namespace sisyphus::train {
 
+namespace {
+
+// A folded network trained further as it is deployed (`train --init`): its
+// deployable form is its weights, without the training state (momentum, the
+// data order's position) that its last checkpoint carries.
+FoldReport refold(const FoldConfig& cfg, const SavedNetwork& saved) {
+  io::Checkpoint out;
+  out.meta = saved.ckpt.meta;
+  out.meta.stage = "folded";
+  out.meta.teacher = cfg.checkpoint;
+  out.model = saved.ckpt.model;
+  io::save_checkpoint(cfg.out, out);
+  FoldReport r;
+  r.activation = out.meta.activation;
+  for (const auto& p : saved.net->points()) r.slots += p.slot.is_empty() ? 0 : 1;
+  r.parameters = saved.net->parameter_count();
+  log::info("fold: " + cfg.checkpoint + " is folded already -> " + cfg.out +
+            ": its weights without its training state, " + std::to_string(r.parameters) +
+            " parameters");
+  return r;
+}
+
+}  // namespace
+
 FoldReport fold_checkpoint(const FoldConfig& cfg) {
   SISYPHUS_CHECK(!cfg.out.empty(), ErrorKind::kConfig, "fold needs --out FILE");
   std::error_code ec1, ec2;
@@ -24,8 +48,7 @@ FoldReport fold_checkpoint(const FoldConfig& cfg) {
                  "--out must not be the input checkpoint '" + cfg.checkpoint + "'");
   const nn::AmmMode mode = nn::parse_amm_mode(cfg.amm_mode);
   SavedNetwork saved = load_saved_network(cfg.checkpoint);
-  SISYPHUS_CHECK(!saved.ckpt.meta.folded, ErrorKind::kConfig,
-                 "'" + cfg.checkpoint + "' is folded already");
+  if (saved.ckpt.meta.folded) return refold(cfg, saved);
   nn::set_amm_mode(*saved.net, mode);
   if (nn::has_amm(*saved.net))
     SISYPHUS_CHECK(nn::has_amm_statistics(*saved.net, mode), ErrorKind::kCheckpoint,

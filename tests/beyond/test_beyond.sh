@@ -153,8 +153,20 @@ one_error $? "range penalty without a bound" "need a bound > 0"
 one_error $? "unknown --method" "method"
 "$BIN" fold --checkpoint "$S" --out "$S" > "$WORK/out" 2> "$WORK/err"
 one_error $? "fold over its input" "must not be the input"
-"$BIN" fold --checkpoint "$WORK/folded.h5" --out "$WORK/f2.h5" > "$WORK/out" 2> "$WORK/err"
-one_error $? "fold a folded checkpoint" "folded already"
+# a folded network trained further: fold writes its weights without its training state
+"$BIN" fold --checkpoint "$WORK/ck/settle/last.h5" --out "$WORK/f2.h5" > "$WORK/out" 2> "$WORK/err"
+if [[ $? -eq 0 ]] && grep -q "is folded already -> $WORK/f2.h5: its weights without its training state" "$WORK/out" \
+   && $PY - "$WORK/ck/settle/last.h5" "$WORK/f2.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert b.attrs["folded"] == 1 and b.attrs["stage"] == "folded", dict(b.attrs)
+assert sorted(a["model"]) == sorted(b["model"])
+for k in a["model"]:
+    assert np.array_equal(a["model"][k][()], b["model"][k][()]), k
+assert len(a["optimizer"]) > 0 and len(b["optimizer"]) == 0, (list(a["optimizer"]), list(b["optimizer"]))
+PY
+then pass "fold of a folded network trained further: the same weights, no momentum"
+else fail "fold of a folded network trained further"; cat "$WORK/out" "$WORK/err"; fi
 "$BIN" train --net lenet --epochs 1 --act amm+quad --run s-amm "${D[@]}" > "$WORK/out" 2>&1
 "$BIN" fold --checkpoint "$WORK/ck/s-amm/last.h5" --out "$WORK/f3.h5" --amm-mode mm > "$WORK/out" 2> "$WORK/err"
 one_error $? "fold with AMM mode mm (batch statistics)" "no fixed map to fold"
