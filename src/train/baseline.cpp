@@ -203,8 +203,14 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
       SISYPHUS_FAIL(ErrorKind::kDiverged,
                     "epoch " + std::to_string(epoch + 1) + ": " + out.stopped);
     if (out.interrupted_at > 0) {  // a stop signal: the unfinished epoch's state, then exit
-      const EpochRecord rec{"baseline", -1,     epoch,    cfg.epochs,  step,
-                            plan.lr,    "loss", out.sums, out.seconds, std::nullopt};
+      const EpochRecord rec{.stage = "baseline",
+                            .epoch = epoch,
+                            .epochs = cfg.epochs,
+                            .step = step,
+                            .lr = plan.lr,
+                            .loss_name = "loss",
+                            .sums = out.sums,
+                            .seconds = out.seconds};
       io::Checkpoint ckpt = unfinished_checkpoint(job, meta, rec, out.interrupted_at, *net, sgd);
       if (job.rank == 0) io::save_checkpoint(last_path, ckpt);
       result.interrupted = interrupted_line(
@@ -217,11 +223,15 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
     images_seen += out.sums.seen;
     if (const std::string r = range_report(*net, cfg.range, *job.comm); !r.empty()) log::info(r);
 
-    EpochRecord rec{"baseline",  -1,
-                    epoch + 1,   cfg.epochs,
-                    step,        plan.lr,
-                    "loss",      out.sums,
-                    out.seconds, runner.test(*net, "baseline", "-", epoch + 1, step)};
+    EpochRecord rec{.stage = "baseline",
+                    .epoch = epoch + 1,
+                    .epochs = cfg.epochs,
+                    .step = step,
+                    .lr = plan.lr,
+                    .loss_name = "loss",
+                    .sums = out.sums,
+                    .seconds = out.seconds,
+                    .eval = runner.test(*net, "baseline", "-", epoch + 1, step)};
     result.eval = *rec.eval;
     ++result.epochs_run;
     // the row first: a kill between the two leaves a row the resumed run drops and writes again

@@ -134,17 +134,18 @@ io::Checkpoint unfinished_checkpoint(const Job& job, const io::CheckpointMeta& r
 
 EpochRow epoch_row(const EpochRecord& rec, double elapsed_s) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  return EpochRow{rec.stage,
-                  rec.epoch,
-                  rec.step,
-                  rec.lr,
-                  rec.sums.mean_loss(),
-                  rec.sums.accuracy(),
-                  rec.eval ? rec.eval->mean_loss() : nan,
-                  rec.eval ? rec.eval->accuracy() : nan,
-                  rec.eval ? rec.eval->finite_accuracy() : nan,
-                  rec.seconds > 0 ? static_cast<double>(rec.sums.seen) / rec.seconds : 0,
-                  elapsed_s};
+  return EpochRow{
+      .stage = rec.stage,
+      .epoch = rec.epoch,
+      .step = rec.step,
+      .lr = rec.lr,
+      .train_loss = rec.sums.mean_loss(),
+      .train_acc = rec.sums.accuracy(),
+      .test_loss = rec.eval ? rec.eval->mean_loss() : nan,
+      .test_acc = rec.eval ? rec.eval->accuracy() : nan,
+      .test_acc_finite = rec.eval ? rec.eval->finite_accuracy() : nan,
+      .images_per_s = rec.seconds > 0 ? static_cast<double>(rec.sums.seen) / rec.seconds : 0,
+      .elapsed_s = elapsed_s};
 }
 
 std::string epoch_line(const EpochRecord& rec, double elapsed_s, const std::string& extra) {

@@ -76,9 +76,15 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
       return false;
     }
     if (out.interrupted_at > 0) {  // a stop signal: the unfinished epoch's state, then exit
-      const EpochRecord rec{
-          stage.name, static_cast<int64_t>(stage.point), epoch,    stage.epochs, step_,
-          plan.lr,    stage.mimic() ? "mse" : "loss",    out.sums, out.seconds,  std::nullopt};
+      const EpochRecord rec{.stage = stage.name,
+                            .point = static_cast<int64_t>(stage.point),
+                            .epoch = epoch,
+                            .epochs = stage.epochs,
+                            .step = step_,
+                            .lr = plan.lr,
+                            .loss_name = stage.mimic() ? "mse" : "loss",
+                            .sums = out.sums,
+                            .seconds = out.seconds};
       io::Checkpoint ckpt =
           unfinished_checkpoint(job_, meta_, rec, out.interrupted_at, *student_, sgd);
       if (job_.rank == 0) io::save_checkpoint(last_path_, ckpt);
@@ -94,9 +100,15 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
                                     static_cast<double>(runner_->steps_per_epoch());
 
     // Tested only where it means something (--evaluate).
-    EpochRecord rec{
-        stage.name, static_cast<int64_t>(stage.point), epoch + 1, stage.epochs, step_,
-        plan.lr,    stage.mimic() ? "mse" : "loss",    out.sums,  out.seconds,  std::nullopt};
+    EpochRecord rec{.stage = stage.name,
+                    .point = static_cast<int64_t>(stage.point),
+                    .epoch = epoch + 1,
+                    .epochs = stage.epochs,
+                    .step = step_,
+                    .lr = plan.lr,
+                    .loss_name = stage.mimic() ? "mse" : "loss",
+                    .sums = out.sums,
+                    .seconds = out.seconds};
     if (evaluation_due(cfg_.evaluate, stages_, index, epoch)) {
       rec.eval = runner_->test(*student_, stage.name, nn::has_amm(*student_) ? "amm" : "-",
                                epoch + 1, step_);
