@@ -84,6 +84,37 @@ void save_logits(nn::NetworkImpl& net, const data::ImageSet& set, const data::Da
   file.close();
 }
 
+// The paper's drop-in replacement: the checkpoint's activations swapped for
+// cfg.act without retraining (the trained AMM statistics kept when both have
+// AMM).
+void drop_in(nn::NetworkImpl& net, const EvalConfig& cfg, const io::Checkpoint& ckpt,
+             const data::DatasetSpec& spec) {
+  if (nn::has_amm(net) && cfg.act.rfind("amm+", 0) != 0) {
+    SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + " would drop the AMM layers of '" +
+                                          cfg.checkpoint + "' (" + ckpt.meta.activation + ")");
+  }
+  if (cfg.act.rfind("amm+", 0) == 0 && !nn::has_amm(net)) {
+    SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + ": '" + cfg.checkpoint +
+                                          "' has no trained AMM statistics (" +
+                                          ckpt.meta.activation +
+                                          "); add AMM by training with `sisyphus quail --amm`");
+  }
+  if (!nn::has_amm(net)) {
+    nn::set_activations(net, cfg.act, probe_input(spec));
+    return;
+  }
+  // keep the trained AMM statistics, swap what follows them
+  torch::NoGradGuard no_grad;
+  std::map<std::string, torch::Tensor> amm_state;
+  for (const auto& item : net.named_buffers())
+    if (item.key().find(".amm.") != std::string::npos) amm_state[item.key()] = item.value().clone();
+  nn::set_activations(net, cfg.act, probe_input(spec));
+  for (auto& item : net.named_buffers()) {
+    auto kept = amm_state.find(item.key());
+    if (kept != amm_state.end()) item.value().copy_(kept->second);
+  }
+}
+
 }  // namespace
 
 void check_eval_config(const EvalConfig& cfg) {
@@ -107,32 +138,7 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {
     log::info("eval: '" + cfg.checkpoint + "' predates AMM's biggest statistics (" +
               missing.front() + ", ...): --amm-mode biggest is unavailable for it");
   EvalReport report;
-  if (!cfg.act.empty() && cfg.act != ckpt.meta.activation) {
-    if (nn::has_amm(*net) && cfg.act.rfind("amm+", 0) != 0) {
-      SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + " would drop the AMM layers of '" +
-                                            cfg.checkpoint + "' (" + ckpt.meta.activation + ")");
-    }
-    if (cfg.act.rfind("amm+", 0) == 0 && !nn::has_amm(*net)) {
-      SISYPHUS_FAIL(ErrorKind::kConfig, "--act " + cfg.act + ": '" + cfg.checkpoint +
-                                            "' has no trained AMM statistics (" +
-                                            ckpt.meta.activation +
-                                            "); add AMM by training with `sisyphus quail --amm`");
-    }
-    if (nn::has_amm(*net)) {  // keep the trained AMM statistics, swap what follows them
-      torch::NoGradGuard no_grad;
-      std::map<std::string, torch::Tensor> amm_state;
-      for (const auto& item : net->named_buffers())
-        if (item.key().find(".amm.") != std::string::npos)
-          amm_state[item.key()] = item.value().clone();
-      nn::set_activations(*net, cfg.act, probe_input(spec));
-      for (auto& item : net->named_buffers()) {
-        auto kept = amm_state.find(item.key());
-        if (kept != amm_state.end()) item.value().copy_(kept->second);
-      }
-    } else {
-      nn::set_activations(*net, cfg.act, probe_input(spec));
-    }
-  }
+  if (!cfg.act.empty() && cfg.act != ckpt.meta.activation) drop_in(*net, cfg, ckpt, spec);
   report.activation = nn::activation_spec(*net);
   report.has_amm = nn::has_amm(*net);
   place_module(*net, job.place);
