@@ -209,4 +209,10 @@ void Heartbeat::run() {
   }
 }
 
+std::shared_ptr<Heartbeat> watch_peers(Communicator& comm, double timeout_s,
+                                       Heartbeat::Lost on_lost) {
+  if (comm.size() == 1) return nullptr;  // nobody to lose
+  return std::make_shared<Heartbeat>(comm, timeout_s, std::move(on_lost));
+}
+
 }  // namespace sisyphus::dist

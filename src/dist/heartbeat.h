@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,5 +66,10 @@ class Heartbeat {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// The heartbeat a job needs: one over `comm` when it has other ranks to watch,
+// none (null) for a single process. Collective like the constructor.
+std::shared_ptr<Heartbeat> watch_peers(Communicator& comm, double timeout_s,
+                                       Heartbeat::Lost on_lost);
 
 }  // namespace sisyphus::dist

@@ -32,17 +32,14 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   job.world = job.comm->size();
   job.local_ranks = c.local_ranks;
   log::set_rank(job.rank, job.world);
-  if (job.world > 1) {
-    const int rank = job.rank;
-    job.heartbeat = std::make_shared<dist::Heartbeat>(
-        *job.comm, dev.peer_timeout, [rank](const std::string& why) {
-          // The main thread may be inside a collective that never returns, and
-          // MPI_Abort would wait on the lost peer too: say so once and leave.
-          std::fprintf(stderr, "sisyphus: [rank %d] %s; ending this rank\n", rank, why.c_str());
-          std::fflush(stderr);
-          std::_Exit(1);
-        });
-  }
+  const int rank = job.rank;
+  job.heartbeat = dist::watch_peers(*job.comm, dev.peer_timeout, [rank](const std::string& why) {
+    // The main thread may be inside a collective that never returns, and
+    // MPI_Abort would wait on the lost peer too: say so once and leave.
+    std::fprintf(stderr, "sisyphus: [rank %d] %s; ending this rank\n", rank, why.c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+  });
   log::detail(tune_malloc());  // --verbose shows it
   set_torch_threads(threads, job.local_ranks);
   if (c.cuda_device >= 0)
