@@ -1,5 +1,7 @@
 #include "io/checkpoint.h"
 
+#include "io/checkpoint_meta.h"
+
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -89,73 +91,47 @@ void check_format(const h5::Object& file, const std::string& path) {
 
 CheckpointMeta read_meta(const h5::Object& file) {
   CheckpointMeta m;
-  m.network = h5::attr_string(file, "network");
-  m.dataset = h5::attr_string(file, "dataset");
-  m.stage = h5::attr_string(file, "stage");
-  m.epoch = h5::attr_int(file, "epoch");
-  m.step = h5::attr_int(file, "step");
-  m.config = h5::attr_string(file, "config");
-  m.config_hash = h5::attr_string(file, "config_hash");
-  m.test_acc = h5::attr_double(file, "test_acc");
-  m.test_loss = h5::attr_double(file, "test_loss");
-  m.num_classes = h5::attr_int(file, "num_classes");
-  m.in_channels = h5::attr_int(file, "in_channels");
-  m.image_size = h5::attr_int(file, "image_size");
-  m.imagenet_stem = h5::attr_int(file, "imagenet_stem") != 0;
-  m.batchnorm = h5::attr_int(file, "batchnorm") != 0;
-  if (h5::has_attr(file, "folded")) m.folded = h5::attr_int(file, "folded") != 0;
-  if (h5::has_attr(file, "activation")) m.activation = h5::attr_string(file, "activation");
-  if (h5::has_attr(file, "point")) m.point = h5::attr_int(file, "point");
-  if (h5::has_attr(file, "stage_epochs")) m.stage_epochs = h5::attr_int(file, "stage_epochs");
-  if (h5::has_attr(file, "train_loss")) m.train_loss = h5::attr_double(file, "train_loss");
-  if (h5::has_attr(file, "test_nonfinite")) m.test_nonfinite = h5::attr_int(file, "test_nonfinite");
-  // older checkpoints lack it: all their outputs were finite unless test_nonfinite says otherwise
-  m.test_acc_finite =
-      h5::has_attr(file, "test_acc_finite") ? h5::attr_double(file, "test_acc_finite") : m.test_acc;
-  if (h5::has_attr(file, "teacher")) m.teacher = h5::attr_string(file, "teacher");
-  if (h5::has_attr(file, "epoch_step")) {
-    m.epoch_step = h5::attr_int(file, "epoch_step");
-    m.partial_seconds = h5::attr_double(file, "partial_seconds");
+  for (const MetaField& f : meta_fields()) {
+    if (f.optional && !h5::has_attr(file, f.name)) continue;
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_cvref_t<decltype(m.*member)>;
+          if constexpr (std::is_same_v<T, std::string>)
+            m.*member = h5::attr_string(file, f.name);
+          else if constexpr (std::is_same_v<T, double>)
+            m.*member = h5::attr_double(file, f.name);
+          else if constexpr (std::is_same_v<T, bool>)
+            m.*member = h5::attr_int(file, f.name) != 0;
+          else
+            m.*member = h5::attr_int(file, f.name);
+        },
+        f.member);
   }
+  // older checkpoints lack it: all their outputs were finite unless test_nonfinite says otherwise
+  if (!h5::has_attr(file, "test_acc_finite")) m.test_acc_finite = m.test_acc;
   return m;
 }
 
 // Every metadata field as text, in one fixed order (the checksum's first part).
 std::string meta_text(const CheckpointMeta& m) {
-  char num[64];
   std::string out;
-  auto add = [&out](const char* key, const std::string& v) {
-    out += std::string(key) + "=" + v + "\n";
-  };
-  auto addi = [&](const char* key, int64_t v) { add(key, std::to_string(v)); };
-  auto addd = [&](const char* key, double v) {
-    std::snprintf(num, sizeof(num), "%.17g", v);
-    add(key, num);
-  };
-  add("network", m.network);
-  add("dataset", m.dataset);
-  add("stage", m.stage);
-  addi("epoch", m.epoch);
-  addi("step", m.step);
-  add("config", m.config);
-  add("config_hash", m.config_hash);
-  addd("test_acc", m.test_acc);
-  addd("test_acc_finite", m.test_acc_finite);
-  addd("test_loss", m.test_loss);
-  addi("num_classes", m.num_classes);
-  addi("in_channels", m.in_channels);
-  addi("image_size", m.image_size);
-  addi("imagenet_stem", m.imagenet_stem);
-  addi("batchnorm", m.batchnorm);
-  addi("folded", m.folded);
-  add("activation", m.activation);
-  addi("point", m.point);
-  addi("stage_epochs", m.stage_epochs);
-  addd("train_loss", m.train_loss);
-  addi("test_nonfinite", m.test_nonfinite);
-  add("teacher", m.teacher);
-  addi("epoch_step", m.epoch_step);
-  addd("partial_seconds", m.partial_seconds);
+  for (const MetaField& f : meta_fields()) {
+    std::string value = std::visit(
+        [&](auto member) -> std::string {
+          using T = std::remove_cvref_t<decltype(m.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            return m.*member;
+          } else if constexpr (std::is_same_v<T, double>) {
+            char num[64];
+            std::snprintf(num, sizeof(num), "%.17g", m.*member);
+            return num;
+          } else {
+            return std::to_string(static_cast<int64_t>(m.*member));
+          }
+        },
+        f.member);
+    out += std::string(f.name) + "=" + value + "\n";
+  }
   return out;
 }
 
@@ -215,30 +191,17 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     const CheckpointMeta& m = ckpt.meta;
     h5::set_attr(file, "format", std::string(kFormat));
     h5::set_attr(file, "version", kCheckpointVersion);
-    h5::set_attr(file, "network", m.network);
-    h5::set_attr(file, "dataset", m.dataset);
-    h5::set_attr(file, "stage", m.stage);
-    h5::set_attr(file, "epoch", m.epoch);
-    h5::set_attr(file, "step", m.step);
-    h5::set_attr(file, "config", m.config);
-    h5::set_attr(file, "config_hash", m.config_hash);
-    h5::set_attr(file, "test_acc", m.test_acc);
-    h5::set_attr(file, "test_loss", m.test_loss);
-    h5::set_attr(file, "num_classes", m.num_classes);
-    h5::set_attr(file, "in_channels", m.in_channels);
-    h5::set_attr(file, "image_size", m.image_size);
-    h5::set_attr(file, "imagenet_stem", static_cast<int64_t>(m.imagenet_stem));
-    h5::set_attr(file, "batchnorm", static_cast<int64_t>(m.batchnorm));
-    h5::set_attr(file, "folded", static_cast<int64_t>(m.folded));
-    h5::set_attr(file, "activation", m.activation);
-    h5::set_attr(file, "point", m.point);
-    h5::set_attr(file, "stage_epochs", m.stage_epochs);
-    h5::set_attr(file, "train_loss", m.train_loss);
-    h5::set_attr(file, "test_nonfinite", m.test_nonfinite);
-    h5::set_attr(file, "test_acc_finite", m.test_acc_finite);
-    h5::set_attr(file, "teacher", m.teacher);
-    h5::set_attr(file, "epoch_step", m.epoch_step);
-    h5::set_attr(file, "partial_seconds", m.partial_seconds);
+    for (const MetaField& f : meta_fields()) {
+      std::visit(
+          [&](auto member) {
+            using T = std::remove_cvref_t<decltype(m.*member)>;
+            if constexpr (std::is_same_v<T, bool>)
+              h5::set_attr(file, f.name, static_cast<int64_t>(m.*member));
+            else
+              h5::set_attr(file, f.name, m.*member);
+          },
+          f.member);
+    }
     write_list(h5::create_group(file, "model"), ckpt.model);
     h5::Object opt = h5::create_group(file, "optimizer");
     for (const auto& [kind, list] : ckpt.optimizer) write_list(h5::create_group(opt, kind), list);
