@@ -44,12 +44,12 @@
 #include "dist/communicator.h"
 #include "dist/reducer.h"
 #include "dist/sync.h"
+#include "engine/epoch.h"
+#include "engine/evaluate.h"
+#include "engine/job.h"
+#include "engine/sgd.h"
+#include "engine/step.h"
 #include "nn/registry.h"
-#include "train/epoch.h"
-#include "train/evaluate.h"
-#include "train/job.h"
-#include "train/sgd.h"
-#include "train/step.h"
 
 using namespace sisyphus;
 

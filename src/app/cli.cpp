@@ -12,6 +12,11 @@
 #include <thread>
 
 #include "app/command_line.h"
+#include "commands/baseline.h"
+#include "commands/cost_command.h"
+#include "commands/fold_command.h"
+#include "commands/inference.h"
+#include "commands/quail.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/stop_signal.h"
@@ -22,11 +27,6 @@
 #include "trace/reader.h"
 #include "trace/report.h"
 #include "trace/watch.h"
-#include "train/baseline.h"
-#include "train/cost_command.h"
-#include "train/fold_command.h"
-#include "train/inference.h"
-#include "train/quail.h"
 
 namespace sisyphus::app {
 namespace {

@@ -3,7 +3,7 @@
 #include <type_traits>
 #include <variant>
 
-#include "train/settings.h"
+#include "settings/settings.h"
 
 namespace sisyphus::app {
 namespace {

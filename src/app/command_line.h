@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "train/config.h"
-#include "train/cost_command.h"
-#include "train/fold_command.h"
-#include "train/inference.h"
+#include "commands/cost_command.h"
+#include "commands/fold_command.h"
+#include "commands/inference.h"
+#include "settings/config.h"
 
 namespace sisyphus::app {
 

@@ -25,11 +25,11 @@
 #include "dist/local_communicator.h"
 #include "dist/reducer.h"
 #include "dist/sync.h"
+#include "engine/escape_guard.h"
 #include "nn/amm.h"
 #include "nn/batchnorm.h"
 #include "nn/registry.h"
 #include "support/gpu.h"
-#include "train/escape_guard.h"
 #include "world.h"
 
 using namespace sisyphus;

@@ -12,10 +12,10 @@
 #include "dist/mpi_communicator.h"
 #include "dist/reducer.h"
 #include "dist/sync.h"
+#include "engine/escape_guard.h"
 #include "nn/amm.h"
 #include "nn/batchnorm.h"
 #include "trace/stats.h"
-#include "train/escape_guard.h"
 #include "world.h"
 
 using namespace sisyphus;

@@ -7,10 +7,10 @@
 #include <map>
 #include <set>
 
+#include "engine/sgd.h"
 #include "io/checkpoint.h"
 #include "nn/act_spec.h"
 #include "nn/registry.h"
-#include "train/sgd.h"
 
 using namespace sisyphus;
 

@@ -5,12 +5,12 @@
 #include <torch/torch.h>
 
 #include "data/loader.h"
+#include "engine/objective.h"
+#include "engine/range_control.h"
 #include "nn/act_spec.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "nn/registry.h"
-#include "train/objective.h"
-#include "train/range_control.h"
 
 using namespace sisyphus;
 

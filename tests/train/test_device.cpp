@@ -9,14 +9,14 @@
 #include "data/sampler.h"
 #include "dist/local_communicator.h"
 #include "dist/reducer.h"
+#include "engine/device.h"
+#include "engine/sgd.h"
+#include "engine/step.h"
 #include "nn/amm.h"
 #include "nn/polynomial.h"
 #include "nn/registry.h"
 #include "support/fixtures.h"
 #include "support/gpu.h"
-#include "train/device.h"
-#include "train/sgd.h"
-#include "train/step.h"
 
 using namespace sisyphus;
 

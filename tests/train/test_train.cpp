@@ -9,19 +9,19 @@
 #include <map>
 #include <set>
 
+#include "commands/baseline.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "data/dataset.h"
+#include "engine/epoch_runner.h"
+#include "engine/escape_guard.h"
+#include "engine/quail_stage.h"
+#include "engine/sgd.h"
+#include "engine/tracing.h"
 #include "io/checkpoint.h"
 #include "nn/registry.h"
+#include "settings/settings.h"
 #include "support/fixtures.h"
-#include "train/baseline.h"
-#include "train/epoch_runner.h"
-#include "train/escape_guard.h"
-#include "train/quail_stage.h"
-#include "train/settings.h"
-#include "train/sgd.h"
-#include "train/tracing.h"
 
 using namespace sisyphus;
 
