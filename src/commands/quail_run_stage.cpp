@@ -75,16 +75,20 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
       }
       return false;
     }
+    // the stage's record of `completed` epochs, with this epoch's sums and time
+    auto record = [&](int64_t completed) {
+      return EpochRecord{.stage = stage.name,
+                         .point = static_cast<int64_t>(stage.point),
+                         .epoch = completed,
+                         .epochs = stage.epochs,
+                         .step = step_,
+                         .lr = plan.lr,
+                         .loss_name = stage.mimic() ? "mse" : "loss",
+                         .sums = out.sums,
+                         .seconds = out.seconds};
+    };
     if (out.interrupted_at > 0) {  // a stop signal: the unfinished epoch's state, then exit
-      const EpochRecord rec{.stage = stage.name,
-                            .point = static_cast<int64_t>(stage.point),
-                            .epoch = epoch,
-                            .epochs = stage.epochs,
-                            .step = step_,
-                            .lr = plan.lr,
-                            .loss_name = stage.mimic() ? "mse" : "loss",
-                            .sums = out.sums,
-                            .seconds = out.seconds};
+      const EpochRecord rec = record(epoch);  // the epochs before the unfinished one
       io::Checkpoint ckpt =
           unfinished_checkpoint(job_, meta_, rec, out.interrupted_at, *student_, sgd);
       if (job_.rank == 0) io::save_checkpoint(last_path_, ckpt);
@@ -100,15 +104,7 @@ bool QuailRun::run_stage(size_t index, const Objective& objective) {
                                     static_cast<double>(runner_->steps_per_epoch());
 
     // Tested only where it means something (--evaluate).
-    EpochRecord rec{.stage = stage.name,
-                    .point = static_cast<int64_t>(stage.point),
-                    .epoch = epoch + 1,
-                    .epochs = stage.epochs,
-                    .step = step_,
-                    .lr = plan.lr,
-                    .loss_name = stage.mimic() ? "mse" : "loss",
-                    .sums = out.sums,
-                    .seconds = out.seconds};
+    EpochRecord rec = record(epoch + 1);
     if (evaluation_due(cfg_.evaluate, stages_, index, epoch)) {
       rec.eval = runner_->test(*student_, stage.name, nn::has_amm(*student_) ? "amm" : "-",
                                epoch + 1, step_);
