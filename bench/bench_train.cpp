@@ -3,7 +3,7 @@
 //   sisyphus_bench_train --mode train --net lenet --dataset fashion-mnist --steps 0
 //   sisyphus_bench_train --mode load  --net resnet20 --dataset cifar10 --augment
 //
-// mode train: the real training step (train/step.h) fed by the real loader;
+// mode train: the real training step (engine/step.h) fed by the real loader;
 //   under mpirun with the gradient reducer and BN buffer averaging, exactly
 //   as `sisyphus train` (images/s is then the whole job's);
 // mode load: the loader alone (read + augment + normalise + batch), no model;

@@ -21,7 +21,7 @@ class HelpFormatter : public CLI::Formatter {
   }
 };
 
-// Every row of a command's settings table (train/settings.h) as a flag:
+// Every row of a command's settings table (settings/settings.h) as a flag:
 // on/off settings as --name and its negation, the others as --name VALUE.
 template <class C>
 void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C& cfg) {

@@ -1,5 +1,5 @@
 // The `sisyphus` command line as CLI11 objects bound to the config structs
-// (one row per setting, train/settings.h). Built here, parsed and run by
+// (one row per setting, settings/settings.h). Built here, parsed and run by
 // app/cli.cpp; apart so that a command line or config file can be parsed
 // without running anything (tests/fuzz/fuzz_config.cpp).
 #pragma once

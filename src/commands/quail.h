@@ -1,5 +1,5 @@
 // `sisyphus quail`: Quadratic Imitation Learning (docs/quail.md) of a trained
-// ReLU teacher, stage by stage (train/quail_stage.h), distributed like the
+// ReLU teacher, stage by stage (engine/quail_stage.h), distributed like the
 // baseline trainer. After every epoch <run>/last.h5 holds the student, the
 // stage, the epoch within it and the optimizer state; after every stage
 // <run>/<stage>.h5 (mimic-03.h5, finetune-03.h5, ...) keeps the layer-wise

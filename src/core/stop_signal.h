@@ -3,7 +3,7 @@
 // requeued (`scontrol requeue`), SIGUSR1 forwarded by mpirun.
 //
 // The handler only records the signal; training looks at it between steps,
-// the ranks agree on it (train/epoch_runner.cpp), and every rank stops at the
+// the ranks agree on it (engine/epoch_runner.cpp), and every rank stops at the
 // same step boundary, writes a mid-epoch checkpoint and exits with
 // kExitResumable, so that a requeued job goes on with --resume and ends as an
 // uninterrupted run would.

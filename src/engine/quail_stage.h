@@ -1,5 +1,5 @@
 // QuaIL's stages (docs/quail.md): their order, what each trains and when the
-// student is tested. Their objectives are in train/objective.h.
+// student is tested. Their objectives are in engine/objective.h.
 //
 //   mimic-<l>     l = 0..L-1: only point l trains; loss = MSE between the
 //                 student's and the (frozen, eval-mode) teacher's output at

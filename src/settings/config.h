@@ -1,5 +1,5 @@
 // Settings of a baseline training run. Plain structs with defaults (the
-// paper's reference defaults, docs/quail.md). train/settings.h lists every
+// paper's reference defaults, docs/quail.md). settings/settings.h lists every
 // field once (name, help, rule): the CLI, config files and validation use
 // that table. No torch here.
 #pragma once

@@ -1,4 +1,4 @@
-// The GPU path as far as a CPU can show it (train/device.h, nn/amm.h), and a
+// The GPU path as far as a CPU can show it (engine/device.h, nn/amm.h), and a
 // GPU step against a CPU step where a GPU is present (launch/gpu_check.sh
 // runs it there; skipped here).
 #include <gtest/gtest.h>

@@ -430,3 +430,28 @@ TEST(EpochRunner, UntracedTestSetComputesNoStatistics) {
     EXPECT_EQ(fs::file_exists(path), traced);
   }
 }
+
+// The stage plan is the driver's only order: mimic-00 .. mimic-(L-1), then
+// finetune-(L-1) .. finetune-00; what each trains; replacement plans.
+TEST(QuailStages, PlanOrderAndWhatEachTrains) {
+  const std::vector<train::Stage> plan = train::plan_stages(3, 1, 2);
+  std::vector<std::string> names;
+  for (const auto& s : plan) names.push_back(s.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"mimic-00", "mimic-01", "mimic-02", "finetune-02",
+                                             "finetune-01", "finetune-00"}));
+  EXPECT_EQ(plan[1].epochs, 1);
+  EXPECT_EQ(plan[4].epochs, 2);
+  EXPECT_EQ(train::stage_trainable(plan[1], 3), (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(train::stage_trainable(plan[4], 3), (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(train::stage_trainable(plan[5], 3), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(train::plan_stages(3, 0, 1).size(), 3u);  // a kind with 0 epochs is left out
+  const auto replace = train::plan_replacement("progressive", {0, 2}, 1);
+  ASSERT_EQ(replace.size(), 2u);
+  EXPECT_EQ(replace[1].name, "replace-02");
+  const auto blend = train::plan_replacement("blend", {0, 1, 2}, 5);
+  ASSERT_EQ(blend.size(), 1u);
+  EXPECT_EQ(blend[0].kind, train::StageKind::kBlend);
+  EXPECT_EQ(train::blend_weight(0, 10), 0.0);  // rises over the first half, then 1
+  EXPECT_EQ(train::blend_weight(10, 10), 1.0);
+  EXPECT_LT(train::blend_weight(2, 10), train::blend_weight(3, 10));
+}
