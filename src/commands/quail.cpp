@@ -70,14 +70,15 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
             " stages; " + std::to_string(job_.world) + " rank(s), global batch " +
             std::to_string(cfg_.batch_size));
 
-  folder_ = prepare_run_dir(job_, cfg_.checkpoint_dir, cfg_.run, cfg_.resume);
-  run_dir_ = folder_.dir;
-  last_path_ = folder_.last_path;
-  const bool resumed = cfg_.resume && fs::file_exists(last_path_);
-  if (resumed) {
-    resume_from(last_path_);
+  run_ = std::make_unique<Run>(job_, [&] {
+    RunSettings r = run_settings(cfg_, /*keep_outputs=*/true);
+    r.stop_after_epochs = cfg_.stop_after_epochs;
+    return r;
+  }());
+  if (run_->has_checkpoint()) {
+    resume_from(run_->last_path());
   } else if (cfg_.resume) {
-    log::info("resume: no checkpoint at " + last_path_ + " yet, starting from the teacher");
+    log::info("resume: no checkpoint at " + run_->last_path() + " yet, starting from the teacher");
   }
   dist::broadcast_state(*job_.comm, *student_);
   student_->set_frozen_eval(cfg_.frozen_eval);
@@ -93,25 +94,16 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
                           "use --mimic-epochs 1 or more");
   }
 
-  data_ = load_splits(spec_, cfg_.data_dir, cfg_.train_limit, cfg_.test_limit);
   trace::TraceHeader theader{cfg_.run, tmeta_.network,   tmeta_.dataset, config_text_, "",
                              {},       cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
   theader.sample_per_image = cfg_.trace_sample;
-  trace_ = std::make_unique<RunTrace>(job_, run_dir_ + "/trace.h5", theader, resumed ? step_ : -1,
-                                      cfg_.trace_every, cfg_.trace_test);
-  runner_ = std::make_unique<EpochRunner>(
-      job_, data_, spec_, *trace_,
-      RunnerSettings{cfg_.run, cfg_.batch_size, cfg_.test_batch_size, cfg_.augment, cfg_.log_every,
-                     cfg_.verify_ranks, /*keep_outputs=*/true, &stop_});
-  if (job_.rank == 0)
-    metrics_ = std::make_unique<MetricsCsv>(run_dir_ + "/metrics.csv", resumed ? step_ : -1);
-  meta_ = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem, tmeta_.batchnorm,
-                   config_text_);
-  meta_.activation = nn::activation_spec(*student_);
-  meta_.teacher = cfg_.teacher;
-  last_good_ =
-      fs::file_exists(last_path_) ? last_path_ : "none yet (the teacher " + cfg_.teacher + ")";
+  io::CheckpointMeta meta = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem,
+                                     tmeta_.batchnorm, config_text_);
+  meta.activation = nn::activation_spec(*student_);
+  meta.teacher = cfg_.teacher;
+  run_->start(load_splits(spec_, cfg_.data_dir, cfg_.train_limit, cfg_.test_limit), spec_, theader,
+              meta);
 }
 
 void QuailRun::resume_from(const std::string& path) {
@@ -129,39 +121,22 @@ void QuailRun::resume_from(const std::string& path) {
     SISYPHUS_FAIL(ErrorKind::kCheckpoint, "'" + path + "' is at stage '" + ckpt.meta.stage +
                                               "', which this run's stages do not have");
   }
-  for (const auto& name :
-       io::load_module_state(*student_, ckpt.model, path, nn::amm_later_buffers()))
-    log::info("resume: '" + path + "' predates " + name +
-              " (AMM's biggest statistics stay unavailable)");
-  set_rng_state({ckpt.rng_state, ckpt.cuda_rng_state}, job_.place);
-  step_ = ckpt.meta.step;
+  const EpochStart within =
+      run_->restore(ckpt, *student_, ckpt.meta.stage + " ", nn::amm_later_buffers());
   if (ckpt.meta.epoch >= stages_[s].epochs) {
     start_ = {s + 1, 0, {}};
     // A kill between the stage's last checkpoint and its copy: the copy now.
-    const std::string stage_path = run_dir_ + "/" + stages_[s].name + ".h5";
+    const std::string stage_path = run_->dir() + "/" + stages_[s].name + ".h5";
     if (job_.rank == 0 && !fs::file_exists(stage_path)) {
       fs::copy_file_atomic(path, stage_path);
       log::info("resume: " + stage_path + " was missing (the run was stopped before copying it); " +
                 "copied from " + path);
     }
   } else {
-    start_ = {s, ckpt.meta.epoch, epoch_start(ckpt, job_)};
+    start_ = {s, ckpt.meta.epoch, within};
     for (const auto& [kind, list] : ckpt.optimizer)
       if (kind == "momentum") resume_momentum_ = list;
   }
-  log::info("resume: " + path + " after " + ckpt.meta.stage + " epoch " +
-            std::to_string(ckpt.meta.epoch) +
-            (ckpt.meta.epoch_step > 0
-                 ? " and " + std::to_string(ckpt.meta.epoch_step) + " steps of the next"
-                 : "") +
-            ", step " + std::to_string(step_));
-}
-
-size_t QuailRun::stage_index(bool mimic, size_t l) const {
-  size_t index = 0;
-  while (index < stages_.size() && !(stages_[index].mimic() == mimic && stages_[index].point == l))
-    ++index;
-  return index;
 }
 
 // Buffers that move in a step and that no synchronised layer keeps
@@ -188,19 +163,15 @@ QuailResult run_quail(QuailConfig cfg, Job& job) {
   resolve(cfg);
   const io::Checkpoint teacher = io::load_checkpoint(cfg.teacher);
   QuailRun run(cfg, job, teacher);
-  if (cfg.method != "imitate") {  // progressive replacement (beyond the paper)
-    run.replace_stages();
-    return run.finish();
-  }
-  // QuaIL (docs/quail.md). Step 1, the ReLU baseline, is the teacher.
-  // Step 2: for each point l in order, the student imitates the teacher's
-  // output at l; only point l trains.
-  for (size_t l = 0; l < run.num_points(); ++l)
-    if (!run.mimic_layer(l)) return run.finish();
-  // Step 3: for l from the last point down, every point >= l trains with
-  // cross-entropy.
-  for (size_t l = run.num_points(); l-- > 0;)
-    if (!run.fine_tune_from(l)) return run.finish();
+  // QuaIL (docs/quail.md). Step 1, the ReLU baseline, is the teacher. The
+  // plan (engine/quail_stage.h) holds steps 2 and 3 in the paper's order:
+  // step 2, "mimic-l" for each point l in order (the student imitates the
+  // teacher's output at l; only point l trains); step 3, "finetune-l" for l
+  // from the last point down (every point >= l trains with cross-entropy).
+  // With --method progressive or blend it holds the replacement stages
+  // instead (beyond the paper).
+  for (size_t i = 0; i < run.plan().size(); ++i)
+    if (!run.run_stage(i)) break;
   return run.finish();
 }
 

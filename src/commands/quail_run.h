@@ -1,6 +1,7 @@
 // The QuaIL run (quail.h's run_quail): the student, the teacher and what
-// the stages share, its set-up and resume (quail.cpp) and its stage loop
-// (quail_run_stage.cpp). Internal to those two files.
+// the stages share, its set-up and resume (quail.cpp) and each stage's hooks
+// for engine/run.h's epoch loop (quail_run_stage.cpp). Internal to those two
+// files.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,25 +10,19 @@
 #include <set>
 
 #include "commands/quail.h"
-#include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/rng.h"
-#include "dist/reducer.h"
 #include "dist/sync.h"
 #include "engine/collectives.h"
 #include "engine/epoch.h"
-#include "engine/epoch_runner.h"
-#include "engine/escape_guard.h"
 #include "engine/job.h"
-#include "engine/metrics.h"
 #include "engine/objective.h"
 #include "engine/quail_stage.h"
 #include "engine/range_control.h"
+#include "engine/run.h"
 #include "engine/run_setup.h"
-#include "engine/sgd.h"
-#include "engine/tracing.h"
 #include "io/checkpoint.h"
 #include "nn/act_spec.h"
 #include "nn/amm.h"
@@ -53,34 +48,25 @@ class QuailRun {
  public:
   QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckpt);
 
-  // The paper's steps 2 and 3 (step 1, the ReLU baseline, is the teacher).
-  // Each returns false when the run ends early (escape, --stop-after-epochs).
-  bool mimic_layer(size_t l) {
-    Objective o = Objective::imitation(*teacher_, l, cfg_.mimic_forward == "to-point");
-    return run_stage(stage_index(true, l), o.with_range_penalty(*student_, cfg_.range.penalty));
-  }
-  bool fine_tune_from(size_t l) {
-    Objective o = Objective::cross_entropy();
-    return run_stage(stage_index(false, l), o.with_range_penalty(*student_, cfg_.range.penalty));
-  }
-
-  // Progressive replacement instead of steps 2 and 3 (--method): every
-  // planned stage in order, each with cross-entropy.
-  bool replace_stages() {
-    for (size_t i = 0; i < stages_.size(); ++i)
-      if (!run_stage(i, replacement_objective())) return false;
-    return true;
-  }
-
+  // The planned stages, in order (engine/quail_stage.h): the paper's steps 2
+  // and 3, or the replacement stages (--method).
+  const std::vector<Stage>& plan() const { return stages_; }
+  // Runs planned stage `index` to its end (one done before a resume: at
+  // once); false when the run ends early (escape, a stop signal,
+  // --stop-after-epochs).
+  bool run_stage(size_t index);
   size_t num_points() const { return student_->points().size(); }
   QuailResult finish();
 
  private:
-  // Index in stages_ of the stage of this kind at point l; stages_.size()
-  // when the kind has 0 epochs (not planned).
-  size_t stage_index(bool mimic, size_t l) const;
-  bool run_stage(size_t index, const Objective& objective);
-  Objective replacement_objective() {
+  // Step 2's objective: the student's output at point l imitates the
+  // teacher's (MSE).
+  Objective imitate_teacher_at(size_t l) {
+    Objective o = Objective::imitation(*teacher_, l, cfg_.mimic_forward == "to-point");
+    return o.with_range_penalty(*student_, cfg_.range.penalty);
+  }
+  // Step 3's and the replacement stages' objective: cross-entropy.
+  Objective classify() {
     Objective o = Objective::cross_entropy();
     return o.with_range_penalty(*student_, cfg_.range.penalty);
   }
@@ -90,6 +76,9 @@ class QuailRun {
   void set_blends(const Stage& stage, double t);
   void resume_from(const std::string& path);
   BufferFilter averaged_buffers() const;
+  // The escape guard's message (the stage, where in it, what escaped).
+  std::string escape_message(const Stage& stage, const GuardReading& g, int64_t epoch,
+                             int64_t epoch_step, int64_t step) const;
 
   QuailConfig& cfg_;
   Job& job_;
@@ -98,19 +87,10 @@ class QuailRun {
   nn::Network teacher_, student_;
   std::vector<Stage> stages_;
   StatCollectives collectives_;
-  RunFolder folder_;  // locked for the run's life
-  std::string config_text_, run_dir_, last_path_, last_good_;
-  Splits data_;
-  std::unique_ptr<RunTrace> trace_;
-  const StopSignal stop_;  // SIGUSR1/SIGTERM: stop at a step boundary with the state saved
-  std::unique_ptr<EpochRunner> runner_;
-  std::unique_ptr<MetricsCsv> metrics_;
-  io::CheckpointMeta meta_;
+  std::string config_text_;
+  std::unique_ptr<Run> run_;  // the folder, trace, metrics, checkpoints and the epoch loop
   Position start_;
-  int64_t step_ = 0, epochs_run_ = 0;
-  int64_t step_before_epoch_ = 0;  // for the escape message's step within the epoch
   io::TensorList resume_momentum_;
-  Clock::time_point run_start_ = Clock::now();
   QuailResult result_;
 };
 

@@ -7,6 +7,8 @@
 
 namespace sisyphus::train {
 
+Stage baseline_stage(int64_t epochs) { return {"baseline", StageKind::kBaseline, 0, epochs}; }
+
 std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t finetune_epochs) {
   std::vector<Stage> stages;
   auto name = [](const char* kind, size_t l) {
@@ -52,7 +54,7 @@ std::vector<bool> stage_trainable(const Stage& stage, size_t num_points) {
       case StageKind::kFineTune:
         t[l] = l >= stage.point;
         break;
-      default:  // replacement: the whole network trains
+      default:  // the baseline and replacement: the whole network trains
         t[l] = true;
     }
   }

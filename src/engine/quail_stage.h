@@ -1,6 +1,9 @@
-// QuaIL's stages (docs/quail.md): their order, what each trains and when the
-// student is tested. Their objectives are in engine/objective.h.
+// A run's stages (engine/run.h runs each): their order, what each trains and
+// when the network is tested. Their objectives are in engine/objective.h.
 //
+//   baseline      `sisyphus train` (the paper's step 1): one stage, every
+//                 point trains with cross-entropy.
+// QuaIL's stages (docs/quail.md):
 //   mimic-<l>     l = 0..L-1: only point l trains; loss = MSE between the
 //                 student's and the (frozen, eval-mode) teacher's output at
 //                 point l. Earlier points are frozen.
@@ -19,7 +22,7 @@
 
 namespace sisyphus::train {
 
-enum class StageKind { kMimic, kFineTune, kReplace, kBlend };
+enum class StageKind { kBaseline, kMimic, kFineTune, kReplace, kBlend };
 
 struct Stage {
   std::string name;  // "mimic-03", "finetune-03", "replace-03", "blend"
@@ -29,7 +32,9 @@ struct Stage {
   bool mimic() const { return kind == StageKind::kMimic; }
 };
 
-// All stages in order; kinds with 0 epochs are left out.
+// The baseline's one stage of `epochs` epochs.
+Stage baseline_stage(int64_t epochs);
+// QuaIL's stages in order; kinds with 0 epochs are left out.
 std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t finetune_epochs);
 // --method progressive: a replace stage per slotted point (`slotted`, in
 // order); blend: the one blend stage. `epochs` each.
