@@ -3,13 +3,11 @@
 #include <c10/util/Exception.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "app/command_line.h"
 #include "commands/baseline.h"
@@ -22,6 +20,7 @@
 #include "core/stop_signal.h"
 #include "data/dataset.h"
 #include "data/tiny_imagenet.h"
+#include "dist/job_failure.h"
 #include "io/checkpoint.h"
 #include "nn/registry.h"
 #include "trace/reader.h"
@@ -101,32 +100,6 @@ int with_job(Config cfg, std::optional<train::Job>& job, Prepare prepare, Comman
   return command(cfg, *job);
 }
 
-// This process's rank as the launcher (mpirun, srun) set it; 0 when alone.
-int launcher_rank() {
-  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"})
-    if (const char* s = std::getenv(v)) return std::atoi(s);
-  return 0;
-}
-
-// Prints one error line and ends the job. With several ranks, rank 0 prints
-// and aborts at once; other ranks wait a moment first, so an error that every
-// rank hits is printed once (by rank 0), and one that only rank r hits still
-// gets printed by r before it aborts the job (no rank is left hanging).
-// `comm`: the job's communicator, null before the ranks are connected.
-int fail_job(dist::Communicator* comm, const std::string& message) {
-  if (!comm || comm->size() == 1) {
-    // Before the ranks are connected, errors come from settings that every
-    // rank shares: rank 0 speaks for all.
-    if (launcher_rank() == 0) std::fprintf(stderr, "sisyphus: %s\n", message.c_str());
-    return 1;
-  }
-  if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
-  std::fprintf(stderr, "sisyphus: [rank %d] %s\n", comm->rank(), message.c_str());
-  std::fflush(stderr);
-  comm->abort(1);
-  return 1;  // not reached
-}
-
 }  // namespace
 
 // Exit codes: 0 done; 2 a command line that does not parse (an unknown flag,
@@ -152,7 +125,7 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // One line, like every other error, and once per job: every rank parses
     // the same command line.
-    if (launcher_rank() == 0)
+    if (dist::launcher_rank() == 0)
       std::fprintf(stderr, "sisyphus: command line error: %s (see --help)\n", e.what());
     return kUsageExit;
   }
@@ -208,13 +181,13 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
   } catch (const Error& e) {
-    return fail_job(job ? job->comm.get() : nullptr, e.what());
+    return dist::fail_job(job ? job->comm.get() : nullptr, e.what());
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    return fail_job(job ? job->comm.get() : nullptr,
-                    "torch error: " + msg.substr(0, msg.find('\n')));
+    return dist::fail_job(job ? job->comm.get() : nullptr,
+                          "torch error: " + msg.substr(0, msg.find('\n')));
   } catch (const std::exception& e) {
-    return fail_job(job ? job->comm.get() : nullptr, std::string("error: ") + e.what());
+    return dist::fail_job(job ? job->comm.get() : nullptr, std::string("error: ") + e.what());
   }
   return 0;
 }

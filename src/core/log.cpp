@@ -6,7 +6,7 @@
 namespace sisyphus::log {
 namespace {
 int g_rank = 0;
-int g_world = 1;
+std::string g_prefix;
 bool g_verbose = false;
 }  // namespace
 
@@ -16,9 +16,9 @@ void detail(const std::string& line) {
   if (g_verbose) info(line);
 }
 
-void set_rank(int r, int world_size) {
+void set_rank(int r, const std::string& warn_prefix) {
   g_rank = r;
-  g_world = world_size;
+  g_prefix = warn_prefix;
 }
 
 int rank() { return g_rank; }
@@ -30,11 +30,7 @@ void info(const std::string& line) {
 }
 
 void warn(const std::string& line) {
-  if (g_world > 1) {
-    std::fprintf(stderr, "[rank %d] warning: %s\n", g_rank, line.c_str());
-  } else {
-    std::fprintf(stderr, "warning: %s\n", line.c_str());
-  }
+  std::fprintf(stderr, "%swarning: %s\n", g_prefix.c_str(), line.c_str());
 }
 
 std::string format_duration(double seconds) {

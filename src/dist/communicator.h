@@ -62,6 +62,14 @@ class Communicator {
   // and nowhere else.
   bool communicates() const { return size() > 1 || forced_; }
   void force_collectives(bool on) { forced_ = on; }
+  // The collectives run only because they are forced (one rank).
+  bool forced_alone() const { return forced_ && size() == 1; }
+
+  // What this rank's warnings begin with (core/log.h): "[rank r] " in a job
+  // of several ranks, nothing alone.
+  std::string log_prefix() const {
+    return size() > 1 ? "[rank " + std::to_string(rank()) + "] " : std::string();
+  }
 
  private:
   bool forced_ = false;

@@ -31,7 +31,7 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   job.rank = job.comm->rank();
   job.world = job.comm->size();
   job.local_ranks = c.local_ranks;
-  log::set_rank(job.rank, job.world);
+  log::set_rank(job.rank, job.comm->log_prefix());
   const int rank = job.rank;
   job.heartbeat = dist::watch_peers(*job.comm, dev.peer_timeout, [rank](const std::string& why) {
     // The main thread may be inside a collective that never returns, and
@@ -51,7 +51,7 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
   use_device(job.place, dev.cudnn_benchmark, dev.deterministic);
   log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" +
             c.why + "), " + dev.precision + (dev.channels_last ? ", channels-last" : "") +
-            (dev.force_collectives && job.world == 1 ? ", collectives forced at world 1" : ""));
+            (job.comm->forced_alone() ? ", collectives forced at world 1" : ""));
   if (std::string advice = cpu_bf16_advice(job.place); !advice.empty()) log::info(advice);
   return job;
 }
