@@ -56,8 +56,12 @@ void append_result(const EvalConfig& cfg, const EvalReport& r, const std::string
 
 // The evaluated inputs (after normalisation), labels and logits in test-set
 // order, so that another implementation can be checked on the same inputs.
+// Every rank computes the logits of the whole set in the same batches (AMM's
+// global min/max in mm mode then is the batch's, as on one rank); `write`:
+// this rank writes the file (rank 0).
 void save_logits(nn::NetworkImpl& net, const data::ImageSet& set, const data::DatasetSpec& spec,
-                 int64_t batch_size, const std::string& path, const std::string& checkpoint) {
+                 int64_t batch_size, const std::string& path, const std::string& checkpoint,
+                 bool write) {
   torch::NoGradGuard no_grad;
   net.eval();
   data::LoaderOptions opts;
@@ -73,6 +77,7 @@ void save_logits(nn::NetworkImpl& net, const data::ImageSet& set, const data::Da
                          .to(torch::kCPU)
                          .to(torch::kFloat32));
   }
+  if (!write) return;
   torch::Tensor x = torch::cat(images).contiguous(), y = torch::cat(labels).contiguous(),
                 z = torch::cat(logits).contiguous();
   h5::Object file = h5::create_file(path);
@@ -127,8 +132,6 @@ void check_eval_config(const EvalConfig& cfg) {
 
 EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {
   check_eval_config(cfg);
-  SISYPHUS_CHECK(cfg.save_logits.empty() || job.world == 1, ErrorKind::kConfig,
-                 "--save-logits needs a single rank (run eval without mpirun)");
   SavedNetwork saved = load_saved_network(cfg.checkpoint);
   const io::Checkpoint& ckpt = saved.ckpt;
   const data::DatasetSpec& spec = *saved.spec;
@@ -185,7 +188,8 @@ EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {
     if (!cfg.result_file.empty() && job.rank == 0) append_result(cfg, report, mode, r);
     report.modes.emplace_back(mode, r);
     if (!cfg.save_logits.empty() && (mode == cfg.amm_mode || !report.has_amm)) {
-      save_logits(*net, test_set, spec, cfg.batch_size, cfg.save_logits, cfg.checkpoint);
+      save_logits(*net, test_set, spec, cfg.batch_size, cfg.save_logits, cfg.checkpoint,
+                  job.rank == 0);
     }
     if (mode == modes.front() || mode == cfg.amm_mode) report.result = r;
   }

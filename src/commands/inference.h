@@ -27,7 +27,7 @@ struct EvalConfig {
   std::string result_file;  // append one CSV row per evaluation (rank 0)
   std::string label;        // the row's label and the trace's source (default: the checkpoint path)
   std::string
-      save_logits;  // write the (normalised) inputs, labels and logits to this HDF5 file (one rank)
+      save_logits;  // write the (normalised) inputs, labels and logits to this HDF5 file (rank 0)
   std::string trace_file;  // record activation statistics here (appending); with AMM,
                            // for each inference mode: amm, mm and extreme
 };

@@ -8,6 +8,7 @@
 #    BN (3 ranks, two without samples in the last step), and with BN (2 and 3
 #    ranks, synchronised BN by default, uneven splits); --no-sync-bn keeps
 #    the ranks identical; HerPN trained from scratch likewise;
+#  - eval --save-logits on 2 ranks writes what one rank writes;
 #  - ranks started with different settings: one error line naming it;
 #  - --backend nccl on a machine without GPU / build without NCCL: one clear line.
 set -u
@@ -41,6 +42,19 @@ a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
 sys.exit(0 if all(np.array_equal(a["model"][k][()], b["model"][k][()]) for k in b["model"]) else 1)
 PY
 then pass "resume under mpirun is bit-exact"; else fail "resume under mpirun"; tail -5 "$WORK/out"; fi
+
+# eval --save-logits on 2 ranks: rank 0 writes the logits one rank writes
+"${MPIRUN[@]}" -np 2 "$BIN" eval --checkpoint "$WORK/ck/bn2/last.h5" --data-dir "$WORK/fm" --threads 1 \
+  --save-logits "$WORK/logits2.h5" > "$WORK/out" 2>&1 \
+  && "$BIN" eval --checkpoint "$WORK/ck/bn2/last.h5" --data-dir "$WORK/fm" --threads 1 \
+  --save-logits "$WORK/logits1.h5" > "$WORK/out1" 2>&1
+if [[ $? -eq 0 ]] && "${SISYPHUS_PYTHON:-python3}" - "$WORK/logits2.h5" "$WORK/logits1.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert a["logits"].shape == (100, 10), a["logits"].shape
+sys.exit(0 if all(np.array_equal(a[k][()], b[k][()]) for k in ("inputs", "labels", "logits")) else 1)
+PY
+then pass "eval --save-logits on 2 ranks equals 1 rank"; else fail "eval --save-logits on 2 ranks"; tail -5 "$WORK/out"; fi
 
 # R ranks == 1 rank with the same global batch (the experiment's setting),
 # compared within 1e-5 relative over every parameter and buffer.
