@@ -18,8 +18,8 @@ struct EvalConfig {
   std::string checkpoint;        // path to a sisyphus checkpoint (.h5)
   std::string data_dir;          // empty: the data set's default location
   std::string act;               // empty: the checkpoint's own activations
-  std::string amm_mode = "amm";  // AMM inference mode: amm, mm, extreme
-  int64_t batch_size = 100;      // evaluation batch per rank
+  std::string amm_mode = "amm";  // AMM inference mode: amm, mm, biggest, extreme (nn/amm.h)
+  int64_t batch_size = 100;      // global evaluation batch, split over the ranks
   int64_t test_limit = 0;        // first N test images only (0: all)
   int threads = 0;               // torch threads (0: the host's cores / local ranks)
   std::string backend = "auto";
@@ -29,7 +29,7 @@ struct EvalConfig {
   std::string
       save_logits;  // write the (normalised) inputs, labels and logits to this HDF5 file (rank 0)
   std::string trace_file;  // record activation statistics here (appending); with AMM,
-                           // for each inference mode: amm, mm and extreme
+                           // for each inference mode the network has statistics for
 };
 
 struct EvalReport {

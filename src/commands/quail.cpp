@@ -25,6 +25,8 @@ nn::Network load_teacher(const io::Checkpoint& ckpt, const std::string& path,
 
 QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckpt)
     : cfg_(cfg),
+      method_(parse_method(cfg.method)),
+      evaluation_(parse_evaluation(cfg.evaluate)),
       job_(job),
       tmeta_(teacher_ckpt.meta),
       spec_(data::dataset_spec(teacher_ckpt.meta.dataset)) {
@@ -34,7 +36,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   if (cfg_.run.empty()) {
     std::string act_name = cfg_.act.substr(0, cfg_.act.find(':'));
     cfg_.run = tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name +
-               (cfg_.amm ? "-amm" : "") + (cfg_.method == "imitate" ? "" : "-" + cfg_.method);
+               (cfg_.amm ? "-amm" : "") + (method_ == Method::kImitate ? "" : "-" + cfg_.method);
   }
   config_text_ = to_config_text(cfg_);
   log::info("sisyphus quail: resolved config (usable with --config):\n" + config_text_);
@@ -55,13 +57,13 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   place_module(*student_, job_.place);
   collectives_ = stat_collectives(job_);
   attach(collectives_, *student_, {.batchnorm = cfg_.sync_bn, .amm = cfg_.amm_sync});
-  if (cfg_.method == "imitate") {
+  if (method_ == Method::kImitate) {
     stages_ = plan_stages(num_points(), cfg_.mimic_epochs, cfg_.finetune_epochs);
   } else {
     std::vector<size_t> slotted;
     for (size_t l = 0; l < num_points(); ++l)
       if (!student_->points()[l].slot.is_empty()) slotted.push_back(l);
-    stages_ = plan_replacement(cfg_.method, slotted, cfg_.replace_epochs);
+    stages_ = plan_replacement(method_, slotted, cfg_.replace_epochs);
   }
   log::info("quail: teacher " + cfg_.teacher + " (" + tmeta_.network + " on " + tmeta_.dataset +
             ", test acc " + format_number("%.2f%%", tmeta_.test_acc * 100) +

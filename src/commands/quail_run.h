@@ -81,6 +81,8 @@ class QuailRun {
                              int64_t epoch_step, int64_t step) const;
 
   QuailConfig& cfg_;
+  const Method method_;          // --method, parsed once
+  const Evaluation evaluation_;  // --evaluate, parsed once
   Job& job_;
   const io::CheckpointMeta tmeta_;
   const data::DatasetSpec& spec_;

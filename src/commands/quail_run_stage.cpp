@@ -27,7 +27,7 @@ bool QuailRun::run_stage(size_t index) {
   }
   // Tested only where it means something (--evaluate).
   hooks.evaluation_due = [&](int64_t epoch) {
-    return evaluation_due(cfg_.evaluate, stages_, index, epoch);
+    return evaluation_due(evaluation_, stages_, index, epoch);
   };
   const bool amm = nn::has_amm(*student_);
   hooks.eval_mode = amm ? "amm" : "-";

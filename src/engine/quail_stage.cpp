@@ -25,12 +25,12 @@ std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t 
   return stages;
 }
 
-std::vector<Stage> plan_replacement(const std::string& method, const std::vector<size_t>& slotted,
+std::vector<Stage> plan_replacement(Method method, const std::vector<size_t>& slotted,
                                     int64_t epochs) {
   std::vector<Stage> stages;
-  if (method == "blend") return {{"blend", StageKind::kBlend, 0, epochs}};
-  SISYPHUS_CHECK(method == "progressive", ErrorKind::kConfig,
-                 "bad value for --method: '" + method + "'");
+  if (method == Method::kBlend) return {{"blend", StageKind::kBlend, 0, epochs}};
+  SISYPHUS_CHECK(method == Method::kProgressive, ErrorKind::kConfig,
+                 "plan_replacement: --method imitate plans with plan_stages");
   for (size_t l : slotted) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "replace-%02zu", l);
@@ -61,18 +61,10 @@ std::vector<bool> stage_trainable(const Stage& stage, size_t num_points) {
   return t;
 }
 
-void check_evaluation_policy(const std::string& policy) {
-  SISYPHUS_CHECK(
-      policy == "reference" || policy == "stages" || policy == "epochs", ErrorKind::kConfig,
-      "bad value for --evaluate: '" + policy + "' is not one of reference, stages, epochs");
-}
-
-bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t s,
-                    int64_t epoch) {
-  check_evaluation_policy(policy);
+bool evaluation_due(Evaluation policy, const std::vector<Stage>& stages, size_t s, int64_t epoch) {
   const bool stage_end = epoch + 1 == stages.at(s).epochs;
-  if (policy == "epochs") return true;
-  if (policy == "stages" || !stage_end) return stage_end;
+  if (policy == Evaluation::kEpochs) return true;
+  if (policy == Evaluation::kStages || !stage_end) return stage_end;
   const bool last_stage = s + 1 == stages.size();
   const bool last_mimic = stages[s].mimic() && (last_stage || !stages[s + 1].mimic());
   return last_stage || last_mimic;

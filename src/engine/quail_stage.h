@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "settings/config.h"
+
 namespace sisyphus::train {
 
 enum class StageKind { kBaseline, kMimic, kFineTune, kReplace, kBlend };
@@ -38,19 +40,18 @@ Stage baseline_stage(int64_t epochs);
 std::vector<Stage> plan_stages(size_t num_points, int64_t mimic_epochs, int64_t finetune_epochs);
 // --method progressive: a replace stage per slotted point (`slotted`, in
 // order); blend: the one blend stage. `epochs` each.
-std::vector<Stage> plan_replacement(const std::string& method, const std::vector<size_t>& slotted,
+std::vector<Stage> plan_replacement(Method method, const std::vector<size_t>& slotted,
                                     int64_t epochs);
 // The blend weight after `done` of a blend stage's `total` steps.
 double blend_weight(int64_t done, int64_t total);
 // trainable[l] for the stage.
 std::vector<bool> stage_trainable(const Stage& stage, size_t num_points);
 
-// When the student is tested (--evaluate): "reference" after the last epoch
+// When the student is tested (--evaluate): kReference after the last epoch
 // of the last mimic stage and of the last stage (the reference code tests
-// there: earlier, the later AMM layers are still untrained), "stages" after
-// every stage, "epochs" after every epoch. Error(kConfig) for other names.
-void check_evaluation_policy(const std::string& policy);
-bool evaluation_due(const std::string& policy, const std::vector<Stage>& stages, size_t stage,
+// there: earlier, the later AMM layers are still untrained), kStages after
+// every stage, kEpochs after every epoch.
+bool evaluation_due(Evaluation policy, const std::vector<Stage>& stages, size_t stage,
                     int64_t epoch);
 
 }  // namespace sisyphus::train

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "core/error.h"
 #include "core/hash.h"
 #include "data/dataset.h"
 #include "nn/act_spec.h"
@@ -41,6 +42,47 @@ void resolve(QuailConfig& cfg) {
 
 std::string to_config_text(const QuailConfig& c) {
   return settings_text("quail", quail_settings(), c);
+}
+
+namespace {
+
+template <class E>
+struct Named {
+  const char* name;
+  E value;
+};
+constexpr Named<Method> kMethods[] = {{"imitate", Method::kImitate},
+                                      {"progressive", Method::kProgressive},
+                                      {"blend", Method::kBlend}};
+constexpr Named<Evaluation> kEvaluations[] = {{"reference", Evaluation::kReference},
+                                              {"stages", Evaluation::kStages},
+                                              {"epochs", Evaluation::kEpochs}};
+
+template <class E, size_t N>
+std::vector<std::string> names_of(const Named<E> (&table)[N]) {
+  std::vector<std::string> names;
+  for (const auto& n : table) names.push_back(n.name);
+  return names;
+}
+
+template <class E, size_t N>
+E parse_named(const Named<E> (&table)[N], const std::string& flag, const std::string& name) {
+  std::string listed;
+  for (const auto& n : table) {
+    if (name == n.name) return n.value;
+    listed += (listed.empty() ? "" : ", ") + std::string(n.name);
+  }
+  SISYPHUS_FAIL(ErrorKind::kConfig,
+                "bad value for --" + flag + ": '" + name + "' is not one of " + listed);
+}
+
+}  // namespace
+
+std::vector<std::string> method_names() { return names_of(kMethods); }
+std::vector<std::string> evaluation_names() { return names_of(kEvaluations); }
+Method parse_method(const std::string& name) { return parse_named(kMethods, "method", name); }
+Evaluation parse_evaluation(const std::string& name) {
+  return parse_named(kEvaluations, "evaluate", name);
 }
 
 std::string config_hash(const std::string& text) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sisyphus::train {
 
@@ -132,6 +133,15 @@ struct QuailConfig {
   bool amm_sync = true;  // AMM min/max over all ranks; off only to measure its cost
                          // (ranks' AMM statistics then differ: use with verify_ranks off)
 };
+
+// --method and --evaluate as the code uses them: parsed once (the driver),
+// their names listed once (here; the settings table checks against them).
+enum class Method { kImitate, kProgressive, kBlend };
+enum class Evaluation { kReference, kStages, kEpochs };
+std::vector<std::string> method_names();               // imitate, progressive, blend
+std::vector<std::string> evaluation_names();           // reference, stages, epochs
+Method parse_method(const std::string& name);          // Error(kConfig) naming --method for others
+Evaluation parse_evaluation(const std::string& name);  // likewise --evaluate
 
 void resolve(QuailConfig& cfg);  // data_dir and run need the teacher: filled by the driver
 std::string to_config_text(const QuailConfig& cfg);

@@ -29,7 +29,7 @@ std::vector<Setting<QuailConfig>> make_quail_settings() {
       "imitate: QuaIL (mimic stages, then fine-tune stages); progressive: replace ReLU by the "
       "polynomial one slot at a time, training the whole network with cross-entropy after each; "
       "blend: every slot (1-t) ReLU + t poly with t rising to 1 over the first half of one stage",
-      [](C& c) -> std::string& { return c.method; }, one_of({"imitate", "progressive", "blend"}));
+      [](C& c) -> std::string& { return c.method; }, one_of(method_names()));
   t.add<int64_t>(
       "replace-epochs", "Epochs of each replace stage (progressive) or of the blend stage",
       [](C& c) -> int64_t& { return c.replace_epochs; }, at_least<int64_t>(1));
@@ -72,7 +72,7 @@ std::vector<Setting<QuailConfig>> make_quail_settings() {
       "evaluate",
       "When the student is tested (and traced): reference (after the last mimic stage and after "
       "fine-tuning, as the reference code), stages (after every stage), epochs (after every epoch)",
-      [](C& c) -> std::string& { return c.evaluate; }, one_of({"reference", "stages", "epochs"}));
+      [](C& c) -> std::string& { return c.evaluate; }, one_of(evaluation_names()));
   t.add<std::string>(
       "mimic-forward",
       "The student's forward in a mimic stage: full (every point, as the reference code: the "

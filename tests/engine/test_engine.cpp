@@ -353,7 +353,7 @@ TEST(QuailStages, EvaluationPolicy) {
   const std::vector<train::Stage> stages =
       train::plan_stages(/*num_points=*/3, /*mimic=*/2, /*finetune=*/1);
   ASSERT_EQ(stages.size(), 6u);  // mimic-00..02, finetune-02..00
-  auto due = [&](const std::string& policy) {
+  auto due = [&](train::Evaluation policy) {
     std::vector<std::string> at;
     for (size_t s = 0; s < stages.size(); ++s)
       for (int64_t e = 0; e < stages[s].epochs; ++e)
@@ -361,18 +361,24 @@ TEST(QuailStages, EvaluationPolicy) {
           at.push_back(stages[s].name + "/" + std::to_string(e + 1));
     return at;
   };
-  EXPECT_EQ(due("reference"), (std::vector<std::string>{"mimic-02/2", "finetune-00/1"}));
-  EXPECT_EQ(due("stages"),
+  EXPECT_EQ(due(train::Evaluation::kReference),
+            (std::vector<std::string>{"mimic-02/2", "finetune-00/1"}));
+  EXPECT_EQ(due(train::Evaluation::kStages),
             (std::vector<std::string>{"mimic-00/2", "mimic-01/2", "mimic-02/2", "finetune-02/1",
                                       "finetune-01/1", "finetune-00/1"}));
-  EXPECT_EQ(due("epochs").size(), 9u);
+  EXPECT_EQ(due(train::Evaluation::kEpochs).size(), 9u);
   // only mimic stages, or only fine-tuning: the last stage is tested
   const auto mimic_only = train::plan_stages(3, 1, 0), finetune_only = train::plan_stages(3, 0, 1);
-  EXPECT_TRUE(evaluation_due("reference", mimic_only, 2, 0));
-  EXPECT_FALSE(evaluation_due("reference", mimic_only, 1, 0));
-  EXPECT_TRUE(evaluation_due("reference", finetune_only, 2, 0));
-  EXPECT_FALSE(evaluation_due("reference", finetune_only, 0, 0));
-  EXPECT_THROW(evaluation_due("sometimes", stages, 0, 0), Error);
+  EXPECT_TRUE(evaluation_due(train::Evaluation::kReference, mimic_only, 2, 0));
+  EXPECT_FALSE(evaluation_due(train::Evaluation::kReference, mimic_only, 1, 0));
+  EXPECT_TRUE(evaluation_due(train::Evaluation::kReference, finetune_only, 2, 0));
+  EXPECT_FALSE(evaluation_due(train::Evaluation::kReference, finetune_only, 0, 0));
+  // the names, parsed once by the driver, as the settings table checks them
+  EXPECT_EQ(train::parse_evaluation("stages"), train::Evaluation::kStages);
+  EXPECT_EQ(train::evaluation_names(), (std::vector<std::string>{"reference", "stages", "epochs"}));
+  EXPECT_THROW(train::parse_evaluation("sometimes"), Error);
+  EXPECT_EQ(train::parse_method("blend"), train::Method::kBlend);
+  EXPECT_THROW(train::parse_method("imitation"), Error);
 }
 
 // The settings tables: one row per setting, each named once, each in the
@@ -445,10 +451,10 @@ TEST(QuailStages, PlanOrderAndWhatEachTrains) {
   EXPECT_EQ(train::stage_trainable(plan[4], 3), (std::vector<bool>{false, true, true}));
   EXPECT_EQ(train::stage_trainable(plan[5], 3), (std::vector<bool>{true, true, true}));
   EXPECT_EQ(train::plan_stages(3, 0, 1).size(), 3u);  // a kind with 0 epochs is left out
-  const auto replace = train::plan_replacement("progressive", {0, 2}, 1);
+  const auto replace = train::plan_replacement(train::Method::kProgressive, {0, 2}, 1);
   ASSERT_EQ(replace.size(), 2u);
   EXPECT_EQ(replace[1].name, "replace-02");
-  const auto blend = train::plan_replacement("blend", {0, 1, 2}, 5);
+  const auto blend = train::plan_replacement(train::Method::kBlend, {0, 1, 2}, 5);
   ASSERT_EQ(blend.size(), 1u);
   EXPECT_EQ(blend[0].kind, train::StageKind::kBlend);
   EXPECT_EQ(train::blend_weight(0, 10), 0.0);  // rises over the first half, then 1
