@@ -128,10 +128,10 @@ void QuailRun::resume_from(const std::string& path) {
   if (ckpt.meta.epoch >= stages_[s].epochs) {
     start_ = {s + 1, 0, {}};
     // A kill between the stage's last checkpoint and its copy: the copy now.
-    const std::string stage_path = run_->dir() + "/" + stages_[s].name + ".h5";
-    if (job_.rank == 0 && !fs::file_exists(stage_path)) {
-      fs::copy_file_atomic(path, stage_path);
-      log::info("resume: " + stage_path + " was missing (the run was stopped before copying it); " +
+    const std::string kept = stage_path(stages_[s]);
+    if (job_.rank == 0 && !fs::file_exists(kept)) {
+      fs::copy_file_atomic(path, kept);
+      log::info("resume: " + kept + " was missing (the run was stopped before copying it); " +
                 "copied from " + path);
     }
   } else {

@@ -6,11 +6,11 @@
 
 #include <torch/torch.h>
 
-#include <cstdio>
 #include <set>
 
 #include "commands/quail.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -29,12 +29,6 @@
 #include "nn/registry.h"
 
 namespace sisyphus::train {
-
-inline std::string format_number(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), fmt, v);
-  return buf;
-}
 
 // Where a (resumed) run starts: stage index and epochs already done in it.
 struct Position {
@@ -75,6 +69,10 @@ class QuailRun {
   // blend, every slot at `t`.
   void set_blends(const Stage& stage, double t);
   void resume_from(const std::string& path);
+  // Where a stage's result is kept: <run>/<stage>.h5.
+  std::string stage_path(const Stage& stage) const {
+    return run_->dir() + "/" + stage.name + ".h5";
+  }
   BufferFilter averaged_buffers() const;
   // The escape guard's message (the stage, where in it, what escaped).
   std::string escape_message(const Stage& stage, const GuardReading& g, int64_t epoch,

@@ -31,7 +31,7 @@ bool QuailRun::run_stage(size_t index) {
   };
   const bool amm = nn::has_amm(*student_);
   hooks.eval_mode = amm ? "amm" : "-";
-  hooks.keep_as = run_->dir() + "/" + stage.name + ".h5";
+  hooks.keep_as = stage_path(stage);
   hooks.last = index + 1 == stages_.size();
   hooks.averaged = averaged_buffers();
   hooks.sync_time = collectives_.sync && amm ? collectives_.time.get() : nullptr;
@@ -48,13 +48,7 @@ bool QuailRun::run_stage(size_t index) {
       result_.escape_message = out.message;
       if (!cfg_.continue_on_escape) SISYPHUS_FAIL(ErrorKind::kDiverged, out.message);
       log::info(out.message + "; --continue-on-escape: this run ends here");
-      if (job_.rank == 0) {
-        std::FILE* f = std::fopen((run_->dir() + "/escaped.txt").c_str(), "w");
-        if (f) {
-          std::fprintf(f, "%s\n", out.message.c_str());
-          std::fclose(f);
-        }
-      }
+      if (job_.rank == 0) fs::write_text_file(run_->dir() + "/escaped.txt", out.message + "\n");
       return false;
     case StageEnd::kInterrupted:
       result_.interrupted = out.message;
@@ -111,8 +105,7 @@ QuailResult QuailRun::finish() {
   if (result_.stages_run == 0 && !result_.escaped && !result_.stopped_early &&
       result_.interrupted.empty()) {
     result_.eval = run_->test(*student_);
-    result_.final_checkpoint =
-        stages_.empty() ? "" : run_->dir() + "/" + stages_.back().name + ".h5";
+    result_.final_checkpoint = stages_.empty() ? "" : stage_path(stages_.back());
     log::info("run '" + cfg_.run + "' had already finished all " + std::to_string(stages_.size()) +
               " stages");
   }

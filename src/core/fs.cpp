@@ -99,4 +99,13 @@ void copy_file_atomic(const std::string& src, const std::string& dst) {
   rename_over(tmp, dst);
 }
 
+void write_text_file(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) SISYPHUS_FAIL(ErrorKind::kIo, "cannot create '" + path + "': " + why());
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed)
+    SISYPHUS_FAIL(ErrorKind::kIo, "cannot write '" + path + "' (disk full?): " + why());
+}
+
 }  // namespace sisyphus::fs

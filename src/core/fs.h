@@ -17,5 +17,7 @@ void rename_over(const std::string& from, const std::string& to);
 // Copies `src` to `dst` atomically: written to <dst>.tmp, synced, renamed
 // over `dst`, so a kill leaves either the old `dst` or the complete copy.
 void copy_file_atomic(const std::string& src, const std::string& dst);
+// Writes `text` as the whole of `path`; Error(kIo) naming it when it cannot.
+void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace sisyphus::fs

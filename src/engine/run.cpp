@@ -2,8 +2,7 @@
 
 #include <torch/torch.h>
 
-#include <cstdio>
-
+#include "core/format.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "dist/reducer.h"
@@ -15,9 +14,7 @@ namespace sisyphus::train {
 namespace {
 
 std::string ms_per_step(double seconds, int64_t steps) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.2f", 1000.0 * seconds / static_cast<double>(steps));
-  return buf;
+  return format_number("%.2f", 1000.0 * seconds / static_cast<double>(steps));
 }
 
 }  // namespace
