@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "app/command_line.h"
+#include "command_line/command_line.h"
 #include "commands/baseline.h"
 #include "commands/cost_command.h"
 #include "commands/fold_command.h"

@@ -1,4 +1,4 @@
-#include "app/command_line.h"
+#include "command_line/command_line.h"
 
 #include <type_traits>
 #include <variant>
@@ -35,7 +35,8 @@ void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C
             cmd->add_flag("--" + row.name + ",!--" + row.negation, *value,
                           row.help + " (default: " + (on ? "on" : "off") + ")");
           } else {
-            cmd->add_option("--" + row.name, *value, row.help);
+            CLI::Option* opt = cmd->add_option("--" + row.name, *value, row.help);
+            if (row.required) opt->required();
           }
         },
         row.field(cfg));
@@ -65,45 +66,7 @@ std::unique_ptr<CommandLine> make_command_line() {
   train::EvalConfig& eval_cfg = c.eval_cfg;
   CLI::App* eval_cmd = c.eval_cmd =
       app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
-  eval_cmd->add_option("--checkpoint", eval_cfg.checkpoint, "Checkpoint file (.h5)")->required();
-  eval_cmd->add_option("--data-dir", eval_cfg.data_dir,
-                       "Data folder; empty: the data set's default");
-  eval_cmd
-      ->add_option("--batch-size", eval_cfg.batch_size,
-                   "Global evaluation batch, split over the ranks")
-      ->check(CLI::PositiveNumber);
-  eval_cmd->add_option("--test-limit", eval_cfg.test_limit, "First N test images only (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  eval_cmd
-      ->add_option("--threads", eval_cfg.threads,
-                   "Torch intra-op threads (0: the host's cores / local ranks)")
-      ->check(CLI::NonNegativeNumber);
-  eval_cmd->add_option(
-      "--act", eval_cfg.act,
-      "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "
-      "poly:degree=D,range=A, poly:coeffs=c0,c1,..., herpn, cpoly:degree=D[,range=A]; empty: the "
-      "checkpoint's own");
-  eval_cmd->add_option(
-      "--amm-mode", eval_cfg.amm_mode,
-      "AMM inference statistics: amm (running estimates), mm (true batch min/max), biggest "
-      "(the reference code's mode 0: smallest batch min, largest batch range), extreme "
-      "(running extremes)");
-  eval_cmd->add_option("--backend", eval_cfg.backend,
-                       "Communication under mpirun: auto, local, mpi, nccl");
-  bind_settings(eval_cmd, train::device_settings(), eval_cfg.dev);
-  eval_cmd->add_option("--result-file", eval_cfg.result_file,
-                       "Append a CSV row with the result to this file");
-  eval_cmd->add_option(
-      "--label", eval_cfg.label,
-      "Label of the CSV row and source name in the trace (default: the checkpoint path)");
-  eval_cmd->add_option(
-      "--save-logits", eval_cfg.save_logits,
-      "Write the normalised inputs, labels and logits (test-set order) to this HDF5 file "
-      "(one rank; use --test-limit for big sets)");
-  eval_cmd->add_option(
-      "--trace", eval_cfg.trace_file,
-      "Append per-layer activation statistics to this trace file (HDF5); a network with "
-      "AMM is evaluated and traced in each inference mode: amm, mm, biggest, extreme");
+  bind_settings(eval_cmd, train::eval_settings(), eval_cfg);
 
   CLI::App* trace_cmd = app.add_subcommand("trace", "Analyse activation traces (trace.h5 files)");
   trace_cmd->require_subcommand(1);
@@ -143,25 +106,14 @@ std::unique_ptr<CommandLine> make_command_line() {
       "Write a checkpoint's deployable form: BN folded into the conv/linear weights, each "
       "activation (AMM included) one polynomial per channel; no batch statistics at inference (a "
       "folded checkpoint, trained further: its weights without the training state)");
-  fold_cmd->add_option("--checkpoint", fold_cfg.checkpoint, "The trained checkpoint (.h5)")
-      ->required();
-  fold_cmd->add_option("--out", fold_cfg.out, "The folded checkpoint to write (.h5)")->required();
-  fold_cmd->add_option("--amm-mode", fold_cfg.amm_mode,
-                       "AMM statistics that become coefficients: amm (running estimates), "
-                       "biggest, extreme (mm uses each batch's and cannot be folded)");
+  bind_settings(fold_cmd, train::fold_settings(), fold_cfg);
 
   train::CostConfig& cost_cfg = c.cost_cfg;
   CLI::App* cost_cmd = c.cost_cmd = app.add_subcommand(
       "cost",
       "Multiplicative depth (CKKS levels) and ct-ct / pt-ct multiplications of a checkpoint's "
       "inference, per layer and in total, beside ReLU composites (rules: docs/beyond.md)");
-  cost_cmd->add_option("--checkpoint", cost_cfg.checkpoint, "Checkpoint file (.h5)")->required();
-  cost_cmd->add_option("--amm-mode", cost_cfg.amm_mode,
-                       "AMM statistics the activations are counted with: amm, biggest, extreme");
-  cost_cmd->add_option("--sign-degrees", cost_cfg.sign_degrees,
-                       "ReLU's sign approximation for the comparison: odd degrees, composed");
-  cost_cmd->add_option("--csv", cost_cfg.csv, "Also write the table as CSV to this file");
-  cost_cmd->add_flag("--layers,!--totals-only", cost_cfg.layers, "Print every layer (default: on)");
+  bind_settings(cost_cmd, train::cost_settings(), cost_cfg);
 
   CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
   data_cmd->require_subcommand(1);

@@ -11,8 +11,8 @@
 #include "engine/range_control.h"
 #include "engine/run.h"
 #include "engine/run_setup.h"
-#include "engine/saved_network.h"
 #include "io/checkpoint.h"
+#include "model/saved_network.h"
 #include "nn/act_spec.h"
 #include "nn/registry.h"
 

@@ -8,9 +8,10 @@
 
 #include "core/error.h"
 #include "engine/run_setup.h"
-#include "engine/saved_network.h"
+#include "model/saved_network.h"
 #include "nn/act_spec.h"
 #include "nn/amm.h"
+#include "settings/settings.h"
 
 namespace sisyphus::train {
 namespace {
@@ -64,6 +65,7 @@ void write_csv(const std::string& path, const nn::CostReport& r) {
 }  // namespace
 
 nn::CostReport cost_checkpoint(const CostConfig& cfg) {
+  check_settings(cost_settings(), cfg);
   const std::vector<int> degrees = parse_degrees(cfg.sign_degrees);
   const nn::AmmMode mode = nn::parse_amm_mode(cfg.amm_mode);
   SavedNetwork saved = load_saved_network(cfg.checkpoint);

@@ -6,16 +6,9 @@
 #include <string>
 
 #include "nn/he_cost.h"
+#include "settings/checkpoint_config.h"
 
 namespace sisyphus::train {
-
-struct CostConfig {
-  std::string checkpoint;
-  std::string amm_mode = "amm";           // which AMM statistics (mm has no fixed map)
-  std::string sign_degrees = "15,15,27";  // ReLU's sign approximation: odd degrees, composed
-  std::string csv;                        // one row per layer, then the totals
-  bool layers = true;                     // print every layer (off: totals only)
-};
 
 nn::CostReport cost_checkpoint(const CostConfig& cfg);
 

@@ -7,11 +7,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "engine/run_setup.h"
-#include "engine/saved_network.h"
 #include "io/checkpoint.h"
+#include "model/saved_network.h"
 #include "nn/act_spec.h"
 #include "nn/amm.h"
 #include "nn/fold.h"
+#include "settings/settings.h"
 
 namespace sisyphus::train {
 
@@ -40,6 +41,7 @@ FoldReport refold(const FoldConfig& cfg, const SavedNetwork& saved) {
 }  // namespace
 
 FoldReport fold_checkpoint(const FoldConfig& cfg) {
+  check_settings(fold_settings(), cfg);
   SISYPHUS_CHECK(!cfg.out.empty(), ErrorKind::kConfig, "fold needs --out FILE");
   std::error_code ec1, ec2;
   SISYPHUS_CHECK(std::filesystem::weakly_canonical(cfg.out, ec1) !=

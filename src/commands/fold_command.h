@@ -3,15 +3,12 @@
 // `cost` and PyTorch (docs/beyond.md) load like any other.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
-namespace sisyphus::train {
+#include "settings/checkpoint_config.h"
 
-struct FoldConfig {
-  std::string checkpoint;        // the trained network
-  std::string out;               // the folded checkpoint to write (never over the input)
-  std::string amm_mode = "amm";  // which AMM statistics become coefficients: amm, biggest, extreme
-};
+namespace sisyphus::train {
 
 struct FoldReport {
   std::string activation;  // the folded slots' spec ("cpoly:degree=2", or "relu")

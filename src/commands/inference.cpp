@@ -15,12 +15,13 @@
 #include "engine/collectives.h"
 #include "engine/job.h"
 #include "engine/run_setup.h"
-#include "engine/saved_network.h"
 #include "engine/tracing.h"
 #include "io/checkpoint.h"
+#include "model/saved_network.h"
 #include "nn/act_spec.h"
 #include "nn/amm.h"
 #include "nn/registry.h"
+#include "settings/settings.h"
 
 namespace sisyphus::train {
 namespace {
@@ -123,9 +124,7 @@ void drop_in(nn::NetworkImpl& net, const EvalConfig& cfg, const io::Checkpoint& 
 }  // namespace
 
 void check_eval_config(const EvalConfig& cfg) {
-  SISYPHUS_CHECK(cfg.batch_size >= 1, ErrorKind::kConfig,
-                 "bad value for --batch-size: must be at least 1");
-  nn::parse_amm_mode(cfg.amm_mode);  // an unknown mode fails before any work
+  check_settings(eval_settings(), cfg);  // an unknown AMM mode fails before any work
   if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
   check_device(cfg.dev);
 }

@@ -10,27 +10,9 @@
 
 #include "engine/evaluate.h"
 #include "engine/job.h"
-#include "settings/config.h"
+#include "settings/checkpoint_config.h"
 
 namespace sisyphus::train {
-
-struct EvalConfig {
-  std::string checkpoint;        // path to a sisyphus checkpoint (.h5)
-  std::string data_dir;          // empty: the data set's default location
-  std::string act;               // empty: the checkpoint's own activations
-  std::string amm_mode = "amm";  // AMM inference mode: amm, mm, biggest, extreme (nn/amm.h)
-  int64_t batch_size = 100;      // global evaluation batch, split over the ranks
-  int64_t test_limit = 0;        // first N test images only (0: all)
-  int threads = 0;               // torch threads (0: the host's cores / local ranks)
-  std::string backend = "auto";
-  DeviceConfig dev;         // device, precision, memory format
-  std::string result_file;  // append one CSV row per evaluation (rank 0)
-  std::string label;        // the row's label and the trace's source (default: the checkpoint path)
-  std::string
-      save_logits;  // write the (normalised) inputs, labels and logits to this HDF5 file (rank 0)
-  std::string trace_file;  // record activation statistics here (appending); with AMM,
-                           // for each inference mode the network has statistics for
-};
 
 struct EvalReport {
   EvalResult result;                                      // with the chosen (or only) mode

@@ -1,7 +1,5 @@
 #include "engine/run_setup.h"
 
-#include <torch/torch.h>
-
 #include "core/error.h"
 #include "core/fs.h"
 
@@ -40,14 +38,6 @@ Splits load_splits(const data::DatasetSpec& spec, const std::string& dir, int64_
   s.train.truncate(train_limit);
   s.test.truncate(test_limit);
   return s;
-}
-
-nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm, bool folded) {
-  return nn::NetShape{spec.channels, spec.size, spec.num_classes, batchnorm, folded};
-}
-
-torch::Tensor probe_input(const data::DatasetSpec& spec) {
-  return torch::zeros({1, spec.channels, spec.size, spec.size});
 }
 
 }  // namespace sisyphus::train

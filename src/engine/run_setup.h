@@ -1,8 +1,6 @@
 // What a training command sets up before its first step: the run folder,
-// the data splits and the network's input shape.
+// the data splits (the network's input shape: model/data_network.h).
 #pragma once
-
-#include <torch/types.h>
 
 #include <memory>
 #include <string>
@@ -11,7 +9,7 @@
 
 #include "data/dataset.h"
 #include "engine/job.h"
-#include "nn/sequential_net.h"
+#include "model/data_network.h"
 
 namespace sisyphus::train {
 
@@ -41,9 +39,5 @@ struct Splits {
 };
 Splits load_splits(const data::DatasetSpec& spec, const std::string& dir, int64_t train_limit,
                    int64_t test_limit);
-
-nn::NetShape shape_of(const data::DatasetSpec& spec, bool batchnorm = true, bool folded = false);
-// A zero batch of one input of the data set's shape (for probing networks).
-torch::Tensor probe_input(const data::DatasetSpec& spec);
 
 }  // namespace sisyphus::train

@@ -1,9 +1,9 @@
-#include "engine/saved_network.h"
+#include "model/saved_network.h"
 
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "engine/run_setup.h"
+#include "model/data_network.h"
 #include "nn/act_spec.h"
 #include "nn/amm.h"
 #include "nn/registry.h"

@@ -1,4 +1,5 @@
-// One table of settings per command (`train`, `quail`): each row names a
+// One table of settings per command (`train`, `quail`, `eval`, `fold`,
+// `cost`): each row names a
 // setting (the flag --<name> and the config-file key <name>), says what it
 // is for (--help), where it lives in the config struct, and the rule its
 // value must satisfy. The command line (app/cli.cpp), the config-file text
@@ -12,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "settings/checkpoint_config.h"
 #include "settings/config.h"
 
 namespace sisyphus::train {
@@ -26,11 +28,15 @@ struct Setting {
   std::string negation;  // on/off settings: the flag that turns it off ("no-augment")
   std::function<SettingField(C&)> field;
   std::function<std::string(const C&)> why_bad;  // "" when the value is fine; may be empty
+  bool required = false;                         // the command cannot run without it
 };
 
 const std::vector<Setting<DeviceConfig>>& device_settings();  // also `eval`'s
 const std::vector<Setting<TrainConfig>>& train_settings();
 const std::vector<Setting<QuailConfig>>& quail_settings();
+const std::vector<Setting<EvalConfig>>& eval_settings();
+const std::vector<Setting<FoldConfig>>& fold_settings();
+const std::vector<Setting<CostConfig>>& cost_settings();
 
 // The value of a row as it appears in a config file: strings quoted,
 // numbers in the shortest text that reads back to the same value.

@@ -76,13 +76,17 @@ class Table {
     rows.back().negation = std::move(name);
     return *this;
   }
+  Table& required() {
+    rows.back().required = true;
+    return *this;
+  }
   std::vector<Setting<C>> rows;
 };
 
 // A row of a sub-config (DeviceConfig) as a row of C, reached through `get`.
 template <class C, class Sub>
 Setting<C> nested(const Setting<Sub>& row, std::function<Sub&(C&)> get) {
-  Setting<C> out{row.name, row.help, row.negation, nullptr, nullptr};
+  Setting<C> out{row.name, row.help, row.negation, nullptr, nullptr, row.required};
   out.field = [field = row.field, get](C& c) { return field(get(c)); };
   if (row.why_bad)
     out.why_bad = [why = row.why_bad, get](const C& c) { return why(get(const_cast<C&>(c))); };
@@ -125,6 +129,13 @@ inline std::vector<Setting<DeviceConfig>> make_device_settings() {
   return t.rows;
 }
 
+template <class C>
+void add_test_limit(Table<C>& t) {
+  t.template add<int64_t>(
+      "test-limit", "Use only the first N test images (0: all)",
+      [](C& c) -> int64_t& { return c.test_limit; }, not_negative<int64_t>());
+}
+
 // The rows every training command shares: batches and data.
 template <class C>
 void add_batches(Table<C>& t) {
@@ -138,9 +149,7 @@ void add_batches(Table<C>& t) {
   t.template add<int64_t>(
       "train-limit", "Use only the first N training images (0: all)",
       [](C& c) -> int64_t& { return c.train_limit; }, not_negative<int64_t>());
-  t.template add<int64_t>(
-      "test-limit", "Use only the first N test images (0: all)",
-      [](C& c) -> int64_t& { return c.test_limit; }, not_negative<int64_t>());
+  add_test_limit(t);
   t.template add<bool>(
       "augment",
       "The data set's training augmentation (CIFAR crop+flip, TinyImageNet rotation+flip)",
@@ -217,9 +226,9 @@ void add_range(Table<C>& t) {
       });
 }
 
-// Ranks, device and communication.
+// Threads, communication and device (every command that runs a network).
 template <class C>
-void add_job(Table<C>& t) {
+void add_compute(Table<C>& t) {
   t.template add<int>(
       "threads", "Torch intra-op threads per rank (0: the host's cores / ranks on the host)",
       [](C& c) -> int& { return c.threads; }, not_negative<int>());
@@ -229,6 +238,12 @@ void add_job(Table<C>& t) {
       [](C& c) -> std::string& { return c.backend; }, one_of({"auto", "local", "mpi", "nccl"}));
   for (const auto& row : device_settings())
     t.rows.push_back(nested<C, DeviceConfig>(row, [](C& c) -> DeviceConfig& { return c.dev; }));
+}
+
+// Ranks, device and communication of a training job.
+template <class C>
+void add_job(Table<C>& t) {
+  add_compute(t);
   t.template add<double>(
       "bucket-mb", "Gradient all-reduce bucket size in MiB",
       [](C& c) -> double& { return c.bucket_mb; },

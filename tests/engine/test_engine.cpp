@@ -413,6 +413,52 @@ TEST(Settings, TablesDriveConfigTextAndValidation) {
   EXPECT_THROW(train::check_device(d), Error);
 }
 
+// eval, fold and cost: tables of the same rows (flag, help, rule, required),
+// which their commands check before any work.
+TEST(Settings, CheckpointCommandsHaveTablesToo) {
+  auto rows_of = [](const auto& table) {
+    std::map<std::string, bool> required;
+    for (const auto& row : table) {
+      EXPECT_TRUE(required.emplace(row.name, row.required).second)
+          << "setting " << row.name << " twice";
+      EXPECT_FALSE(row.help.empty()) << row.name;
+    }
+    return required;
+  };
+  const auto eval = rows_of(train::eval_settings());
+  const auto fold = rows_of(train::fold_settings());
+  const auto cost = rows_of(train::cost_settings());
+  EXPECT_TRUE(eval.at("checkpoint") && fold.at("checkpoint") && fold.at("out") &&
+              cost.at("checkpoint"));
+  EXPECT_FALSE(eval.at("batch-size") || eval.at("precision") || cost.at("amm-mode"));
+  auto why = [](auto check) -> std::string {
+    try {
+      check();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  train::EvalConfig e;
+  EXPECT_EQ(why([&] { train::check_settings(train::eval_settings(), e); }), "");
+  e.batch_size = 0;
+  EXPECT_NE(why([&] {
+              train::check_settings(train::eval_settings(), e);
+            }).find("bad value for --batch-size: must be at least 1"),
+            std::string::npos);
+  train::FoldConfig f;
+  f.amm_mode = "minmax";
+  EXPECT_NE(why([&] {
+              train::check_settings(train::fold_settings(), f);
+            }).find("unknown AMM inference mode 'minmax'"),
+            std::string::npos);
+  train::CostConfig c;
+  c.amm_mode = "extreme";
+  EXPECT_EQ(why([&] { train::check_settings(train::cost_settings(), c); }), "");
+  for (const auto& row : train::cost_settings())
+    if (row.name == "layers") EXPECT_EQ(row.negation, "totals-only");
+}
+
 // --no-trace-test turns the test set's statistics off, not only their record:
 // an evaluation computes none (they cost about 3x the evaluation's own time
 // at full sampling); traced, every test batch is computed and recorded.

@@ -1,7 +1,7 @@
 // Checkpoint loading as eval, fold and cost do it: the file read and
 // verified, the network rebuilt from its metadata and its tensors loaded.
-#include "engine/saved_network.h"
 #include "fuzz_input.h"
+#include "model/saved_network.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sisyphus;

@@ -1,7 +1,7 @@
 // A --config file (INI/TOML) read by the command line of `train` and of
 // `quail`, then resolved and checked as those commands do before any work.
 // A CLI::ParseError is the command line's clean refusal (one line, exit 2).
-#include "app/command_line.h"
+#include "command_line/command_line.h"
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
