@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     const std::string malloc_setting = tune_malloc();  // as `sisyphus train` does
     train::check_device(dev);
     // mode raw calls MPI directly: it needs the MPI backend even on a GPU
-    const train::Job job = train::start_job(mode == "raw" ? "mpi" : "auto", threads, dev);
+    const train::Job job = train::start_job({threads, mode == "raw" ? "mpi" : "auto", dev});
     auto comm = job.comm;
     const int rank = job.rank, world = job.world;
     if (mode == "sweep") {

@@ -96,7 +96,7 @@ int run_eval(const train::EvalConfig& cfg, const train::Job& job) {
 template <class Config, class Prepare, class Command>
 int with_job(Config cfg, std::optional<train::Job>& job, Prepare prepare, Command command) {
   prepare(cfg);
-  job = train::start_job(cfg.backend, cfg.threads, cfg.dev);
+  job = train::start_job(cfg.job);
   return command(cfg, *job);
 }
 

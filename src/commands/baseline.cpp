@@ -82,20 +82,21 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   log::info("sisyphus train: resolved config (usable with --config):\n" + config_text);
   dist::check_same_config(*job.comm, config_text);
   log::info("ranks: " + std::to_string(job.world) + " (" + job.comm->backend() +
-            " backend), global batch " + std::to_string(cfg.batch_size) + " split over the ranks" +
+            " backend), global batch " + std::to_string(cfg.data.batch_size) +
+            " split over the ranks" +
             (job.comm->communicates()
-                 ? std::string(cfg.sync_bn ? ", synchronised BN" : ", per-rank BN statistics")
+                 ? std::string(cfg.ranks.sync_bn ? ", synchronised BN" : ", per-rank BN statistics")
                  : "") +
             ", " + std::to_string(torch::get_num_threads()) + " torch threads per rank");
   const data::DatasetSpec& spec = data::dataset_spec(cfg.dataset);
 
   // ---------------------------------------------------------------- run folder, data
   Run run(job, run_settings(cfg, /*keep_outputs=*/false));
-  Splits data = load_splits(spec, cfg.data_dir, cfg.train_limit, cfg.test_limit);
+  Splits data = load_splits(spec, cfg.data.dir, cfg.data.train_limit, cfg.data.test_limit);
   log::info("data: " + spec.name + " train " + std::to_string(data.train.n) + " test " +
             std::to_string(data.test.n) + " images of " + std::to_string(spec.channels) + "x" +
             std::to_string(spec.size) + "x" + std::to_string(spec.size) + ", augmentation " +
-            (cfg.augment ? data::augment_name(spec.train_augment) : "none"));
+            (cfg.data.augment ? data::augment_name(spec.train_augment) : "none"));
 
   // ---------------------------------------------------------------- model, collectives
   torch::manual_seed(cfg.seed);  // same initial weights for the same seed
@@ -105,7 +106,7 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   set_range_control(*net, cfg.range);
   place_module(*net, job.place);  // the job's device (a GPU per rank), NHWC with --channels-last
   const StatCollectives collectives = stat_collectives(job);
-  attach(collectives, *net, {.batchnorm = cfg.sync_bn, .amm = true});
+  attach(collectives, *net, {.batchnorm = cfg.ranks.sync_bn, .amm = true});
   log::info("model: " + cfg.network + " with " + std::to_string(net->parameter_count()) +
             " parameters, " + std::to_string(net->points().size()) +
             " imitation points, activation " + nn::activation_spec(*net));
@@ -119,16 +120,16 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
     hooks.from = {last.meta.epoch, run.restore(last, *net, ""), nullptr};
     for (const auto& [kind, list] : last.optimizer)
       if (kind == "momentum") hooks.from.momentum = &list;
-  } else if (cfg.resume) {
+  } else if (cfg.output.resume) {
     log::info("resume: no checkpoint at " + run.last_path() + " yet, starting from " +
               (cfg.init.empty() ? std::string("scratch") : cfg.init));
   }
   dist::broadcast_state(*job.comm, *net);  // every rank starts from rank 0's state
 
-  trace::TraceHeader theader{cfg.run, cfg.network, cfg.dataset,        config_text,
-                             "",      {},          kBaselineTraceBound};
+  trace::TraceHeader theader{cfg.output.run,     cfg.network, cfg.dataset, config_text, "", {},
+                             kBaselineTraceBound};
   for (const auto& p : net->points()) theader.layers.push_back(p.name);
-  theader.sample_per_image = cfg.trace_sample;
+  theader.sample_per_image = cfg.output.trace_sample;
   meta.activation = nn::activation_spec(*net);
   run.start(std::move(data), spec, theader, meta);
 
@@ -137,7 +138,7 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   hooks.seed = cfg.seed;
   // Without SyncBN each rank's BN statistics move with its own batch: they
   // are averaged after every step (weighted by the ranks' samples).
-  if (!cfg.sync_bn) hooks.averaged = [](const std::string&) { return true; };
+  if (!cfg.ranks.sync_bn) hooks.averaged = [](const std::string&) { return true; };
   // A non-finite loss or gradient on any rank stops the run (the verdict is
   // reduced: every rank stops at the same step).
   hooks.describe_escape = [&](const GuardReading& g, int64_t, int64_t, int64_t at) {
@@ -166,7 +167,7 @@ BaselineResult train_baseline(TrainConfig cfg, const Job& job) {
   if (out.end == StageEnd::kDone && result.epochs_run == 0) {
     // Already finished: report the checkpoint's model on the test set.
     result.eval = run.test(*net);
-    log::info("run '" + cfg.run + "' had already finished " + std::to_string(cfg.epochs) +
+    log::info("run '" + cfg.output.run + "' had already finished " + std::to_string(cfg.epochs) +
               " epochs");
   }
   result.images_per_s = run.images_per_s();

@@ -3,7 +3,7 @@
 // Reads the data set, builds the network, and runs `epochs` epochs of SGD
 // with a cosine schedule, evaluating and checkpointing after every epoch to
 // <checkpoint_dir>/<run>/last.h5 (atomically) with metrics in metrics.csv.
-// With cfg.resume it continues from last.h5 and ends with exactly the weights
+// With cfg.output.resume it continues from last.h5 and ends with exactly the weights
 // an uninterrupted run would have. SIGUSR1 or SIGTERM (core/stop_signal.h)
 // stops every rank at the next step boundary with the state in last.h5,
 // mid-epoch included.

@@ -126,7 +126,7 @@ void drop_in(nn::NetworkImpl& net, const EvalConfig& cfg, const io::Checkpoint& 
 void check_eval_config(const EvalConfig& cfg) {
   check_settings(eval_settings(), cfg);  // an unknown AMM mode fails before any work
   if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
-  check_device(cfg.dev);
+  check_device(cfg.job.dev);
 }
 
 EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {

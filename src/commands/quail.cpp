@@ -30,13 +30,14 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
       job_(job),
       tmeta_(teacher_ckpt.meta),
       spec_(data::dataset_spec(teacher_ckpt.meta.dataset)) {
-  if (cfg_.data_dir.empty()) cfg_.data_dir = spec_.default_dir;
+  if (cfg_.data.dir.empty()) cfg_.data.dir = spec_.default_dir;
   const std::string student_act = (cfg_.amm ? "amm+" : "") + cfg_.act;
   nn::check_activation_spec(student_act);
-  if (cfg_.run.empty()) {
+  if (cfg_.output.run.empty()) {
     std::string act_name = cfg_.act.substr(0, cfg_.act.find(':'));
-    cfg_.run = tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name +
-               (cfg_.amm ? "-amm" : "") + (method_ == Method::kImitate ? "" : "-" + cfg_.method);
+    cfg_.output.run = tmeta_.network + "-" + tmeta_.dataset + "-quail-" + act_name +
+                      (cfg_.amm ? "-amm" : "") +
+                      (method_ == Method::kImitate ? "" : "-" + cfg_.method);
   }
   config_text_ = to_config_text(cfg_);
   log::info("sisyphus quail: resolved config (usable with --config):\n" + config_text_);
@@ -56,7 +57,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   place_module(*teacher_, job_.place);
   place_module(*student_, job_.place);
   collectives_ = stat_collectives(job_);
-  attach(collectives_, *student_, {.batchnorm = cfg_.sync_bn, .amm = cfg_.amm_sync});
+  attach(collectives_, *student_, {.batchnorm = cfg_.ranks.sync_bn, .amm = cfg_.amm_sync});
   if (method_ == Method::kImitate) {
     stages_ = plan_stages(num_points(), cfg_.mimic_epochs, cfg_.finetune_epochs);
   } else {
@@ -70,7 +71,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
             "); student activation " + nn::activation_spec(*student_) + "; " +
             std::to_string(num_points()) + " imitation points, " + std::to_string(stages_.size()) +
             " stages; " + std::to_string(job_.world) + " rank(s), global batch " +
-            std::to_string(cfg_.batch_size));
+            std::to_string(cfg_.data.batch_size));
 
   run_ = std::make_unique<Run>(job_, [&] {
     RunSettings r = run_settings(cfg_, /*keep_outputs=*/true);
@@ -79,7 +80,7 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
   }());
   if (run_->has_checkpoint()) {
     resume_from(run_->last_path());
-  } else if (cfg_.resume) {
+  } else if (cfg_.output.resume) {
     log::info("resume: no checkpoint at " + run_->last_path() + " yet, starting from the teacher");
   }
   dist::broadcast_state(*job_.comm, *student_);
@@ -96,16 +97,16 @@ QuailRun::QuailRun(QuailConfig& cfg, Job& job, const io::Checkpoint& teacher_ckp
                           "use --mimic-epochs 1 or more");
   }
 
-  trace::TraceHeader theader{cfg_.run, tmeta_.network,   tmeta_.dataset, config_text_, "",
-                             {},       cfg_.escape_bound};
+  trace::TraceHeader theader{cfg_.output.run,  tmeta_.network, tmeta_.dataset, config_text_, "", {},
+                             cfg_.escape_bound};
   for (const auto& p : student_->points()) theader.layers.push_back(p.name);
-  theader.sample_per_image = cfg_.trace_sample;
+  theader.sample_per_image = cfg_.output.trace_sample;
   io::CheckpointMeta meta = run_meta(tmeta_.network, tmeta_.dataset, spec_, tmeta_.imagenet_stem,
                                      tmeta_.batchnorm, config_text_);
   meta.activation = nn::activation_spec(*student_);
   meta.teacher = cfg_.teacher;
-  run_->start(load_splits(spec_, cfg_.data_dir, cfg_.train_limit, cfg_.test_limit), spec_, theader,
-              meta);
+  run_->start(load_splits(spec_, cfg_.data.dir, cfg_.data.train_limit, cfg_.data.test_limit), spec_,
+              theader, meta);
 }
 
 void QuailRun::resume_from(const std::string& path) {
@@ -155,7 +156,7 @@ BufferFilter QuailRun::averaged_buffers() const {
   auto names = std::make_shared<std::set<std::string>>();
   for (const auto& n : moving) {
     const bool amm = n.find(".amm.") != std::string::npos;
-    if (amm ? !cfg_.amm_sync : !cfg_.sync_bn) names->insert(n);
+    if (amm ? !cfg_.amm_sync : !cfg_.ranks.sync_bn) names->insert(n);
   }
   if (names->empty()) return nullptr;
   return [names](const std::string& name) { return names->count(name) > 0; };

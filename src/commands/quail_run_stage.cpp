@@ -106,8 +106,8 @@ QuailResult QuailRun::finish() {
       result_.interrupted.empty()) {
     result_.eval = run_->test(*student_);
     result_.final_checkpoint = stages_.empty() ? "" : stage_path(stages_.back());
-    log::info("run '" + cfg_.run + "' had already finished all " + std::to_string(stages_.size()) +
-              " stages");
+    log::info("run '" + cfg_.output.run + "' had already finished all " +
+              std::to_string(stages_.size()) + " stages");
   }
   return result_;
 }

@@ -23,10 +23,12 @@ void set_torch_threads(int threads, int local_ranks) {
   }
 }
 
-Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) {
+Job start_job(const JobConfig& cfg) {
+  const DeviceConfig& dev = cfg.dev;
   Job job;
-  dist::Connection c = dist::connect({dist::parse_backend(backend), dist::parse_device(dev.device),
-                                      dev.nccl_timeout, dev.force_collectives});
+  dist::Connection c =
+      dist::connect({dist::parse_backend(cfg.backend), dist::parse_device(dev.device),
+                     dev.nccl_timeout, dev.force_collectives});
   job.comm = c.comm;
   job.rank = job.comm->rank();
   job.world = job.comm->size();
@@ -41,7 +43,7 @@ Job start_job(const std::string& backend, int threads, const DeviceConfig& dev) 
     std::_Exit(1);
   });
   log::detail(tune_malloc());  // --verbose shows it
-  set_torch_threads(threads, job.local_ranks);
+  set_torch_threads(cfg.threads, job.local_ranks);
   if (c.cuda_device >= 0)
     job.place.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(c.cuda_device));
   job.place.precision = parse_precision(dev.precision);

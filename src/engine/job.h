@@ -33,11 +33,11 @@ struct Job {
   std::shared_ptr<dist::Heartbeat> heartbeat;
 };
 
-// Connects the ranks (backend name as for --backend) on the device of `dev`
+// Connects the ranks (cfg.backend as for --backend) on the device of cfg.dev
 // (collectives forced at world 1 with dev.force_collectives), starts the
-// heartbeat (dev.peer_timeout), sets the log prefix, torch's threads and the
-// current GPU; logs the backend and device and why.
-Job start_job(const std::string& backend, int threads, const DeviceConfig& dev);
+// heartbeat (dev.peer_timeout), sets the log prefix, torch's threads
+// (cfg.threads) and the current GPU; logs the backend and device and why.
+Job start_job(const JobConfig& cfg);
 
 // Sets torch's intra-op threads (0: the host's cores shared among the
 // `local_ranks` ranks on it) and one inter-op thread.

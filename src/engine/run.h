@@ -57,16 +57,22 @@ struct RunSettings {
 template <class Config>
 RunSettings run_settings(const Config& cfg, bool keep_outputs) {
   RunSettings s;
-  s.name = cfg.run;
-  s.checkpoint_dir = cfg.checkpoint_dir;
-  s.resume = cfg.resume;
+  s.name = cfg.output.run;
+  s.checkpoint_dir = cfg.output.checkpoint_dir;
+  s.resume = cfg.output.resume;
   s.optim = cfg.optim;
-  s.bucket_mb = cfg.bucket_mb;
+  s.bucket_mb = cfg.ranks.bucket_mb;
   s.range = cfg.range;
-  s.trace_every = cfg.trace_every;
-  s.trace_test = cfg.trace_test;
-  s.runner = {cfg.run,       cfg.batch_size,   cfg.test_batch_size, cfg.augment,
-              cfg.log_every, cfg.verify_ranks, keep_outputs,        nullptr};
+  s.trace_every = cfg.output.trace_every;
+  s.trace_test = cfg.output.trace_test;
+  s.runner = {cfg.output.run,
+              cfg.data.batch_size,
+              cfg.data.test_batch_size,
+              cfg.data.augment,
+              cfg.output.log_every,
+              cfg.ranks.verify_ranks,
+              keep_outputs,
+              nullptr};
   return s;
 }
 

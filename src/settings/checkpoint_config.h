@@ -18,11 +18,9 @@ struct EvalConfig {
   std::string amm_mode = "amm";  // AMM inference mode: amm, mm, biggest, extreme (nn/amm.h)
   int64_t batch_size = 100;      // global evaluation batch, split over the ranks
   int64_t test_limit = 0;        // first N test images only (0: all)
-  int threads = 0;               // torch threads (0: the host's cores / local ranks)
-  std::string backend = "auto";
-  DeviceConfig dev;         // device, precision, memory format
-  std::string result_file;  // append one CSV row per evaluation (rank 0)
-  std::string label;        // the row's label and the trace's source (default: the checkpoint path)
+  JobConfig job;                 // threads, communication, device
+  std::string result_file;       // append one CSV row per evaluation (rank 0)
+  std::string label;  // the row's label and the trace's source (default: the checkpoint path)
   std::string
       save_logits;  // write the (normalised) inputs, labels and logits to this HDF5 file (rank 0)
   std::string trace_file;  // record activation statistics here (appending); with AMM,

@@ -16,14 +16,14 @@ void resolve(TrainConfig& cfg) {
   check_settings(train_settings(), cfg);
   nn::check_activation_spec(cfg.act);
   const auto& spec = data::dataset_spec(cfg.dataset);
-  if (cfg.data_dir.empty()) cfg.data_dir = spec.default_dir;
-  if (cfg.run.empty()) {
-    cfg.run = cfg.network + "-" + cfg.dataset;
+  if (cfg.data.dir.empty()) cfg.data.dir = spec.default_dir;
+  if (cfg.output.run.empty()) {
+    cfg.output.run = cfg.network + "-" + cfg.dataset;
     if (cfg.act != "relu") {  // "amm+cpoly:degree=2,range=5" -> "-amm-cpoly"
       std::string name = cfg.act.substr(0, cfg.act.find(':'));
       for (char& ch : name)
         if (ch == '+') ch = '-';
-      cfg.run += "-" + name;
+      cfg.output.run += "-" + name;
     }
   }
 }

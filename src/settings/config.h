@@ -50,10 +50,46 @@ struct DeviceConfig {
 };
 void check_device(const DeviceConfig& d);  // Error(kConfig) naming the flag
 
+// The data a training command reads and how it batches it (train, quail).
+struct DataConfig {
+  std::string dir;                // empty: the data set's default location
+  int64_t batch_size = 128;       // global training batch, split over the ranks
+  int64_t test_batch_size = 100;  // global evaluation batch, split over the ranks
+  int64_t train_limit = 0;        // use only the first N training images (0: all)
+  int64_t test_limit = 0;         // use only the first N test images (0: all)
+  bool augment = true;            // the data set's training augmentation
+};
+
+// How a job starts (app/cli.cpp, engine/job.h): train, quail and eval.
+struct JobConfig {
+  int threads = 0;               // torch intra-op threads (0: the cores shared among local ranks)
+  std::string backend = "auto";  // auto, local, mpi, nccl
+  DeviceConfig dev;              // device, precision, memory format
+};
+
+// How R ranks train as one model (train, quail).
+struct RanksConfig {
+  double bucket_mb = 25;     // gradient bucket size in MiB (the first is 1 MiB at most)
+  bool verify_ranks = true;  // compare parameter checksums across ranks every epoch
+  bool sync_bn = true;       // SyncBatchNorm: BN statistics over all ranks' batches
+                             // (R ranks train as one process with the global batch; off:
+                             // per-rank statistics, averaged after each step)
+};
+
+// A run's folder, log lines and trace (train, quail).
+struct OutputConfig {
+  std::string run;                             // run name (empty: the command's default)
+  std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
+  bool resume = false;                         // continue from <run>/last.h5
+  int64_t log_every = 50;                      // progress line every N steps (0: only per epoch)
+  int64_t trace_every = 50;   // activation trace record every N steps (0: evaluations only)
+  bool trace_test = true;     // trace the test set at every evaluation
+  int64_t trace_sample = 64;  // values per image behind trace histograms/moments (0: all)
+};
+
 struct TrainConfig {
   std::string network = "lenet";          // see `sisyphus train --help` for the list
   std::string dataset = "fashion-mnist";  // fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet
-  std::string data_dir;                   // empty: the data set's default location
   bool imagenet_stem = false;             // resnet50 only: 7x7/2 conv + 3x3/2 pooling stem
   bool batchnorm = true;     // false: drop the BN layers (plain stacks; exactness tests)
   std::string act = "relu";  // activation of every slot (nn/act_spec.h): training a
@@ -62,27 +98,12 @@ struct TrainConfig {
                              // instead of random weights: fine-tuning (docs/beyond.md)
   RangeConfig range;         // penalty and clipping of activation inputs
   int64_t epochs = 5;        // total epochs (a resumed run continues to this)
-  int64_t batch_size = 128;  // global training batch, split over the ranks
-  int64_t test_batch_size = 100;  // global evaluation batch, split over the ranks
-  int64_t train_limit = 0;        // use only the first N training images (0: all)
-  int64_t test_limit = 0;         // use only the first N test images (0: all)
-  bool augment = true;            // the data set's training augmentation
+  DataConfig data;
   OptimConfig optim;
-  uint64_t seed = 42;            // weights, data order and augmentation
-  int threads = 0;               // torch intra-op threads (0: the cores shared among local ranks)
-  bool sync_bn = true;           // SyncBatchNorm: BN statistics over all ranks' batches
-                                 // (R ranks train as one process with the global batch)
-  bool verify_ranks = true;      // compare parameter checksums across ranks every epoch
-  std::string backend = "auto";  // auto, local, mpi, nccl
-  DeviceConfig dev;              // device, precision, memory format
-  double bucket_mb = 25;         // gradient bucket size in MiB (the first is 1 MiB at most)
-  std::string run;               // run name (empty: <network>-<dataset>[-<act>])
-  std::string checkpoint_dir = "checkpoints";  // runs live in <checkpoint_dir>/<run>/
-  bool resume = false;                         // continue from <run>/last.h5
-  int64_t log_every = 50;                      // progress line every N steps (0: only per epoch)
-  int64_t trace_every = 50;   // activation trace record every N steps (0: evaluations only)
-  bool trace_test = true;     // trace the test set at every evaluation
-  int64_t trace_sample = 64;  // values per image behind trace histograms/moments (0: all)
+  uint64_t seed = 42;  // weights, data order and augmentation
+  JobConfig job;
+  RanksConfig ranks;
+  OutputConfig output;  // run empty: <network>-<dataset>[-<act>]
 };
 
 // Settings of a QuaIL run (`sisyphus quail`): the student starts as a copy
@@ -99,37 +120,22 @@ struct QuailConfig {
   int64_t replace_epochs = 1;      // epochs of each replace stage, or of the blend stage
   int64_t mimic_epochs = 50;       // epochs of each mimic stage (0: no mimic stages)
   int64_t finetune_epochs = 50;    // epochs of each fine-tune stage (0: none)
-  int64_t batch_size = 128;        // global, split over the ranks
-  int64_t test_batch_size = 100;   // global, split over the ranks
-  int64_t train_limit = 0;
-  int64_t test_limit = 0;
-  bool augment = true;
+  DataConfig data;                 // dir empty: the teacher's data set's default location
   OptimConfig optim{0.1, 0.5, true, 0.0, 1e-3};
   uint64_t seed = 42;  // data order and augmentation (per stage: derived)
-  int threads = 0;
-  std::string backend = "auto";
-  DeviceConfig dev;  // device, precision, memory format
-  double bucket_mb = 25;
-  std::string data_dir;  // empty: the data set's default location
-  std::string run;       // empty: <network>-<dataset>-quail-<act>[-amm]
-  std::string checkpoint_dir = "checkpoints";
-  bool resume = false;  // continue from <run>/last.h5 (stage and epoch)
-  int64_t log_every = 50;
-  double escape_bound = 1e6;        // a checked output with max |x| above this escapes
-  bool continue_on_escape = false;  // on escape: record it and exit 0 (for sweeps)
-  int64_t stop_after_epochs = 0;    // end this invocation after N epochs (0: run to the end);
-                                    // for time-sliced jobs that go on with --resume
-  bool verify_ranks = true;
-  int64_t trace_every = 50;   // activation trace record every N steps (0: evaluations only)
-  bool trace_test = true;     // trace the test set at every evaluation
-  int64_t trace_sample = 64;  // values per image behind trace histograms/moments (0: all)
+  JobConfig job;
+  RanksConfig ranks;
+  OutputConfig output;                 // run empty: <network>-<dataset>-quail-<act>[-amm]
+  double escape_bound = 1e6;           // a checked output with max |x| above this escapes
+  bool continue_on_escape = false;     // on escape: record it and exit 0 (for sweeps)
+  int64_t stop_after_epochs = 0;       // end this invocation after N epochs (0: run to the end);
+                                       // for time-sliced jobs that go on with --resume
   std::string evaluate = "reference";  // when the student is tested: reference (after the last
                                        // mimic stage and after fine-tuning), stages, epochs
   std::string mimic_forward = "full";  // full: the student's whole forward in a mimic stage (the
                                        // reference); to-point: it stops at the imitated point
   bool frozen_eval = false;            // frozen points' BN/AMM in evaluation mode during training
                              // (not the reference's: it keeps the whole student in training mode)
-  bool sync_bn = true;   // SyncBatchNorm (off: per-rank BN statistics, averaged after each step)
   bool amm_sync = true;  // AMM min/max over all ranks; off only to measure its cost
                          // (ranks' AMM statistics then differ: use with verify_ranks off)
 };
@@ -143,10 +149,10 @@ std::vector<std::string> evaluation_names();           // reference, stages, epo
 Method parse_method(const std::string& name);          // Error(kConfig) naming --method for others
 Evaluation parse_evaluation(const std::string& name);  // likewise --evaluate
 
-void resolve(QuailConfig& cfg);  // data_dir and run need the teacher: filled by the driver
+void resolve(QuailConfig& cfg);  // data.dir and output.run need the teacher: the driver fills them
 std::string to_config_text(const QuailConfig& cfg);
 
-// Fills the derived defaults (data_dir, run) and rejects bad values with
+// Fills the derived defaults (data.dir, output.run) and rejects bad values with
 // Error(kConfig) naming the flag (the activation spec included).
 void resolve(TrainConfig& cfg);
 

@@ -22,7 +22,7 @@ std::vector<Setting<TrainConfig>> make_train_settings() {
   t.add<std::string>(
       "data-dir",
       "Folder (or packed .h5 for tiny-imagenet) holding the data set; empty: its default location",
-      [](C& c) -> std::string& { return c.data_dir; });
+      [](C& c) -> std::string& { return c.data.dir; });
   t.add<bool>("imagenet-stem",
               "resnet50: ImageNet stem (7x7/2 conv, 3x3/2 avg pool) instead of the 64x64 one",
               [](C& c) -> bool& { return c.imagenet_stem; })
@@ -59,7 +59,7 @@ std::vector<Setting<TrainConfig>> make_train_settings() {
               "SyncBatchNorm: training-mode BN statistics over all ranks' batches, so R ranks "
               "train like one process "
               "with the global batch (off: per-rank statistics, averaged after every step)",
-              [](C& c) -> bool& { return c.sync_bn; });
+              [](C& c) -> bool& { return c.ranks.sync_bn; });
   add_run(t, "<net>-<dataset>");
   return t.rows;
 }

@@ -32,7 +32,7 @@ std::vector<Setting<EvalConfig>> make_eval_settings() {
   t.add<int64_t>(
       "batch-size", "Global evaluation batch, split over the ranks",
       [](C& c) -> int64_t& { return c.batch_size; }, at_least<int64_t>(1));
-  add_test_limit(t);
+  add_test_limit<C>(t, [](C& c) -> int64_t& { return c.test_limit; });
   t.add<std::string>(
       "act",
       "Swap every activation before evaluating (drop-in baselines): relu, quad, taylor, "

@@ -50,7 +50,7 @@ std::vector<Setting<QuailConfig>> make_quail_settings() {
                   [](C& c) -> uint64_t& { return c.seed; });
   add_job(t);
   t.add<std::string>("data-dir", "Data folder; empty: the teacher's data set's default location",
-                     [](C& c) -> std::string& { return c.data_dir; });
+                     [](C& c) -> std::string& { return c.data.dir; });
   add_run(t, "<net>-<dataset>-quail-<act>[-amm]");
   t.add<double>(
       "escape-bound",
@@ -87,16 +87,17 @@ std::vector<Setting<QuailConfig>> make_quail_settings() {
               [](C& c) -> bool& { return c.frozen_eval; });
   t.add<bool>("sync-bn",
               "SyncBatchNorm in every stage (off: per-rank statistics, averaged after every step)",
-              [](C& c) -> bool& { return c.sync_bn; });
+              [](C& c) -> bool& { return c.ranks.sync_bn; });
   t.add<bool>("amm-sync",
               "AMM batch min/max over all ranks (off only to measure what it costs, with "
               "--no-verify-ranks: "
               "ranks' AMM statistics then differ)",
               [](C& c) -> bool& { return c.amm_sync; })
       .also([](const C& c) {
-        return c.amm_sync || !c.verify_ranks ? ""
-                                             : "leaves the ranks with different AMM statistics; "
-                                               "add --no-verify-ranks (for measurements only)";
+        return c.amm_sync || !c.ranks.verify_ranks
+                   ? ""
+                   : "leaves the ranks with different AMM statistics; "
+                     "add --no-verify-ranks (for measurements only)";
       });
   return t.rows;
 }

@@ -130,10 +130,9 @@ inline std::vector<Setting<DeviceConfig>> make_device_settings() {
 }
 
 template <class C>
-void add_test_limit(Table<C>& t) {
-  t.template add<int64_t>(
-      "test-limit", "Use only the first N test images (0: all)",
-      [](C& c) -> int64_t& { return c.test_limit; }, not_negative<int64_t>());
+void add_test_limit(Table<C>& t, std::function<int64_t&(C&)> limit) {
+  t.template add<int64_t>("test-limit", "Use only the first N test images (0: all)", limit,
+                          not_negative<int64_t>());
 }
 
 // The rows every training command shares: batches and data.
@@ -142,18 +141,18 @@ void add_batches(Table<C>& t) {
   t.template add<int64_t>(
       "batch-size",
       "Global training batch, split over the ranks (R ranks train as one process with this batch)",
-      [](C& c) -> int64_t& { return c.batch_size; }, at_least<int64_t>(1));
+      [](C& c) -> int64_t& { return c.data.batch_size; }, at_least<int64_t>(1));
   t.template add<int64_t>(
       "test-batch-size", "Global evaluation batch, split over the ranks",
-      [](C& c) -> int64_t& { return c.test_batch_size; }, at_least<int64_t>(1));
+      [](C& c) -> int64_t& { return c.data.test_batch_size; }, at_least<int64_t>(1));
   t.template add<int64_t>(
       "train-limit", "Use only the first N training images (0: all)",
-      [](C& c) -> int64_t& { return c.train_limit; }, not_negative<int64_t>());
-  add_test_limit(t);
+      [](C& c) -> int64_t& { return c.data.train_limit; }, not_negative<int64_t>());
+  add_test_limit<C>(t, [](C& c) -> int64_t& { return c.data.test_limit; });
   t.template add<bool>(
       "augment",
       "The data set's training augmentation (CIFAR crop+flip, TinyImageNet rotation+flip)",
-      [](C& c) -> bool& { return c.augment; });
+      [](C& c) -> bool& { return c.data.augment; });
 }
 
 template <class C>
@@ -231,13 +230,13 @@ template <class C>
 void add_compute(Table<C>& t) {
   t.template add<int>(
       "threads", "Torch intra-op threads per rank (0: the host's cores / ranks on the host)",
-      [](C& c) -> int& { return c.threads; }, not_negative<int>());
+      [](C& c) -> int& { return c.job.threads; }, not_negative<int>());
   t.template add<std::string>(
       "backend",
       "Communication: auto (NCCL on GPUs, MPI under mpirun, else local), local, mpi, nccl",
-      [](C& c) -> std::string& { return c.backend; }, one_of({"auto", "local", "mpi", "nccl"}));
+      [](C& c) -> std::string& { return c.job.backend; }, one_of({"auto", "local", "mpi", "nccl"}));
   for (const auto& row : device_settings())
-    t.rows.push_back(nested<C, DeviceConfig>(row, [](C& c) -> DeviceConfig& { return c.dev; }));
+    t.rows.push_back(nested<C, DeviceConfig>(row, [](C& c) -> DeviceConfig& { return c.job.dev; }));
 }
 
 // Ranks, device and communication of a training job.
@@ -246,14 +245,14 @@ void add_job(Table<C>& t) {
   add_compute(t);
   t.template add<double>(
       "bucket-mb", "Gradient all-reduce bucket size in MiB",
-      [](C& c) -> double& { return c.bucket_mb; },
+      [](C& c) -> double& { return c.ranks.bucket_mb; },
       [](const double& v) {
         return v > 0 && v <= 4096 ? "" : std::string("must be in (0, 4096]");
       });
   t.template add<bool>(
       "verify-ranks",
       "After every epoch, check that all ranks hold bitwise identical parameters and buffers",
-      [](C& c) -> bool& { return c.verify_ranks; });
+      [](C& c) -> bool& { return c.ranks.verify_ranks; });
 }
 
 // The run's files and logs.
@@ -261,29 +260,29 @@ template <class C>
 void add_run(Table<C>& t, const std::string& run_default) {
   t.template add<std::string>(
       "run", "Run name; files go to <checkpoint-dir>/<run>/ (default " + run_default + ")",
-      [](C& c) -> std::string& { return c.run; }, plain_name());
+      [](C& c) -> std::string& { return c.output.run; }, plain_name());
   t.template add<std::string>("checkpoint-dir", "Folder holding the runs",
-                              [](C& c) -> std::string& { return c.checkpoint_dir; });
+                              [](C& c) -> std::string& { return c.output.checkpoint_dir; });
   t.template add<bool>("resume", "Continue the run from <run>/last.h5",
-                       [](C& c) -> bool& { return c.resume; });
+                       [](C& c) -> bool& { return c.output.resume; });
   t.template add<int64_t>(
       "log-every", "Progress line every N steps (0: per epoch only)",
-      [](C& c) -> int64_t& { return c.log_every; }, not_negative<int64_t>());
+      [](C& c) -> int64_t& { return c.output.log_every; }, not_negative<int64_t>());
   t.template add<int64_t>(
       "trace-every",
       "Activation trace (<run>/trace.h5) of one training batch every N steps (0: evaluations only)",
-      [](C& c) -> int64_t& { return c.trace_every; }, not_negative<int64_t>());
+      [](C& c) -> int64_t& { return c.output.trace_every; }, not_negative<int64_t>());
   t.template add<bool>(
       "trace-test",
       "Trace every evaluation of the test set (<run>/trace.h5: per-layer max |x|, moments, "
       "histograms); with --trace-every 0 and --no-trace-test no trace file is written",
-      [](C& c) -> bool& { return c.trace_test; });
+      [](C& c) -> bool& { return c.output.trace_test; });
   t.template add<int64_t>(
       "trace-sample",
       "Trace histograms and moments over this many values of every image at each point (the "
       "same positions in each; count, min, max, max |x|, NaN, Inf and above are always over "
       "every value); 0: every value (about 3x the evaluation's time on a CPU)",
-      [](C& c) -> int64_t& { return c.trace_sample; }, not_negative<int64_t>());
+      [](C& c) -> int64_t& { return c.output.trace_sample; }, not_negative<int64_t>());
 }
 
 }  // namespace sisyphus::train::table

@@ -216,18 +216,18 @@ train::TrainConfig small_config(const std::string& data_dir, const std::string& 
   train::TrainConfig c;
   c.network = "lenet";
   c.dataset = "fashion-mnist";
-  c.data_dir = data_dir;
-  c.checkpoint_dir = ckpt_dir;
+  c.data.dir = data_dir;
+  c.output.checkpoint_dir = ckpt_dir;
   c.epochs = 3;
-  c.batch_size = 32;
-  c.threads = 1;
-  c.log_every = 0;
+  c.data.batch_size = 32;
+  c.job.threads = 1;
+  c.output.log_every = 0;
   return c;
 }
 
 // What app/cli.cpp does: the job started from the run's settings, then the run.
 train::BaselineResult run_baseline(const train::TrainConfig& c) {
-  const train::Job job = train::start_job(c.backend, c.threads, c.dev);
+  const train::Job job = train::start_job(c.job);
   return train::train_baseline(c, job);
 }
 
@@ -249,14 +249,14 @@ TEST(Baseline, LearnsAndResumesBitExactly) {
 
   // uninterrupted: 3 epochs
   train::TrainConfig full = small_config(dir.file("data"), dir.file("ck"));
-  full.run = "full";
+  full.output.run = "full";
   train::BaselineResult r = run_baseline(full);
   EXPECT_EQ(r.epochs_run, 3);
   EXPECT_GT(r.eval.accuracy(), 0.9) << "the class is visible in the pixels";
 
   // interrupted after 1 epoch, then resumed to 3
   train::TrainConfig part = small_config(dir.file("data"), dir.file("ck"));
-  part.run = "part";
+  part.output.run = "part";
   part.epochs = 3;
   {
     // Stops after epoch 1 as a killed run would. Epoch 0 of a 1-epoch and of
@@ -267,7 +267,7 @@ TEST(Baseline, LearnsAndResumesBitExactly) {
     run_baseline(first);
   }
   EXPECT_EQ(io::read_checkpoint_meta(dir.file("ck/part/last.h5")).epoch, 1);
-  part.resume = true;
+  part.output.resume = true;
   train::BaselineResult r2 = run_baseline(part);
   EXPECT_EQ(r2.epochs_run, 2);
   expect_same_weights(dir.file("ck/full/last.h5"), dir.file("ck/part/last.h5"));
@@ -284,11 +284,11 @@ TEST(Baseline, ForcedCollectivesAtWorldOneTrainAsTheUnforcedRun) {
   fixtures::write_idx_dataset(dir.file("data"), 300, 100, /*gz=*/false);
   train::TrainConfig plain = small_config(dir.file("data"), dir.file("ck"));
   plain.epochs = 1;
-  plain.sync_bn = false;
-  plain.run = "plain";
+  plain.ranks.sync_bn = false;
+  plain.output.run = "plain";
   train::TrainConfig forced = plain;
-  forced.run = "forced";
-  forced.dev.force_collectives = true;
+  forced.output.run = "forced";
+  forced.job.dev.force_collectives = true;
   run_baseline(plain);
   run_baseline(forced);
   expect_same_weights(dir.file("ck/plain/last.h5"), dir.file("ck/forced/last.h5"));
@@ -324,7 +324,7 @@ TEST(Baseline, ConfigValidation) {
   c.epochs = 0;
   expect_flag(c, "--epochs");
   c = {};
-  c.batch_size = -3;
+  c.data.batch_size = -3;
   expect_flag(c, "--batch-size");
   c = {};
   c.optim.lr = -1;
@@ -339,12 +339,12 @@ TEST(Baseline, ConfigValidation) {
   c.dataset = "svhn";
   expect_flag(c, "svhn");
   c = {};
-  c.run = "../escape";
+  c.output.run = "../escape";
   expect_flag(c, "--run");
   c = {};
   train::resolve(c);
-  EXPECT_EQ(c.run, "lenet-fashion-mnist");
-  EXPECT_EQ(c.data_dir, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(c.output.run, "lenet-fashion-mnist");
+  EXPECT_EQ(c.data.dir, "/usr/share/datasets/fashion-mnist");
 }
 
 // --evaluate: where the QuaIL student is tested.
@@ -406,11 +406,20 @@ TEST(Settings, TablesDriveConfigTextAndValidation) {
     EXPECT_NE(std::string(e.what()).find("bad value for --amm-sync"), std::string::npos)
         << e.what();
   }
-  q.verify_ranks = false;
+  q.ranks.verify_ranks = false;
   train::resolve(q);
   train::DeviceConfig d;
   d.precision = "fp16";
   EXPECT_THROW(train::check_device(d), Error);
+}
+
+// The config text is stored in every checkpoint and compared on resume: the
+// defaults' texts are byte for byte those of e5f6728, before the settings
+// were nested into shared structs (the hashes of its checkpoints' texts with
+// the defaults put back, computed outside sisyphus).
+TEST(Settings, DefaultConfigTextsUnchanged) {
+  EXPECT_EQ(train::config_hash(train::to_config_text(train::TrainConfig{})), "cfd509583afb7442");
+  EXPECT_EQ(train::config_hash(train::to_config_text(train::QuailConfig{})), "6c04a16f13a40dc8");
 }
 
 // eval, fold and cost: tables of the same rows (flag, help, rule, required),
@@ -463,7 +472,8 @@ TEST(Settings, CheckpointCommandsHaveTablesToo) {
 // an evaluation computes none (they cost about 3x the evaluation's own time
 // at full sampling); traced, every test batch is computed and recorded.
 TEST(EpochRunner, UntracedTestSetComputesNoStatistics) {
-  const train::Job job = train::start_job("local", 1, train::DeviceConfig{.device = "cpu"});
+  const train::Job job =
+      train::start_job({.threads = 1, .backend = "local", .dev = {.device = "cpu"}});
   const data::ImageSet set = fixtures::memory_set(
       30, 1, 28, 10, [](int64_t i, int64_t k) { return static_cast<uint8_t>(i * 13 + k); },
       [](int64_t i) { return i % 10; });

@@ -99,7 +99,8 @@ Outcome run_stage(const train::Job& job, const std::string& dir, const std::stri
 }  // namespace
 
 TEST(Run, StageStoppedInsideAnEpochResumesBitExactly) {
-  const train::Job job = train::start_job("local", 1, train::DeviceConfig{.device = "cpu"});
+  const train::Job job =
+      train::start_job({.threads = 1, .backend = "local", .dev = {.device = "cpu"}});
   fixtures::TempDir dir;
   nn::Network full = lenet();
   const Outcome whole = run_stage(job, dir.file("ck"), "whole", *full, {});
@@ -131,7 +132,8 @@ TEST(Run, StageStoppedInsideAnEpochResumesBitExactly) {
 }
 
 TEST(Run, HooksDecideTestsKeepingAndEscapes) {
-  const train::Job job = train::start_job("local", 1, train::DeviceConfig{.device = "cpu"});
+  const train::Job job =
+      train::start_job({.threads = 1, .backend = "local", .dev = {.device = "cpu"}});
   fixtures::TempDir dir;
   {
     nn::Network net = lenet();
