@@ -21,9 +21,8 @@ TORCH_PREFIX=${TORCH_PREFIX:-$("$SISYPHUS_PYTHON" -c 'import torch;print(torch.u
 cmake -S . -B "$WORK" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$TORCH_PREFIX" \
   "-DSISYPHUS_PYTHON=$SISYPHUS_PYTHON" -DSISYPHUS_BUILD_TESTS=OFF --graphviz="$WORK/arch.dot" > "$WORK/log" 2>&1 \
   || { cat "$WORK/log" >&2; exit 1; }
-# the targets' names without the common prefix, top to bottom
 # without CMake's legend; the targets' names without the common prefix
 awk '/subgraph clusterLegend/ {skip = 1} skip && /^ *}/ {skip = 0; next} !skip' "$WORK/arch.dot" \
-  | sed -e 's/"sisyphus_\([a-z0-9]*\)"/"\1"/' > "$WORK/arch2.dot"
+  | sed -e 's/"sisyphus_\([a-z0-9_]*\)"/"\1"/' > "$WORK/arch2.dot"
 dot -Tpng -Gdpi=110 "$WORK/arch2.dot" -o "$OUT"
 echo "architecture.sh: $OUT"
