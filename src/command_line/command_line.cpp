@@ -43,6 +43,15 @@ void bind_settings(CLI::App* cmd, const std::vector<train::Setting<C>>& table, C
   }
 }
 
+// A subcommand whose flags are the rows of its settings table.
+template <class C>
+CLI::App* add_table_command(CLI::App& app, const std::string& name, const std::string& help,
+                            const std::vector<train::Setting<C>>& table, C& cfg) {
+  CLI::App* cmd = app.add_subcommand(name, help);
+  bind_settings(cmd, table, cfg);
+  return cmd;
+}
+
 }  // namespace
 
 std::unique_ptr<CommandLine> make_command_line() {
@@ -58,15 +67,13 @@ std::unique_ptr<CommandLine> make_command_line() {
   app.add_flag("--verbose", verbose, "Also log how the process was set up (allocator tuning, ...)");
   app.require_subcommand(1);
 
-  train::TrainConfig& train_cfg = c.train_cfg;
-  CLI::App* train_cmd = c.train_cmd = app.add_subcommand(
-      "train", "Train a network from scratch: the ReLU baseline, or with --act a polynomial one");
-  bind_settings(train_cmd, train::train_settings(), train_cfg);
+  c.train_cmd = add_table_command(
+      app, "train",
+      "Train a network from scratch: the ReLU baseline, or with --act a polynomial one",
+      train::train_settings(), c.train_cfg);
 
-  train::EvalConfig& eval_cfg = c.eval_cfg;
-  CLI::App* eval_cmd = c.eval_cmd =
-      app.add_subcommand("eval", "Evaluate a checkpoint on its test set");
-  bind_settings(eval_cmd, train::eval_settings(), eval_cfg);
+  c.eval_cmd = add_table_command(app, "eval", "Evaluate a checkpoint on its test set",
+                                 train::eval_settings(), c.eval_cfg);
 
   CLI::App* trace_cmd = app.add_subcommand("trace", "Analyse activation traces (trace.h5 files)");
   trace_cmd->require_subcommand(1);
@@ -94,26 +101,23 @@ std::unique_ptr<CommandLine> make_command_line() {
   watch_cmd->add_option("--interval", c.watch_interval, "Seconds between looks at the file")
       ->check(CLI::PositiveNumber);
 
-  train::QuailConfig& quail_cfg = c.quail_cfg;
-  CLI::App* quail_cmd = c.quail_cmd = app.add_subcommand(
-      "quail",
-      "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune");
-  bind_settings(quail_cmd, train::quail_settings(), quail_cfg);
+  c.quail_cmd = add_table_command(
+      app, "quail",
+      "QuaIL: imitate a ReLU teacher layer by layer with polynomial activations, then fine-tune",
+      train::quail_settings(), c.quail_cfg);
 
-  train::FoldConfig& fold_cfg = c.fold_cfg;
-  CLI::App* fold_cmd = c.fold_cmd = app.add_subcommand(
-      "fold",
+  c.fold_cmd = add_table_command(
+      app, "fold",
       "Write a checkpoint's deployable form: BN folded into the conv/linear weights, each "
       "activation (AMM included) one polynomial per channel; no batch statistics at inference (a "
-      "folded checkpoint, trained further: its weights without the training state)");
-  bind_settings(fold_cmd, train::fold_settings(), fold_cfg);
+      "folded checkpoint, trained further: its weights without the training state)",
+      train::fold_settings(), c.fold_cfg);
 
-  train::CostConfig& cost_cfg = c.cost_cfg;
-  CLI::App* cost_cmd = c.cost_cmd = app.add_subcommand(
-      "cost",
+  c.cost_cmd = add_table_command(
+      app, "cost",
       "Multiplicative depth (CKKS levels) and ct-ct / pt-ct multiplications of a checkpoint's "
-      "inference, per layer and in total, beside ReLU composites (rules: docs/beyond.md)");
-  bind_settings(cost_cmd, train::cost_settings(), cost_cfg);
+      "inference, per layer and in total, beside ReLU composites (rules: docs/beyond.md)",
+      train::cost_settings(), c.cost_cfg);
 
   CLI::App* data_cmd = app.add_subcommand("data", "Data set tools");
   data_cmd->require_subcommand(1);
