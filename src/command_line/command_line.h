@@ -9,9 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "commands/cost_command.h"
-#include "commands/fold_command.h"
-#include "commands/inference.h"
+#include "settings/checkpoint_config.h"
 #include "settings/config.h"
 
 namespace sisyphus::app {

@@ -124,9 +124,9 @@ void drop_in(nn::NetworkImpl& net, const EvalConfig& cfg, const io::Checkpoint& 
 }  // namespace
 
 void check_eval_config(const EvalConfig& cfg) {
-  check_settings(eval_settings(), cfg);  // an unknown AMM mode fails before any work
+  // Every row's rule, the device rows' included: an unknown AMM mode fails before any work.
+  check_settings(eval_settings(), cfg);
   if (!cfg.act.empty()) nn::check_activation_spec(cfg.act);
-  check_device(cfg.job.dev);
 }
 
 EvalReport evaluate_checkpoint(const EvalConfig& cfg, const Job& job) {
