@@ -13,6 +13,11 @@ function(sisyphus_make_pch_owner)
   target_link_libraries(sisyphus_pch PUBLIC torch)
   if(SISYPHUS_PCH)
     target_precompile_headers(sisyphus_pch PUBLIC <torch/torch.h>)
+    # clang: instantiate the header's pending templates once, in the PCH, not
+    # again in every translation unit (an empty file: 9.4 s -> 4.5 s)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      target_compile_options(sisyphus_pch PRIVATE -fpch-instantiate-templates)
+    endif()
   endif()
 endfunction()
 

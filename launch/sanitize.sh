@@ -10,6 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# GCC 12's sanitizers, as docs/reliability.md's results were measured (build.sh
+# would take clang where installed)
+export CC=${CC:-gcc} CXX=${CXX:-g++}
 kind=${1:?usage: launch/sanitize.sh address|thread [ctest args]}
 shift
 case $kind in
