@@ -65,6 +65,8 @@ gpu_env_setup() {
   local zlib
   zlib=$(readlink -f "$L/libz.so")
   export CMAKE_GENERATOR=Ninja
+  # the image's own c++ (GCC), as the rehearsals built it; build.sh would take a clang on PATH
+  export CC=${CC:-cc} CXX=${CXX:-c++}
   export CMAKE_ARGS="-DMPI_C_COMPILER=$GPU_PREFIX/usr/bin/mpicc.openmpi \
     -DMPI_C_HEADER_DIR=$L/openmpi/include -DMPI_C_LIB_NAMES=mpi -DMPI_mpi_LIBRARY=$L/openmpi/lib/libmpi.so \
     -DHDF5_ROOT=$L/hdf5/serial -DHDF5_C_INCLUDE_DIR=$GPU_PREFIX/usr/include/hdf5/serial \

@@ -5,7 +5,14 @@
 # own). `.ci/run` calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash launch/install_deps.sh
-bash launch/build.sh
-(cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)")
-bash launch/fuzz.sh
+# Each phase's time is printed (the CI log shows where the time goes).
+phase() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "test_all: $name took $((SECONDS - start)) s"
+}
+phase install bash launch/install_deps.sh
+phase build bash launch/build.sh
+phase ctest bash -c 'cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)"'
+phase fuzz bash launch/fuzz.sh
