@@ -8,7 +8,7 @@
 # The compiler: CC/CXX when set, else clang where installed (launch/install_deps.sh
 # installs it), else the system's c++. With the torch precompiled header, clang
 # compiles this code base 2.4x faster than GCC 12 (the whole build on 2 cores:
-# 382 s against 902 s, docs/reliability.md "Build time").
+# 382 s against 902 s; README.md, "Two commands").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/env.sh
