@@ -9,7 +9,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source launch/env.sh
-B=${SISYPHUS_BIN:-build/src/sisyphus}; D=${WORK_DIR:-$(mktemp -d)}; NETS=${NETS:-"resnet20 resnet32"}; TL=${TL:-6000}; EP=${EP:-5}; QL=${QL:-1000}
+if [[ -z ${WORK_DIR:-} ]]; then WORK_DIR=$(mktemp -d); trap 'rm -rf "$WORK_DIR"' EXIT; fi  # WORK_DIR set: kept
+B=${SISYPHUS_BIN:-build/src/sisyphus}; D=$WORK_DIR; NETS=${NETS:-"resnet20 resnet32"}; TL=${TL:-6000}; EP=${EP:-5}; QL=${QL:-1000}
 mkdir -p $D
 flags() { case $1 in fp32) echo "";; cl) echo "--channels-last";; bf16) echo "--precision bf16";; bf16cl) echo "--precision bf16 --channels-last";; esac; }
 t() { local s=$(date +%s.%N); "$@" > $D/last.log 2>&1; local rc=$?; local e=$(date +%s.%N); printf "%.1f rc=%d %s\n" "$(echo "$e-$s"|bc)" $rc "$(grep -E '^.*final:' $D/last.log | tail -1 | sed 's/.*final: //' | cut -c1-150)"; }
