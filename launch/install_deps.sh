@@ -24,6 +24,7 @@ PACKAGES=(
   python3 python3-venv         # the project's Python environment (torch from PyPI)
   slurmctld slurmd slurm-client munge  # the Slurm batch-job test (tests/slurm)
   iproute2 util-linux bc       # the multi-host test cluster (tests/cluster: ip netns, nsenter)
+  strace                       # kills at each file-system call (tests/trace/test_trace_kills.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,12 +13,6 @@ constexpr int64_t kSumCols = 7;
 const double kInf = std::numeric_limits<double>::infinity();
 }  // namespace
 
-std::vector<double> hist_edges() {
-  std::vector<double> e;
-  for (int i = 0; i <= kHistBins; ++i) e.push_back(kHistLow + i);
-  return e;
-}
-
 TraceAccumulator::TraceAccumulator(size_t points, double bound, int64_t sample_per_image)
     : points_(points), bound_(bound), per_image_(sample_per_image) {
   reset();

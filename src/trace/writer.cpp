@@ -26,51 +26,68 @@ constexpr int64_t kVersion = 2;
 
 std::string program_version() { return std::string("sisyphus ") + SISYPHUS_VERSION; }
 
+std::vector<double> hist_edges() {
+  std::vector<double> e;
+  for (int i = 0; i <= kHistBins; ++i) e.push_back(kHistLow + i);
+  return e;
+}
+
 TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, bool append,
                          const DropAfter& drop)
     : path_(path), layers_(header.layers.size()) {
-  if (!(append && fs::file_exists(path))) {
-    create(path, header);
-    h5::start_swmr_write(file_);
-    return;
+  TraceFile old;  // what the new file starts with: the old file's identity and records, or none
+  old.header = header;
+  if (append && fs::file_exists(path)) {
+    try {
+      old = read_trace(path);   // its whole, committed records (SWMR read: also a live file's)
+    } catch (const Error& e) {  // the reader's line, and what to do
+      throw Error(e.kind(), std::string(e.what()) +
+                                " (HINT: the records go on in that trace, which does not read; "
+                                "checkpoints are not affected: move '" +
+                                path + "' aside and run again to start a new trace)");
+    }
+    if (old.header.layers != header.layers)
+      SISYPHUS_FAIL(
+          ErrorKind::kIo,
+          "trace '" + path + "' holds other layers than this network's; use another file");
+    if (old.header.sample_per_image != header.sample_per_image)
+      log::info("trace: '" + path + "' holds histograms over " +
+                (old.header.sample_per_image
+                     ? std::to_string(old.header.sample_per_image) + " values"
+                     : std::string("every value")) +
+                " per image; this run's records take " +
+                (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
+                                         : std::string("every value")) +
+                " (the file's attribute keeps the first)");
+    std::vector<TraceRecord>& records = old.records;
+    size_t keep = records.size();
+    if (drop.step >= 0)
+      while (keep > 0 && records[keep - 1].source == drop.source &&
+             records[keep - 1].step > drop.step)
+        --keep;
+    dropped_ = static_cast<int64_t>(records.size() - keep);
+    records.resize(keep);
   }
-  TraceFile old = read_trace(path);  // its whole, committed records (SWMR read: also a live file's)
-  if (old.header.layers != header.layers)
-    SISYPHUS_FAIL(ErrorKind::kIo,
-                  "trace '" + path + "' holds other layers than this network's; use another file");
-  if (old.header.sample_per_image != header.sample_per_image)
-    log::info("trace: '" + path + "' holds histograms over " +
-              (old.header.sample_per_image ? std::to_string(old.header.sample_per_image) + " values"
-                                           : std::string("every value")) +
-              " per image; this run's records take " +
-              (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
-                                       : std::string("every value")) +
-              " (the file's attribute keeps the first)");
-  std::vector<TraceRecord>& records = old.records;
-  size_t keep = records.size();
-  if (drop.step >= 0)
-    while (keep > 0 && records[keep - 1].source == drop.source &&
-           records[keep - 1].step > drop.step)
-      --keep;
-  dropped_ = static_cast<int64_t>(records.size() - keep);
-  records.resize(keep);
-  // The file's identity stays (its run, network, config, sampling); a fresh
-  // file replaces it atomically, so a kill here leaves the old one.
+  // The new file is made whole beside the old one (the file's identity, the
+  // records kept, SWMR mode on) and then renamed over it, so a kill at any
+  // moment leaves at `path` the old file or the new one, both readable. A
+  // latest-format file that its writer held open and had not yet switched to
+  // SWMR mode is readable by no one (its superblock says "open for write"):
+  // such a file must never sit at `path` (tests/trace/test_trace_kills.sh).
   const std::string tmp = path + ".tmp";
   try {
     create(tmp, old.header);
-    for (const auto& r : records) add_rows(r);
-    commit(static_cast<int64_t>(records.size()));
+    for (const auto& r : old.records) add_rows(r);
+    commit(static_cast<int64_t>(old.records.size()));
+    h5::start_swmr_write(file_);
     fs::sync_file(tmp);
   } catch (const Error& e) {
     records_ = h5::Object();
     file_ = h5::Object();
     std::remove(tmp.c_str());  // `path` is untouched
-    SISYPHUS_FAIL(e.kind(), "rewriting trace '" + path + "' failed (disk full?): " + e.what());
+    SISYPHUS_FAIL(e.kind(), "writing trace '" + path + "' failed (disk full?): " + e.what());
   }
   fs::rename_over(tmp, path);
-  path_ = path;
-  h5::start_swmr_write(file_);
 }
 
 void TraceWriter::create(const std::string& path, const TraceHeader& header) {

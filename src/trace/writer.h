@@ -32,7 +32,9 @@ class TraceWriter {
   // less `drop`, go into a fresh SWMR-format file that replaces it. A file
   // that a killed SWMR writer left marked "open for write", and one of the
   // older format, can only be rewritten. Otherwise (or when the file does not
-  // exist) a new file. Either way the file is in SWMR mode when this returns.
+  // exist) a new file. Either way the file is made beside `path` and renamed
+  // over it once whole and in SWMR mode, so a kill never leaves an unreadable
+  // file there.
   TraceWriter(const std::string& path, const TraceHeader& header, bool append,
               const DropAfter& drop = {});
   ~TraceWriter();  // marks the file finished (@writing 0) and closes it

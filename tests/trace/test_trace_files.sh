@@ -49,6 +49,18 @@ else fail "trace watch after kill"; tail -3 "$WORK/watch"; fi
 if [[ $? -eq 0 ]] && h5dump -H "$WORK/ck/killed/trace.h5" > /dev/null 2>&1; then
   pass "a resumed run rewrites the killed run's trace: h5dump reads it again"
 else fail "resume after a killed trace"; tail -3 "$WORK/out"; fi
+# a trace damaged by something else: the resume stops on one line naming it,
+# the checkpoint stays as it was, and a resume with the trace moved aside runs
+cp "$WORK/ck/killed/last.h5" "$WORK/killed-last.h5"
+head -c 3000 "$WORK/ck/killed/trace.h5" > "$WORK/half.h5" && mv "$WORK/half.h5" "$WORK/ck/killed/trace.h5"
+"$BIN" train --net lenet --epochs 2 --trace-every 1 --run killed --resume "${D[@]}" > "$WORK/out" 2> "$WORK/err"
+one_error $? "a resume onto a damaged trace: one line naming it" "killed/trace.h5.*move .*aside and run again"
+mv "$WORK/ck/killed/trace.h5" "$WORK/ck/killed/trace.h5.damaged"
+if cmp -s "$WORK/ck/killed/last.h5" "$WORK/killed-last.h5" &&
+   "$BIN" train --net lenet --epochs 2 --trace-every 1 --run killed --resume "${D[@]}" > "$WORK/out" 2>&1 &&
+   "$BIN" trace summary "$WORK/ck/killed/trace.h5" > /dev/null 2>&1; then
+  pass "the damaged trace left the checkpoint as it was; moved aside, the resume runs with a new trace"
+else fail "resume after moving a damaged trace aside"; tail -3 "$WORK/out"; fi
 
 # --- read while the run writes it: h5py (SWMR), trace summary, trace watch to the run's end
 "$BIN" trace watch "$WORK/ck/live/trace.h5" --interval 0.1 > "$WORK/watch" 2>&1 &
