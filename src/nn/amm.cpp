@@ -22,6 +22,27 @@ std::vector<int64_t> channel_shape(const torch::Tensor& x) {
   return shape;
 }
 
+// Per-channel min (or max) of x [N, C, ...] over every other dimension. A
+// channels-last batch of few channels is reduced as its rows of C values
+// folded k at a time, [R/k, k*C] and then [k, C]: torch reduces the outer
+// dimension of [R, C] for C = 16 about 10x slower than the same batch in
+// NCHW (128x16x28x28: 16.6 ms against 1.14 ms; folded 1.9 ms; docs/benchmarks.md,
+// run F). Min and max are exact in any order, NaN included.
+torch::Tensor channel_extreme(const torch::Tensor& x, bool max) {
+  const int64_t c = x.size(1);
+  if (x.dim() == 4 && c > 0 && c < 32 && !x.is_contiguous() &&
+      x.is_contiguous(torch::MemoryFormat::ChannelsLast)) {
+    const int64_t rows = x.numel() / c;
+    int64_t k = 256 / c;  // a power of two when c is
+    while (k > 1 && rows % k != 0) k /= 2;
+    const torch::Tensor folded = x.permute({0, 2, 3, 1}).view({rows / k, k * c});
+    const torch::Tensor part = max ? folded.amax(0) : folded.amin(0);
+    return max ? part.view({k, c}).amax(0) : part.view({k, c}).amin(0);
+  }
+  const std::vector<int64_t> dims = reduce_dims(x);
+  return max ? x.amax(dims) : x.amin(dims);
+}
+
 // x [N, C, ...] -> [min | max] per channel over the batch (over all ranks'
 // batches when synchronised). Backward: the gradient of a channel's min
 // (max) is shared evenly by every element that attains it, on every rank,
@@ -33,11 +54,10 @@ class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                double local_count, StatSyncPtr sync) {
-    const std::vector<int64_t> dims = reduce_dims(x);
     const int64_t c = x.size(1);
     torch::Tensor work;
     if (x.size(0) > 0) {
-      work = torch::cat({-x.amin(dims), x.amax(dims)});
+      work = torch::cat({-channel_extreme(x, false), channel_extreme(x, true)});
     } else {  // no samples here: the identity of max on both halves
       work = torch::full({2 * c}, -std::numeric_limits<float>::infinity(), x.options());
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <limits>
 
 #include "nn/amm.h"
@@ -135,6 +136,43 @@ TEST(Amm, TiedExtremesShareTheirGradientLikeAmin) {
   torch::Tensor mn = xr.amin({0}), mx = xr.amax({0});
   ((2 * (xr - mn) / (mx - mn) - 1) * torch::arange(6).view({6, 1})).sum().backward();
   EXPECT_TRUE(torch::allclose(x.grad(), xr.grad())) << x.grad() << xr.grad();
+}
+
+// A channels-last batch (the per-channel reduction folds its rows: few
+// channels, row counts that 2, 4, ... do or do not divide) gives bitwise the
+// NCHW batch's output, running statistics and gradient; a NaN spreads over
+// its channel in both.
+TEST(Amm, ChannelsLastEqualsNchwBitwise) {
+  torch::manual_seed(5);
+  for (auto shape : {std::vector<int64_t>{8, 16, 6, 6}, std::vector<int64_t>{3, 3, 5, 7},
+                     std::vector<int64_t>{2, 24, 3, 3}, std::vector<int64_t>{4, 64, 2, 2}}) {
+    const int64_t c = shape[1];
+    nn::Amm a(c), b(c);
+    a->train();
+    b->train();
+    torch::Tensor x = torch::randn(shape) * 3;
+    torch::Tensor w = torch::randn(shape);
+    torch::Tensor xa = x.clone().requires_grad_();
+    torch::Tensor xb = x.contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_();
+    ASSERT_FALSE(xb.is_contiguous());
+    torch::Tensor ya = a->forward(xa), yb = b->forward(xb);
+    (ya * w).sum().backward();
+    (yb * w).sum().backward();
+    EXPECT_TRUE(torch::equal(ya, yb.contiguous())) << "C=" << c;
+    EXPECT_TRUE(torch::equal(xa.grad(), xb.grad().contiguous())) << "C=" << c;
+    EXPECT_TRUE(torch::equal(a->running_min, b->running_min)) << "C=" << c;
+    EXPECT_TRUE(torch::equal(a->running_max, b->running_max)) << "C=" << c;
+    EXPECT_TRUE(torch::equal(a->running_min, x.amin({0, 2, 3}) * 1.f)) << "C=" << c;
+    torch::Tensor xn = x.clone();
+    xn[shape[0] - 1][c - 1][0][0] = std::numeric_limits<float>::quiet_NaN();
+    nn::Amm na(c), nb(c);
+    na->train();
+    nb->train();
+    torch::Tensor yna = na->forward(xn),
+                  ynb = nb->forward(xn.contiguous(torch::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(torch::isnan(yna.select(1, c - 1)).all().item<bool>()) << "C=" << c;
+    EXPECT_TRUE(torch::allclose(yna, ynb.contiguous(), 0, 0, /*equal_nan=*/true)) << "C=" << c;
+  }
 }
 
 TEST(Amm, ParsesModes) {
