@@ -28,21 +28,38 @@ void TraceAccumulator::reset() {
 
 namespace {
 
+// A 4-d batch that PyTorch keeps channels-last (NHWC in memory).
+bool channels_last_4d(const torch::Tensor& x) {
+  return x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+// Every value of x once, flat in memory order: a view where x is contiguous
+// or channels-last (reshape({-1}) of a channels-last batch copies it).
+torch::Tensor flat_values(const torch::Tensor& x) {
+  return channels_last_4d(x) ? x.permute({0, 2, 3, 1}).reshape({-1}) : x.reshape({-1});
+}
+
 // The values of one point's batch output x [N, ...] that the histogram and
 // the moments are taken over: at most `per_image` values of every image, at
 // the same positions in each (every stride-th value, an odd stride, so the
 // positions spread over channels and pixels alike). The union of the ranks'
 // samples is then exactly one process's sample of the combined batch.
 // per_image 0, or an image of fewer values: every value.
+// A channels-last batch is sampled where its memory keeps the same values:
+// the same sample, in the same order, as the NCHW batch, without a copy.
 torch::Tensor sample_of(const torch::Tensor& x, int64_t per_image) {
   const int64_t n = x.dim() > 0 ? x.size(0) : 1;
   const int64_t p = n > 0 ? x.numel() / n : 0;
   if (per_image <= 0 || p <= per_image) return x.reshape({-1});
   int64_t stride = p / per_image;
   if (stride % 2 == 0) ++stride;
-  const torch::Tensor positions =
+  torch::Tensor positions =
       torch::arange(0, p, stride, torch::TensorOptions().dtype(torch::kInt64).device(x.device()));
-  return x.reshape({n, p}).index_select(1, positions).reshape({-1});
+  if (channels_last_4d(x)) {  // NCHW position c*HW + hw is NHWC position hw*C + c
+    const int64_t c = x.size(1), hw = p / c;
+    positions = positions.remainder(hw) * c + torch::div(positions, hw, "floor");
+  }
+  return flat_values(x).view({n, p}).index_select(1, positions).reshape({-1});
 }
 
 // The histogram of log10|v| of the non-NaN values v (Inf in the last bin, 0 in the first).
@@ -148,7 +165,7 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
   std::vector<int64_t> index, row_index;
   for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
     const torch::Tensor out = outputs[l].detach();
-    torch::Tensor x = out.reshape({-1});
+    torch::Tensor x = flat_values(out);  // the statistics over every value take any order
     if (x.numel() == 0) continue;
     if (scannable(x)) {  // the CPU: one pass, no second look at the batch
       rows.push_back(scanned_row(x, sample_of(out, per_image_), bound_));

@@ -297,6 +297,34 @@ TEST(TraceStats, HistogramOverASampleExtremesOverEveryValue) {
   }
 }
 
+// A channels-last batch (read in memory order, sampled where its memory keeps
+// the NCHW sample's values) gives bitwise the NCHW batch's statistics, on
+// the one-pass CPU path and on the general one (float64; a NaN).
+TEST(TraceStats, ChannelsLastBatchEqualsNchw) {
+  torch::manual_seed(9);
+  torch::Tensor x = torch::randn({4, 16, 12, 12}) * 5;
+  x[1][3][2][7] = 2000.f;
+  torch::Tensor xn = x.clone();
+  xn[2][9][0][1] = NAN;
+  for (const torch::Tensor& b : {x, xn, x.to(torch::kFloat64)}) {
+    trace::TraceAccumulator nchw(1, 1000.0), nhwc(1, 1000.0);
+    nchw.add({b}, 4);
+    const torch::Tensor cl = b.contiguous(torch::MemoryFormat::ChannelsLast);
+    ASSERT_FALSE(cl.is_contiguous());
+    nhwc.add({cl}, 4);
+    const trace::LayerStats a = nchw.reduce(nullptr)[0], c = nhwc.reduce(nullptr)[0];
+    EXPECT_EQ(a.count, c.count);
+    EXPECT_EQ(a.nan, c.nan);
+    EXPECT_EQ(a.above, c.above);
+    EXPECT_EQ(a.min, c.min);
+    EXPECT_EQ(a.max, c.max);
+    EXPECT_EQ(a.max_abs, c.max_abs);
+    EXPECT_EQ(a.mean, c.mean);  // the same sample in the same order: bitwise
+    EXPECT_EQ(a.std, c.std);
+    EXPECT_EQ(a.hist, c.hist);
+  }
+}
+
 // A point after an overflow is all NaN: counted as such, nothing else moves
 // (its fast path gives the general path's row).
 TEST(TraceStats, AllNaNPoint) {
