@@ -24,14 +24,8 @@ DATA=${DATA_DIR:-/usr/share/datasets/fashion-mnist}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-clock() { date +%s.%N; }
-timed() {  # timed LABEL CMD...: one row "LABEL seconds"
-  local s e
-  s=$(clock)
-  "${@:2}" > "$WORK/last.log" 2>&1 || { echo "FAILED: $1"; tail -5 "$WORK/last.log"; exit 1; }
-  e=$(clock)
-  printf '%s %.2f %s\n' "$1" "$(echo "$e - $s" | bc)" "$(grep -oE '(final: .*test accuracy [0-9.]+%|test_acc=[0-9.]+)' "$WORK/last.log" | tail -1 | grep -oE '[0-9.]+%?$')"
-}
+BENCH_LOG=$WORK/last.log
+source bench/lib.sh  # timed
 
 for c in "${CASES[@]}"; do
   IFS=: read -r NET TRAIN TEST EPOCHS QTRAIN <<< "$c"

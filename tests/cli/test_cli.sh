@@ -184,7 +184,7 @@ expect_error "eval with damaged structure" "struct.h5' is (damaged|incomplete or
 # about 400 KB): a 256 KB limit lets the trace through and stops the checkpoint.
 cp "$WORK/ck/r1/keep.h5" "$WORK/ck/r1/last.h5"
 cp "$WORK/ck/r1/trace.h5" "$WORK/trace-keep.h5"
-expect_error "trace rewrite on a full disk" "rewriting trace '.*trace.h5' failed" \
+expect_error "trace rewrite on a full disk" "writing trace '.*trace.h5' failed" \
   bash -c 'ulimit -f 64; exec "$@"' _ "$BIN" train --net lenet --epochs 4 --run r1 --resume "${COMMON[@]}"
 if [[ ! -e $WORK/ck/r1/trace.h5.tmp ]] && cmp -s "$WORK/ck/r1/trace.h5" "$WORK/trace-keep.h5" &&
    cmp -s "$WORK/ck/r1/last.h5" "$WORK/ck/r1/keep.h5" &&
