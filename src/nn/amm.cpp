@@ -43,6 +43,16 @@ torch::Tensor channel_extreme(const torch::Tensor& x, bool max) {
   return max ? x.amax(dims) : x.amin(dims);
 }
 
+// Per channel, the number of true elements of a mask [N, C, ...] (exact
+// integers). torch sums a bool NCHW mask over (0, 2, 3) about 10x slower than
+// over each image's rows and then the batch (128x16x28x28: 12.7 ms against
+// 1.1 ms, one thread); a channels-last mask sums fast as it is (2.5 ms).
+torch::Tensor channel_count(const torch::Tensor& mask) {
+  if (mask.dim() > 2 && mask.is_contiguous())
+    return mask.view({mask.size(0), mask.size(1), -1}).sum(2).sum(0);
+  return mask.sum(reduce_dims(mask));
+}
+
 // x [N, C, ...] -> [min | max] per channel over the batch (over all ranks'
 // batches when synchronised). Backward: the gradient of a channel's min
 // (max) is shared evenly by every element that attains it, on every rank,
@@ -74,19 +84,22 @@ class BatchMinMax : public torch::autograd::Function<BatchMinMax> {
     auto saved = ctx->get_saved_variables();
     const torch::Tensor& x = saved[0];
     const int64_t c = x.size(1);
-    const std::vector<int64_t> dims = reduce_dims(x), shape = channel_shape(x);
+    const std::vector<int64_t> shape = channel_shape(x);
     torch::Tensor at_min = x.eq(saved[1].narrow(0, 0, c).view(shape));
     torch::Tensor at_max = x.eq(saved[1].narrow(0, c, c).view(shape));
-    torch::Tensor held = x.size(0) > 0
-                             ? torch::cat({at_min.sum(dims), at_max.sum(dims)}).to(grads[0].dtype())
-                             : torch::zeros({2 * c}, grads[0].options());
+    torch::Tensor held =
+        x.size(0) > 0
+            ? torch::cat({channel_count(at_min), channel_count(at_max)}).to(grads[0].dtype())
+            : torch::zeros({2 * c}, grads[0].options());
     torch::Tensor packed = torch::cat({grads[0] * n, held}).contiguous();
     if (StatSyncPtr sync = sync_from_capsule(ctx->saved_data["sync"])) sync->sum(packed);
     if (n <= 0 || x.size(0) == 0) return {torch::zeros_like(x), torch::Tensor(), torch::Tensor()};
     torch::Tensor share =
         packed.narrow(0, 0, 2 * c) / n / packed.narrow(0, 2 * c, 2 * c).clamp_min(1);
-    torch::Tensor gx = at_min.to(x.dtype()) * share.narrow(0, 0, c).view(shape) +
-                       at_max.to(x.dtype()) * share.narrow(0, c, c).view(shape);
+    // where() rather than mask * share: a bool NCHW mask cast to float runs
+    // slowly in torch (16x28x28 channels: 5.6 ms against 12.7 ms, one thread)
+    torch::Tensor gx = torch::where(at_min, share.narrow(0, 0, c).view(shape), 0.0) +
+                       torch::where(at_max, share.narrow(0, c, c).view(shape), 0.0);
     return {gx, torch::Tensor(), torch::Tensor()};
   }
 };
