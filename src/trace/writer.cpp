@@ -32,42 +32,52 @@ std::vector<double> hist_edges() {
   return e;
 }
 
+namespace {
+
+// What an appending writer's new file starts with: the old trace's identity
+// and whole records, less the records of `drop.source` past `drop.step`
+// (counted in *dropped).
+TraceFile kept_records(const std::string& path, const TraceHeader& header, const DropAfter& drop,
+                       int64_t* dropped) {
+  TraceFile old;
+  try {
+    old = read_trace(path);   // its whole, committed records (SWMR read: also a live file's)
+  } catch (const Error& e) {  // the reader's line, and what to do
+    throw Error(e.kind(), std::string(e.what()) +
+                              " (HINT: the records go on in that trace, which does not read; "
+                              "checkpoints are not affected: move '" +
+                              path + "' aside and run again to start a new trace)");
+  }
+  if (old.header.layers != header.layers)
+    SISYPHUS_FAIL(ErrorKind::kIo,
+                  "trace '" + path + "' holds other layers than this network's; use another file");
+  if (old.header.sample_per_image != header.sample_per_image)
+    log::info("trace: '" + path + "' holds histograms over " +
+              (old.header.sample_per_image ? std::to_string(old.header.sample_per_image) + " values"
+                                           : std::string("every value")) +
+              " per image; this run's records take " +
+              (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
+                                       : std::string("every value")) +
+              " (the file's attribute keeps the first)");
+  std::vector<TraceRecord>& records = old.records;
+  size_t keep = records.size();
+  if (drop.step >= 0)
+    while (keep > 0 && records[keep - 1].source == drop.source &&
+           records[keep - 1].step > drop.step)
+      --keep;
+  *dropped = static_cast<int64_t>(records.size() - keep);
+  records.resize(keep);
+  return old;
+}
+
+}  // namespace
+
 TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header, bool append,
                          const DropAfter& drop)
     : path_(path), layers_(header.layers.size()) {
   TraceFile old;  // what the new file starts with: the old file's identity and records, or none
   old.header = header;
-  if (append && fs::file_exists(path)) {
-    try {
-      old = read_trace(path);   // its whole, committed records (SWMR read: also a live file's)
-    } catch (const Error& e) {  // the reader's line, and what to do
-      throw Error(e.kind(), std::string(e.what()) +
-                                " (HINT: the records go on in that trace, which does not read; "
-                                "checkpoints are not affected: move '" +
-                                path + "' aside and run again to start a new trace)");
-    }
-    if (old.header.layers != header.layers)
-      SISYPHUS_FAIL(
-          ErrorKind::kIo,
-          "trace '" + path + "' holds other layers than this network's; use another file");
-    if (old.header.sample_per_image != header.sample_per_image)
-      log::info("trace: '" + path + "' holds histograms over " +
-                (old.header.sample_per_image
-                     ? std::to_string(old.header.sample_per_image) + " values"
-                     : std::string("every value")) +
-                " per image; this run's records take " +
-                (header.sample_per_image ? std::to_string(header.sample_per_image) + " values"
-                                         : std::string("every value")) +
-                " (the file's attribute keeps the first)");
-    std::vector<TraceRecord>& records = old.records;
-    size_t keep = records.size();
-    if (drop.step >= 0)
-      while (keep > 0 && records[keep - 1].source == drop.source &&
-             records[keep - 1].step > drop.step)
-        --keep;
-    dropped_ = static_cast<int64_t>(records.size() - keep);
-    records.resize(keep);
-  }
+  if (append && fs::file_exists(path)) old = kept_records(path, header, drop, &dropped_);
   // The new file is made whole beside the old one (the file's identity, the
   // records kept, SWMR mode on) and then renamed over it, so a kill at any
   // moment leaves at `path` the old file or the new one, both readable. A
