@@ -34,10 +34,10 @@ EvalResult evaluate(nn::NetworkImpl& net, const data::ImageSet& set, const data:
     torch::Tensor logits;  // [B, classes]
     {
       AutocastScope autocast(place);
-      if (trace) {
-        std::vector<torch::Tensor> outs = net.forward_points(batch.images);
-        trace->add(outs, batch.size());
-        logits = outs.back();
+      if (trace) {  // each point's statistics as the forward pass computes it
+        logits = net.forward_observed(
+            batch.images, [trace](size_t l, const torch::Tensor& y) { trace->add_point(l, y); });
+        trace->end_batch(batch.size());
       } else {
         logits = net.forward(batch.images);
       }

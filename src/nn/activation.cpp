@@ -47,6 +47,7 @@ torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& input) {
     y = fn_->forward(x);
   }
   if (capture_) captured_ = y;
+  if (observer_) observer_(y);
   if (stop_after_) throw ForwardStopped{};
   return y;
 }

@@ -9,6 +9,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -74,6 +75,10 @@ class ActivationSlotImpl : public torch::nn::Module {
   // While capture is on, forward() keeps its output (graph included).
   void set_capture(bool on);
   torch::Tensor take_captured();
+  // While set, forward() hands its output to `see` as soon as it is computed
+  // (and keeps nothing): statistics taken while the values are still in the
+  // cache. Empty: off.
+  void set_observer(std::function<void(const torch::Tensor&)> see) { observer_ = std::move(see); }
   // While on, forward() ends the network's forward pass after capturing
   // (throws ForwardStopped, which NetworkImpl::forward_points catches).
   void set_stop_after(bool on) { stop_after_ = on; }
@@ -98,6 +103,7 @@ class ActivationSlotImpl : public torch::nn::Module {
   bool capture_ = false;
   bool stop_after_ = false;
   torch::Tensor captured_;
+  std::function<void(const torch::Tensor&)> observer_;
   RangeControl range_;
   double blend_ = -1;
   torch::Tensor penalty_, max_abs_;

@@ -44,6 +44,29 @@ std::vector<torch::Tensor> NetworkImpl::forward_points(torch::Tensor x, size_t l
   return outs;
 }
 
+torch::Tensor NetworkImpl::forward_observed(torch::Tensor x, const PointObserver& see) {
+  size_t k = 0;  // the index among forward_points' outputs: slots in order, then the logits
+  for (auto& p : points_)
+    if (!p.slot.is_empty()) {
+      const size_t index = k++;
+      p.slot->set_observer([&see, index](const torch::Tensor& y) { see(index, y); });
+    }
+  auto reset = [&] {
+    for (auto& p : points_)
+      if (!p.slot.is_empty()) p.slot->set_observer(nullptr);
+  };
+  torch::Tensor logits;
+  try {
+    logits = forward(x);
+  } catch (...) {
+    reset();
+    throw;
+  }
+  reset();
+  see(k, logits);
+  return logits;
+}
+
 std::vector<std::string> NetworkImpl::point_tensor_names(size_t l) const {
   std::vector<std::string> names;
   auto owned = [&](const std::string& name) {

@@ -14,6 +14,7 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ class NetworkImpl : public torch::nn::Module {
   // the outputs of points 0..last are returned (nothing later is computed:
   // a frozen teacher's target at point l costs only the layers up to l).
   std::vector<torch::Tensor> forward_points(torch::Tensor x, size_t last = SIZE_MAX);
+  // The forward pass that hands every point's output to see(k, output) as
+  // it is computed, k its index among forward_points' outputs (the last, the
+  // logits, when the pass ends), and keeps none of them: what
+  // forward_points gives, without holding every point's batch until the end.
+  // Returns the logits.
+  using PointObserver = std::function<void(size_t, const torch::Tensor&)>;
+  torch::Tensor forward_observed(torch::Tensor x, const PointObserver& see);
   // state_dict names (parameters and buffers) that belong to point l.
   std::vector<std::string> point_tensor_names(size_t l) const;
   int64_t parameter_count() const;

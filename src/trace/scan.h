@@ -16,9 +16,21 @@ struct ValueScan {
   float max;          // -Inf when every value is NaN
 };
 
-// AVX2 where the CPU has it (checked at run time), plain C++ otherwise; the
-// same result either way.
+// The instruction sets a scan can use.
+enum class ScanIsa { kPortable, kAvx2, kAvx512 };
+
+// Whether this CPU runs `isa` (checked at run time).
+bool scan_isa_supported(ScanIsa isa);
+
+// The widest instruction set the CPU has. The vector scans first take only
+// the extremes and whether any value is NaN (a third of the work per value);
+// the counts need a second pass only where that shows NaN, an Inf or a value
+// above the bound. Every instruction set gives the same result; a zero
+// extreme is +0 whatever the sign of the zeros it came from.
 ValueScan scan_values(const float* values, int64_t n, float bound);
+// The same with a given instruction set (tests and benchmarks); `isa` must
+// be supported.
+ValueScan scan_values_with(ScanIsa isa, const float* values, int64_t n, float bound);
 ValueScan scan_values_portable(const float* values, int64_t n, float bound);
 
 }  // namespace sisyphus::trace

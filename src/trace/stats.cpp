@@ -24,6 +24,7 @@ void TraceAccumulator::reset() {
   extreme_ = torch::full({l, 3}, -kInf, torch::kFloat64);
   extreme_.select(1, 2).fill_(0);  // max |x| starts at 0
   samples_ = 0;
+  pending_ = Pending{};
 }
 
 namespace {
@@ -159,43 +160,51 @@ torch::Tensor scanned_row(const torch::Tensor& x, const torch::Tensor& sample, d
 }  // namespace
 
 void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t samples) {
+  for (size_t l = 0; l < points_ && l < outputs.size(); ++l) add_point(l, outputs[l]);
+  end_batch(samples);
+}
+
+void TraceAccumulator::add_point(size_t l, const torch::Tensor& output) {
+  if (l >= points_) return;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor out = output.detach();
+  torch::Tensor x = flat_values(out);  // the statistics over every value take any order
+  if (x.numel() == 0) return;
+  Pending& p = pending_;
+  if (scannable(x)) {  // the CPU: one pass, no second look at the batch
+    p.rows.push_back(scanned_row(x, sample_of(out, per_image_), bound_));
+    p.row_index.push_back(static_cast<int64_t>(l));
+    return;
+  }
+  p.xs.push_back(x);
+  p.picked.push_back(sample_of(out, per_image_));
+  auto [mn, mx] = torch::aminmax(x);  // NaN anywhere makes them NaN: the finiteness test too
+  p.extremes.push_back(torch::stack({mn, mx}).to(torch::kFloat64));
+  p.index.push_back(static_cast<int64_t>(l));
+}
+
+void TraceAccumulator::end_batch(int64_t samples) {
   torch::NoGradGuard no_grad;
   samples_ += samples;
-  std::vector<torch::Tensor> xs, picked, extremes, rows;
-  std::vector<int64_t> index, row_index;
-  for (size_t l = 0; l < points_ && l < outputs.size(); ++l) {
-    const torch::Tensor out = outputs[l].detach();
-    torch::Tensor x = flat_values(out);  // the statistics over every value take any order
-    if (x.numel() == 0) continue;
-    if (scannable(x)) {  // the CPU: one pass, no second look at the batch
-      rows.push_back(scanned_row(x, sample_of(out, per_image_), bound_));
-      row_index.push_back(static_cast<int64_t>(l));
-      continue;
-    }
-    xs.push_back(x);
-    picked.push_back(sample_of(out, per_image_));
-    auto [mn, mx] = torch::aminmax(x);  // NaN anywhere makes them NaN: the finiteness test too
-    extremes.push_back(torch::stack({mn, mx}).to(torch::kFloat64));
-    index.push_back(static_cast<int64_t>(l));
-  }
-  if (rows.empty() && xs.empty()) return;
+  Pending p = std::move(pending_);
+  pending_ = Pending{};
+  if (p.rows.empty() && p.xs.empty()) return;
   ++batches_computed_;
   // On a GPU, two host transfers per batch whatever the number of points:
   // every point's min and max, then every point's row.
-  if (!xs.empty()) {
-    torch::Tensor ext = torch::stack(extremes).to(torch::kCPU);
+  if (!p.xs.empty()) {
+    torch::Tensor ext = torch::stack(p.extremes).to(torch::kCPU);
     auto e = ext.accessor<double, 2>();
-    for (size_t k = 0; k < xs.size(); ++k) {
+    for (size_t k = 0; k < p.xs.size(); ++k) {
       const auto i = static_cast<int64_t>(k);
       const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
-      rows.push_back(finite ? finite_row(xs[k], picked[k], e[i][0], e[i][1], bound_)
-                            : point_row(xs[k], picked[k], bound_));
-      row_index.push_back(index[k]);
+      p.rows.push_back(finite ? finite_row(p.xs[k], p.picked[k], e[i][0], e[i][1], bound_)
+                              : point_row(p.xs[k], p.picked[k], bound_));
+      p.row_index.push_back(p.index[k]);
     }
   }
-  index = row_index;
-  torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
-  torch::Tensor idx = torch::tensor(index, torch::kInt64);
+  torch::Tensor block = torch::stack(p.rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
+  torch::Tensor idx = torch::tensor(p.row_index, torch::kInt64);
   sums_.index_add_(0, idx, block.narrow(1, 0, kSumCols + kHistBins));
   extreme_.index_copy_(
       0, idx,

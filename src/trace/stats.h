@@ -27,6 +27,13 @@ class TraceAccumulator {
   TraceAccumulator(size_t points, double bound, int64_t sample_per_image = kTraceSamplePerImage);
   // outputs[l]: the output at point l of one batch (any shape, any device)
   void add(const std::vector<torch::Tensor>& outputs, int64_t samples);
+  // The same a point at a time, as a forward pass computes them
+  // (NetworkImpl::forward_observed): add_point for some of the points of one
+  // batch, in any order, then end_batch. On a CPU (float32) a point's
+  // statistics are taken at once and its output is not kept; elsewhere the
+  // outputs are kept until end_batch (two host transfers per batch).
+  void add_point(size_t l, const torch::Tensor& output);
+  void end_batch(int64_t samples);
   // Statistics over everything added on every rank (a collective when comm
   // has several ranks: every rank must call it at the same moment).
   std::vector<LayerStats> reduce(dist::Communicator* comm, int64_t* samples = nullptr) const;
@@ -45,6 +52,11 @@ class TraceAccumulator {
   torch::Tensor extreme_;  // [L, 3] float64: -min, max, max_abs (reduced with max)
   int64_t samples_ = 0;
   int64_t batches_computed_ = 0;
+  // The batch being added: rows taken (CPU) and outputs kept (elsewhere).
+  struct Pending {
+    std::vector<torch::Tensor> rows, xs, picked, extremes;
+    std::vector<int64_t> row_index, index;
+  } pending_;
 };
 
 }  // namespace sisyphus::trace

@@ -6,11 +6,14 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/h5.h"
 #include "nn/act_spec.h"
 #include "nn/network.h"
+#include "nn/registry.h"
 #include "support/fixtures.h"
 #include "trace/reader.h"
 #include "trace/report.h"
@@ -325,6 +328,65 @@ TEST(TraceStats, ChannelsLastBatchEqualsNchw) {
   }
 }
 
+// The evaluation takes each point's statistics as the forward pass computes
+// it (forward_observed, add_point, end_batch): the same records, bit for bit,
+// as capturing every point and adding them at the end, on the CPU's scan
+// (float32) and on the general path (float64), with NaN in one image.
+TEST(TraceStats, ObservedForwardEqualsCapturedPoints) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    nn::Network net = nn::make_network("resnet20", {1, 16, 10});
+    net->to(dtype);
+    net->eval();
+    const size_t points = net->points().size();
+    trace::TraceAccumulator captured(points, 4.0), observed(points, 4.0);
+    for (int b = 0; b < 2; ++b) {
+      torch::Tensor x = torch::randn({5, 1, 16, 16}, dtype);
+      if (b == 1) x[2][0][3][4] = NAN;
+      const std::vector<torch::Tensor> outs = net->forward_points(x);
+      captured.add(outs, 5);
+      size_t seen = 0;
+      const torch::Tensor logits = net->forward_observed(x, [&](size_t l, const torch::Tensor& y) {
+        EXPECT_EQ(l, seen++);
+        observed.add_point(l, y);
+      });
+      observed.end_batch(5);
+      EXPECT_EQ(seen, points);
+      EXPECT_TRUE(torch::equal(logits.isnan(), outs.back().isnan()));
+      EXPECT_TRUE(torch::equal(logits.nan_to_num(0), outs.back().nan_to_num(0)));
+    }
+    int64_t na = 0, nb = 0;
+    const std::vector<trace::LayerStats> a = captured.reduce(nullptr, &na);
+    const std::vector<trace::LayerStats> c = observed.reduce(nullptr, &nb);
+    EXPECT_EQ(na, nb);
+    EXPECT_EQ(observed.batches_computed(), 2);
+    for (size_t l = 0; l < points; ++l) {
+      SCOPED_TRACE(std::to_string(l) + (dtype == torch::kFloat32 ? " float" : " double"));
+      EXPECT_EQ(a[l].count, c[l].count);
+      EXPECT_EQ(a[l].nan, c[l].nan);
+      EXPECT_EQ(a[l].inf, c[l].inf);
+      EXPECT_EQ(a[l].above, c[l].above);
+      EXPECT_EQ(a[l].min, c[l].min);
+      EXPECT_EQ(a[l].max, c[l].max);
+      EXPECT_EQ(a[l].max_abs, c[l].max_abs);
+      EXPECT_EQ(a[l].mean, c[l].mean);
+      EXPECT_EQ(a[l].std, c[l].std);
+      EXPECT_EQ(a[l].hist, c[l].hist);
+    }
+    EXPECT_GT(a[points - 1].nan, 0);  // the NaN image reached the logits
+  }
+  // the observers are gone afterwards: a plain forward hands nothing on
+  nn::Network net = nn::make_network("resnet20", {1, 16, 10});
+  net->eval();
+  size_t calls = 0;
+  net->forward_observed(torch::randn({2, 1, 16, 16}),
+                        [&](size_t, const torch::Tensor&) { ++calls; });
+  EXPECT_EQ(calls, net->points().size());
+  net->forward(torch::randn({2, 1, 16, 16}));
+  EXPECT_EQ(calls, net->points().size());
+}
+
 // A point after an overflow is all NaN: counted as such, nothing else moves
 // (its fast path gives the general path's row).
 TEST(TraceStats, AllNaNPoint) {
@@ -344,41 +406,65 @@ TEST(TraceStats, AllNaNPoint) {
   EXPECT_EQ(s[0].max_abs, 1.0);  // the finite point beside it is unaffected
 }
 
-// The CPU's one-pass scan (AVX2 where the CPU has it) against torch's own
+// The CPU's scans (AVX-512 and AVX2 where the CPU has them) against torch's own
 // operations and against the portable loop: every length around the vector
-// width, NaN, +-Inf, values at the bound, an all-NaN array.
+// widths, NaN, +-Inf, values at the bound, an all-NaN array, and arrays where
+// the extremes alone settle the counts but for one value (NaN, Inf or above
+// the bound) anywhere, the vector part or the tail, which the first pass
+// must not miss. Zero extremes are +0 in every scan.
 TEST(TraceScan, EqualsTorchAndThePortableLoop) {
   torch::manual_seed(9);
   const float bound = 100.0f;
-  for (int64_t n : {0, 1, 7, 8, 9, 31, 1003, 100000}) {
-    for (int variant = 0; variant < 3; ++variant) {
+  std::vector<trace::ScanIsa> isas;
+  for (auto isa : {trace::ScanIsa::kPortable, trace::ScanIsa::kAvx2, trace::ScanIsa::kAvx512})
+    if (trace::scan_isa_supported(isa)) isas.push_back(isa);
+  for (int64_t n : {0, 1, 7, 8, 9, 31, 63, 64, 65, 129, 1003, 100000}) {
+    for (int variant = 0; variant < 11; ++variant) {
       torch::Tensor x = torch::randn({n}) * 80;
-      if (variant == 1 && n > 0) {  // NaN, +-Inf and the bound itself sprinkled in
-        auto v = x.accessor<float, 1>();
+      if (variant >= 3) x = torch::rand({n}) * 2 * bound - bound;  // within the bound
+      auto v = x.accessor<float, 1>();
+      if (variant == 1) {  // NaN, +-Inf and the bound itself sprinkled in
         for (int64_t i = 0; i < n; i += 5) v[i] = NAN;
         for (int64_t i = 2; i < n; i += 13) v[i] = INFINITY;
         for (int64_t i = 3; i < n; i += 17) v[i] = -INFINITY;
         for (int64_t i = 4; i < n; i += 19) v[i] = bound;
       }
       if (variant == 2) x.fill_(NAN);
-      const trace::ValueScan a = trace::scan_values(x.data_ptr<float>(), n, bound);
+      // one value the extremes alone would not count: in the tail (even
+      // variants) or in the vector part (odd)
+      const int64_t at = variant % 2 == 0 ? n - 1 : n / 3;
+      if (n > 0 && (variant == 4 || variant == 5)) v[at] = NAN;
+      if (n > 0 && variant == 6) v[at] = -INFINITY;
+      if (n > 0 && variant == 7) v[at] = INFINITY;
+      if (n > 0 && variant == 8) v[at] = std::nextafter(-bound, -INFINITY);
+      if (n > 0 && variant == 9) v[at] = std::nextafter(bound, INFINITY);
+      if (variant == 10) {  // zeros of both signs: the extremes are +0
+        for (int64_t i = 0; i < n; ++i) v[i] = i % 3 == 0 ? -0.0f : 0.0f;
+      }
       const trace::ValueScan b = trace::scan_values_portable(x.data_ptr<float>(), n, bound);
       const torch::Tensor nan = torch::isnan(x), valid = x.masked_select(nan.logical_not());
-      EXPECT_EQ(a.nan, nan.sum().item<int64_t>()) << n << " " << variant;
-      EXPECT_EQ(a.inf, torch::isinf(x).sum().item<int64_t>()) << n << " " << variant;
-      EXPECT_EQ(a.above, valid.abs().gt(bound).sum().item<int64_t>()) << n << " " << variant;
-      if (valid.numel() > 0) {
-        EXPECT_EQ(a.min, valid.min().item<float>()) << n << " " << variant;
-        EXPECT_EQ(a.max, valid.max().item<float>()) << n << " " << variant;
-      } else {
-        EXPECT_EQ(a.min, INFINITY);
-        EXPECT_EQ(a.max, -INFINITY);
+      for (auto isa : isas) {
+        const trace::ValueScan a = trace::scan_values_with(isa, x.data_ptr<float>(), n, bound);
+        const std::string at_case =
+            std::to_string(n) + " " + std::to_string(variant) + " isa " + std::to_string(int(isa));
+        EXPECT_EQ(a.nan, nan.sum().item<int64_t>()) << at_case;
+        EXPECT_EQ(a.inf, torch::isinf(x).sum().item<int64_t>()) << at_case;
+        EXPECT_EQ(a.above, valid.abs().gt(bound).sum().item<int64_t>()) << at_case;
+        if (valid.numel() > 0) {
+          EXPECT_EQ(a.min, valid.min().item<float>()) << at_case;
+          EXPECT_EQ(a.max, valid.max().item<float>()) << at_case;
+        } else {
+          EXPECT_EQ(a.min, INFINITY);
+          EXPECT_EQ(a.max, -INFINITY);
+        }
+        EXPECT_EQ(a.nan, b.nan) << at_case;
+        EXPECT_EQ(a.inf, b.inf) << at_case;
+        EXPECT_EQ(a.above, b.above) << at_case;
+        EXPECT_EQ(a.min, b.min) << at_case;
+        EXPECT_EQ(a.max, b.max) << at_case;
+        if (a.min == 0) EXPECT_FALSE(std::signbit(a.min)) << at_case;
+        if (a.max == 0) EXPECT_FALSE(std::signbit(a.max)) << at_case;
       }
-      EXPECT_EQ(a.nan, b.nan);
-      EXPECT_EQ(a.inf, b.inf);
-      EXPECT_EQ(a.above, b.above);
-      EXPECT_EQ(a.min, b.min);
-      EXPECT_EQ(a.max, b.max);
     }
   }
 }
