@@ -25,6 +25,7 @@ PACKAGES=(
   slurmctld slurmd slurm-client munge  # the Slurm batch-job test (tests/slurm)
   iproute2 util-linux bc       # the multi-host test cluster (tests/cluster: ip netns, nsenter)
   strace                       # kills at each file-system call (tests/trace/test_trace_kills.sh)
+  libtcmalloc-minimal4         # the sisyphus binary's allocator (src/CMakeLists.txt)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
