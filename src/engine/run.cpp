@@ -145,9 +145,10 @@ StageOutcome Run::stage(const Stage& stage, const StageHooks& hooks, nn::Network
       if (kept) fs::copy_file_atomic(folder_.last_path, hooks.keep_as);  // the stage's result
     }
     last_good_ = kept ? hooks.keep_as : folder_.last_path;
-    log::info(epoch_line(
-        rec, seconds_since(start_time_),
-        hooks.sync_time ? " | AMM/BN sync " + ms_per_step(sync_s, per_epoch) + " ms/step" : ""));
+    std::string extra =
+        hooks.sync_time ? " | AMM/BN sync " + ms_per_step(sync_s, per_epoch) + " ms/step" : "";
+    if (trace_->on()) extra += " | trace " + format_number("%.3f", trace_->seconds()) + " s";
+    log::info(epoch_line(rec, seconds_since(start_time_), extra));
     ++epochs_run_;
     const bool run_done = stage_done && hooks.last;
     if (s_.stop_after_epochs > 0 && epochs_run_ == s_.stop_after_epochs && !run_done)

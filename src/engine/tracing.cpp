@@ -1,5 +1,6 @@
 #include "engine/tracing.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace sisyphus::train {
@@ -30,7 +31,10 @@ void RunTrace::record(const std::string& source, const std::string& stage, const
   r.step = step;
   r.layers = acc_.reduce(job_.comm.get(), &r.samples);
   acc_.reset();
-  if (writer_) writer_->write(r);
+  if (!writer_) return;
+  const Clock::time_point t0 = Clock::now();
+  writer_->write(r);
+  write_seconds_ += seconds_since(t0);
 }
 
 }  // namespace sisyphus::train

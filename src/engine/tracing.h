@@ -28,6 +28,11 @@ class RunTrace {
   // Reduces what was accumulated (a collective), writes it (rank 0), resets.
   void record(const std::string& source, const std::string& stage, const std::string& phase,
               const std::string& mode, int64_t epoch, int64_t step);
+  // Whether the run computes any record (a trace file exists).
+  bool on() const { return every_ > 0 || test_; }
+  // Wall seconds this process spent on the trace so far: statistics,
+  // reductions and writes (the epoch lines show it: what traces cost).
+  double seconds() const { return acc_.seconds() + write_seconds_; }
 
  private:
   const Job& job_;
@@ -35,6 +40,7 @@ class RunTrace {
   bool test_;
   trace::TraceAccumulator acc_;
   std::unique_ptr<trace::TraceWriter> writer_;
+  double write_seconds_ = 0;
 };
 
 }  // namespace sisyphus::train

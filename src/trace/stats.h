@@ -42,6 +42,9 @@ class TraceAccumulator {
   // Batches whose statistics were computed in this accumulator's life (not
   // reset): what traces cost; a switch that turns traces off leaves it alone.
   int64_t batches_computed() const { return batches_computed_; }
+  // Wall seconds spent in add, add_point, end_batch and reduce in this
+  // accumulator's life (not reset): what the statistics cost the run.
+  double seconds() const { return seconds_; }
 
  private:
   size_t points_;
@@ -52,6 +55,7 @@ class TraceAccumulator {
   torch::Tensor extreme_;  // [L, 3] float64: -min, max, max_abs (reduced with max)
   int64_t samples_ = 0;
   int64_t batches_computed_ = 0;
+  mutable double seconds_ = 0;
   // The batch being added: rows taken (CPU) and outputs kept (elsewhere).
   struct Pending {
     std::vector<torch::Tensor> rows, xs, picked, extremes;

@@ -387,6 +387,20 @@ TEST(TraceStats, ObservedForwardEqualsCapturedPoints) {
   EXPECT_EQ(calls, net->points().size());
 }
 
+// seconds(): the wall time of the statistics (add, reduce), kept over resets.
+TEST(TraceStats, SecondsCountTheStatisticsWork) {
+  trace::TraceAccumulator acc(1, 100.0);
+  EXPECT_EQ(acc.seconds(), 0.0);
+  acc.add({torch::randn({64, 16, 28, 28})}, 64);
+  const double after_add = acc.seconds();
+  EXPECT_GT(after_add, 0.0);
+  acc.reduce(nullptr);
+  const double after_reduce = acc.seconds();
+  EXPECT_GT(after_reduce, after_add);
+  acc.reset();
+  EXPECT_EQ(acc.seconds(), after_reduce);
+}
+
 // A point after an overflow is all NaN: counted as such, nothing else moves
 // (its fast path gives the general path's row).
 TEST(TraceStats, AllNaNPoint) {

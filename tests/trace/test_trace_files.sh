@@ -131,6 +131,16 @@ PY
 then pass "h5py reads trace and checkpoint; records are consistent (histograms, extremes, epochs, steps)"
 else fail "h5py interop"; fi
 
+# --- what the trace costs: every epoch line of a traced run ends with the
+# seconds spent on it so far (growing); an untraced run's lines say nothing
+t1=$(grep "epoch 1/2 done" "$WORK/out" | grep -oE '\| trace [0-9.]+ s$' | grep -oE '[0-9.]+')
+t2=$(grep "epoch 2/2 done" "$WORK/out" | grep -oE '\| trace [0-9.]+ s$' | grep -oE '[0-9.]+')
+"$BIN" train --net lenet --epochs 1 --trace-every 0 --no-trace-test --run untraced "${D[@]}" > "$WORK/out_u" 2>&1
+if [[ -n $t1 && -n $t2 ]] && (($(echo "$t2 > $t1 && $t1 > 0" | bc))) \
+   && grep -q "epoch 1/1 done" "$WORK/out_u" && ! grep -q "| trace " "$WORK/out_u"; then
+  pass "epoch lines show the trace's seconds ($t1 s, then $t2 s); none without a trace"
+else fail "trace seconds in the epoch lines ('$t1', '$t2')"; grep "done" "$WORK/out" "$WORK/out_u"; fi
+
 if h5dump -H "$WORK/ck/t/trace.h5" > "$WORK/h" 2>&1 && grep -q 'GROUP "records"' "$WORK/h" \
    && grep -q 'DATASET "max_abs"' "$WORK/h" && grep -q 'DATASET "hist"' "$WORK/h" \
    && grep -q 'ATTRIBUTE "layers"' "$WORK/h" && grep -q 'H5S_UNLIMITED' "$WORK/h"; then
