@@ -23,7 +23,7 @@ def lenet(in_channels=1, image_size=28, num_classes=10):
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, option_a=False):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
@@ -32,19 +32,26 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.act2 = nn.ReLU()
         self.downsample = None
-        if stride != 1 or cin != cout:
+        self.pad = None  # option A (the ResNet paper's CIFAR shortcut): subsample, zero channels
+        if (stride != 1 or cin != cout) and option_a:
+            self.pad = (stride, (cout - cin) // 2, cout - cin - (cout - cin) // 2)
+        elif stride != 1 or cin != cout:
             self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
                                             nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
+        if self.pad is not None:
+            s, before, after = self.pad
+            identity = nn.functional.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, before, after))
+        else:
+            identity = x if self.downsample is None else self.downsample(x)
         out = self.act1(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out)) + identity
         return self.act2(out)
 
 
 class ResNetCifar(nn.Module):
-    def __init__(self, blocks, widths, num_classes=10, in_channels=3):
+    def __init__(self, blocks, widths, num_classes=10, in_channels=3, option_a=False):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
@@ -53,7 +60,7 @@ class ResNetCifar(nn.Module):
         for i, (n, w) in enumerate(zip(blocks, widths)):
             layer = []
             for b in range(n):
-                layer.append(BasicBlock(cin, w, 2 if (b == 0 and i > 0) else 1))
+                layer.append(BasicBlock(cin, w, 2 if (b == 0 and i > 0) else 1, option_a))
                 cin = w
             setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
         self.num_layers = len(blocks)
@@ -71,11 +78,18 @@ def resnet20(num_classes=10, in_channels=3):
     return ResNetCifar([3, 3, 3], [16, 32, 64], num_classes, in_channels)
 
 
+def resnet32(num_classes=10, in_channels=3):
+    """src/nn/resnet.cpp's ResNet-32: option A shortcuts, no projection parameters."""
+    return ResNetCifar([5, 5, 5], [16, 32, 64], num_classes, in_channels, option_a=True)
+
+
 def build(name, in_channels, image_size, num_classes):
     if name == "lenet":
         return lenet(in_channels, image_size, num_classes)
     if name == "resnet20":
         return resnet20(num_classes, in_channels)
+    if name == "resnet32":
+        return resnet32(num_classes, in_channels)
     raise SystemExit(f"reference_models: no Python definition of {name}")
 
 

@@ -11,6 +11,10 @@
 # epoch, as the paper's code does: what a user meets). QUAIL_TRAIN_LIMIT: the
 # training images of the QuaIL run (1 epoch per stage; default TRAIN_LIMIT; 0: no
 # QuaIL run). default: 2 lenet:20000:0:2 resnet20:6000:0:5:1000
+# PY_ALLOC=/path/libtcmalloc_minimal.so.4: also the Python pipeline with that
+# allocator preloaded (LD_PRELOAD; rows "python-alloc"), what the sisyphus
+# binary links where tcmalloc is installed: the share of the ratio that is the
+# allocator's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/env.sh
@@ -27,6 +31,16 @@ trap 'rm -rf "$WORK"' EXIT
 BENCH_LOG=$WORK/last.log
 source bench/lib.sh  # timed
 
+# The seconds the traced run itself measured on its trace (the last epoch
+# line's "| trace X s": statistics, reductions, writes), as a row
+# "NET trace-seconds STAGE X": the trace's cost without the noise of two runs.
+trace_seconds() {
+  local t
+  t=$(grep -oE '\| trace [0-9.]+ s' "$BENCH_LOG" | tail -1 | grep -oE '[0-9.]+' || true)
+  [[ -n $t ]] && echo "$1 trace-seconds $2 $t"
+  return 0
+}
+
 for c in "${CASES[@]}"; do
   IFS=: read -r NET TRAIN TEST EPOCHS QTRAIN <<< "$c"
   QTRAIN=${QTRAIN:-$TRAIN}
@@ -37,12 +51,16 @@ for c in "${CASES[@]}"; do
     S=(--net "$NET" --data-dir "$DATA" --threads 1 --log-every 0 "${L[@]}" --checkpoint-dir "$d")
     Q=(--data-dir "$DATA" --threads 1 --log-every 0 "${QL[@]}" --checkpoint-dir "$d" --amm --mimic-epochs 1 --finetune-epochs 1)
     timed "$NET sisyphus baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run t
+    trace_seconds "$NET" baseline
     timed "$NET python baseline" "$PY" bench/reference_pipeline.py --stage baseline --net "$NET" --data-dir "$DATA" "${L[@]}" --epochs "$EPOCHS" --out "$d/t.pt"
     timed "$NET sisyphus-notrace baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run tn --trace-every 0 --no-trace-test
+    if [[ -n ${PY_ALLOC:-} ]]; then timed "$NET python-alloc baseline" env LD_PRELOAD="$PY_ALLOC" "$PY" bench/reference_pipeline.py --stage baseline --net "$NET" --data-dir "$DATA" "${L[@]}" --epochs "$EPOCHS" --out "$d/ta.pt"; fi
     [[ $QTRAIN == 0 ]] && continue
     timed "$NET sisyphus quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run q
+    trace_seconds "$NET" quail
     timed "$NET python quail" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${QL[@]}" --teacher "$d/t.pt" --out "$d/pq"
     timed "$NET sisyphus-notrace quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run qn --trace-every 0 --no-trace-test
+    if [[ -n ${PY_ALLOC:-} ]]; then timed "$NET python-alloc quail" env LD_PRELOAD="$PY_ALLOC" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${QL[@]}" --teacher "$d/t.pt" --out "$d/pqa"; fi
   done
 done | tee "$WORK/rows"
 echo "medians (seconds), and sisyphus's speed relative to Python (python seconds / sisyphus seconds):"
@@ -58,4 +76,9 @@ for (net, stage), by in rows.items():
     print(f"{net} {stage}: sisyphus {m['sisyphus']:.1f} s, python {m['python']:.1f} s -> {m['python'] / m['sisyphus']:.2f}x; "
           f"traces cost {100 * (m['sisyphus'] - m['sisyphus-notrace']) / m['sisyphus']:+.1f}% of the run "
           f"(without: {m['sisyphus-notrace']:.1f} s); runs {len(by['sisyphus'])}")
+    if "trace-seconds" in m:
+        print(f"  the traced run's own trace time: {m['trace-seconds']:.2f} s, "
+              f"{100 * m['trace-seconds'] / m['sisyphus']:.1f}% of the run")
+    if "python-alloc" in m:
+        print(f"  python with PY_ALLOC {m['python-alloc']:.1f} s -> sisyphus {m['python-alloc'] / m['sisyphus']:.2f}x")
 PY
