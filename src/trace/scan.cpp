@@ -48,6 +48,17 @@ bool counts_are_zero(bool any_nan, float mn, float mx, float bound) {
 }
 
 #ifdef SISYPHUS_SCAN_X86
+// The eight lanes' extremes into s's.
+__attribute__((target("avx2"))) void fold_extremes(__m256 vmin, __m256 vmax, ValueScan& s) {
+  alignas(32) float ext[2][8];
+  _mm256_store_ps(ext[0], vmin);
+  _mm256_store_ps(ext[1], vmax);
+  for (int k = 0; k < 8; ++k) {
+    s.min = std::min(s.min, ext[0][k]);
+    s.max = std::max(s.max, ext[1][k]);
+  }
+}
+
 // Eight lanes; the counters are 32-bit per lane, folded into the 64-bit totals
 // every 2^24 vectors so that they never overflow. _mm256_min_ps(v, m) returns
 // m when v is NaN: NaN never reaches the extremes, as in the scalar steps.
@@ -81,13 +92,7 @@ __attribute__((target("avx2"))) ValueScan count_avx2(const float* p, int64_t n, 
       s.above += lanes[2][k];
     }
   }
-  alignas(32) float ext[2][8];
-  _mm256_store_ps(ext[0], vmin);
-  _mm256_store_ps(ext[1], vmax);
-  for (int k = 0; k < 8; ++k) {
-    s.min = std::min(s.min, ext[0][k]);
-    s.max = std::max(s.max, ext[1][k]);
-  }
+  fold_extremes(vmin, vmax, s);
   scan_tail(p, whole, n, bound, s);
   return s;
 }
@@ -115,13 +120,7 @@ __attribute__((target("avx2"))) ValueScan scan_avx2(const float* p, int64_t n, f
   const __m256 vmax = _mm256_max_ps(_mm256_max_ps(mx[0], mx[1]), _mm256_max_ps(mx[2], mx[3]));
   const __m256 vnan = _mm256_or_ps(_mm256_or_ps(nan[0], nan[1]), _mm256_or_ps(nan[2], nan[3]));
   ValueScan s = empty_scan();
-  alignas(32) float ext[2][8];
-  _mm256_store_ps(ext[0], vmin);
-  _mm256_store_ps(ext[1], vmax);
-  for (int k = 0; k < 8; ++k) {
-    s.min = std::min(s.min, ext[0][k]);
-    s.max = std::max(s.max, ext[1][k]);
-  }
+  fold_extremes(vmin, vmax, s);
   scan_tail(p, whole, n, bound, s);
   const bool any_nan = _mm256_movemask_ps(vnan) != 0 || s.nan > 0;
   return counts_are_zero(any_nan, s.min, s.max, bound) ? s : count_avx2(p, n, bound);

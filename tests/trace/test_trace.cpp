@@ -54,6 +54,20 @@ class SquaringChain : public nn::NetworkImpl {
   torch::nn::Linear fc_{nullptr};
 };
 
+// Two statistics of the same values, bit for bit.
+void expect_same_stats(const trace::LayerStats& a, const trace::LayerStats& c) {
+  EXPECT_EQ(a.count, c.count);
+  EXPECT_EQ(a.nan, c.nan);
+  EXPECT_EQ(a.inf, c.inf);
+  EXPECT_EQ(a.above, c.above);
+  EXPECT_EQ(a.min, c.min);
+  EXPECT_EQ(a.max, c.max);
+  EXPECT_EQ(a.max_abs, c.max_abs);
+  EXPECT_EQ(a.mean, c.mean);
+  EXPECT_EQ(a.std, c.std);
+  EXPECT_EQ(a.hist, c.hist);
+}
+
 trace::TraceRecord record_of(nn::NetworkImpl& net, const torch::Tensor& x) {
   torch::NoGradGuard no_grad;
   trace::TraceAccumulator acc(net.points().size(), 1e6);
@@ -315,16 +329,8 @@ TEST(TraceStats, ChannelsLastBatchEqualsNchw) {
     const torch::Tensor cl = b.contiguous(torch::MemoryFormat::ChannelsLast);
     ASSERT_FALSE(cl.is_contiguous());
     nhwc.add({cl}, 4);
-    const trace::LayerStats a = nchw.reduce(nullptr)[0], c = nhwc.reduce(nullptr)[0];
-    EXPECT_EQ(a.count, c.count);
-    EXPECT_EQ(a.nan, c.nan);
-    EXPECT_EQ(a.above, c.above);
-    EXPECT_EQ(a.min, c.min);
-    EXPECT_EQ(a.max, c.max);
-    EXPECT_EQ(a.max_abs, c.max_abs);
-    EXPECT_EQ(a.mean, c.mean);  // the same sample in the same order: bitwise
-    EXPECT_EQ(a.std, c.std);
-    EXPECT_EQ(a.hist, c.hist);
+    // the same sample in the same order: bitwise, the moments too
+    expect_same_stats(nchw.reduce(nullptr)[0], nhwc.reduce(nullptr)[0]);
   }
 }
 
@@ -363,16 +369,7 @@ TEST(TraceStats, ObservedForwardEqualsCapturedPoints) {
     EXPECT_EQ(observed.batches_computed(), 2);
     for (size_t l = 0; l < points; ++l) {
       SCOPED_TRACE(std::to_string(l) + (dtype == torch::kFloat32 ? " float" : " double"));
-      EXPECT_EQ(a[l].count, c[l].count);
-      EXPECT_EQ(a[l].nan, c[l].nan);
-      EXPECT_EQ(a[l].inf, c[l].inf);
-      EXPECT_EQ(a[l].above, c[l].above);
-      EXPECT_EQ(a[l].min, c[l].min);
-      EXPECT_EQ(a[l].max, c[l].max);
-      EXPECT_EQ(a[l].max_abs, c[l].max_abs);
-      EXPECT_EQ(a[l].mean, c[l].mean);
-      EXPECT_EQ(a[l].std, c[l].std);
-      EXPECT_EQ(a[l].hist, c[l].hist);
+      expect_same_stats(a[l], c[l]);
     }
     EXPECT_GT(a[points - 1].nan, 0);  // the NaN image reached the logits
   }
