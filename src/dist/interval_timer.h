@@ -37,7 +37,8 @@ class HostTimer : public IntervalTimer {
   double total_ = 0;
 };
 
-// RAII: times one wait with `timer`.
+// RAII: times one interval with `timer` (a wait; also any scope whose time is
+// summed, like the trace's statistics).
 class TimedWait {
  public:
   explicit TimedWait(IntervalTimer& timer) : timer_(timer) { timer_.start(); }

@@ -1,6 +1,5 @@
 #include "engine/tracing.h"
 
-#include "core/clock.h"
 #include "core/log.h"
 
 namespace sisyphus::train {
@@ -32,9 +31,8 @@ void RunTrace::record(const std::string& source, const std::string& stage, const
   r.layers = acc_.reduce(job_.comm.get(), &r.samples);
   acc_.reset();
   if (!writer_) return;
-  const Clock::time_point t0 = Clock::now();
+  dist::TimedWait timed(write_timer_);
   writer_->write(r);
-  write_seconds_ += seconds_since(t0);
 }
 
 }  // namespace sisyphus::train

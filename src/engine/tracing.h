@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "dist/interval_timer.h"
 #include "engine/job.h"
 #include "trace/stats.h"
 #include "trace/writer.h"
@@ -32,7 +33,7 @@ class RunTrace {
   bool on() const { return every_ > 0 || test_; }
   // Wall seconds this process spent on the trace so far: statistics,
   // reductions and writes (the epoch lines show it: what traces cost).
-  double seconds() const { return acc_.seconds() + write_seconds_; }
+  double seconds() const { return acc_.seconds() + write_timer_.seconds(); }
 
  private:
   const Job& job_;
@@ -40,7 +41,7 @@ class RunTrace {
   bool test_;
   trace::TraceAccumulator acc_;
   std::unique_ptr<trace::TraceWriter> writer_;
-  double write_seconds_ = 0;
+  mutable dist::HostTimer write_timer_;
 };
 
 }  // namespace sisyphus::train

@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "core/clock.h"
+#include "dist/interval_timer.h"
 #include "trace/scan.h"
 
 #include <cmath>
@@ -11,19 +11,6 @@
 namespace sisyphus::trace {
 namespace {
 constexpr int64_t kSumCols = 7;
-
-// Adds the wall time of its scope to a counter.
-class ScopeTimer {
- public:
-  explicit ScopeTimer(double& total) : total_(total), start_(Clock::now()) {}
-  ~ScopeTimer() { total_ += seconds_since(start_); }
-  ScopeTimer(const ScopeTimer&) = delete;
-  ScopeTimer& operator=(const ScopeTimer&) = delete;
-
- private:
-  double& total_;
-  Clock::time_point start_;
-};
 
 const double kInf = std::numeric_limits<double>::infinity();
 }  // namespace
@@ -159,9 +146,9 @@ torch::Tensor scanned_row(const torch::Tensor& x, const torch::Tensor& sample, d
   const torch::Tensor s_finite = clean ? sample : s_valid.masked_select(torch::isfinite(s_valid));
   const torch::Tensor sd = s_finite.to(torch::kFloat64);
   const double neg_min = -static_cast<double>(v.min), max = v.max;
-  // The row written in place: the same values as finite_row's stack and cat
-  // of small tensors, with a third of the torch calls per point (each costs
-  // more than the arithmetic at these sizes).
+  // The row written in place rather than stacked and concatenated from small
+  // tensors (as finite_row does): a third of the torch calls per point, each
+  // costing more than the arithmetic at these sizes.
   torch::Tensor row = torch::empty({kSumCols + kHistBins + 3}, f64);
   double* r = row.data_ptr<double>();
   r[0] = static_cast<double>(x.numel());
@@ -187,7 +174,7 @@ void TraceAccumulator::add(const std::vector<torch::Tensor>& outputs, int64_t sa
 
 void TraceAccumulator::add_point(size_t l, const torch::Tensor& output) {
   if (l >= points_) return;
-  ScopeTimer timer(seconds_);
+  dist::TimedWait timed(timer_);
   torch::NoGradGuard no_grad;
   const torch::Tensor out = output.detach();
   torch::Tensor x = flat_values(out);  // the statistics over every value take any order
@@ -206,7 +193,7 @@ void TraceAccumulator::add_point(size_t l, const torch::Tensor& output) {
 }
 
 void TraceAccumulator::end_batch(int64_t samples) {
-  ScopeTimer timer(seconds_);
+  dist::TimedWait timed(timer_);
   torch::NoGradGuard no_grad;
   samples_ += samples;
   Pending p = std::move(pending_);
@@ -235,7 +222,7 @@ void TraceAccumulator::end_batch(int64_t samples) {
 }
 
 std::vector<LayerStats> TraceAccumulator::reduce(dist::Communicator* comm, int64_t* samples) const {
-  ScopeTimer timer(seconds_);
+  dist::TimedWait timed(timer_);
   torch::Tensor sums = sums_.clone(), extreme = extreme_.clone();
   torch::Tensor n = torch::tensor({static_cast<double>(samples_)}, torch::kFloat64);
   if (comm && comm->communicates()) {

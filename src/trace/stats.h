@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dist/communicator.h"
+#include "dist/interval_timer.h"
 #include "trace/record.h"
 
 namespace sisyphus::trace {
@@ -44,7 +45,7 @@ class TraceAccumulator {
   int64_t batches_computed() const { return batches_computed_; }
   // Wall seconds spent in add, add_point, end_batch and reduce in this
   // accumulator's life (not reset): what the statistics cost the run.
-  double seconds() const { return seconds_; }
+  double seconds() const { return timer_.seconds(); }
 
  private:
   size_t points_;
@@ -55,7 +56,7 @@ class TraceAccumulator {
   torch::Tensor extreme_;  // [L, 3] float64: -min, max, max_abs (reduced with max)
   int64_t samples_ = 0;
   int64_t batches_computed_ = 0;
-  mutable double seconds_ = 0;
+  mutable dist::HostTimer timer_;  // the time in add_point, end_batch and reduce
   // The batch being added: rows taken (CPU) and outputs kept (elsewhere).
   struct Pending {
     std::vector<torch::Tensor> rows, xs, picked, extremes;
