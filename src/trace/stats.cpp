@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "dist/interval_timer.h"
+#include "trace/sample.h"
 #include "trace/scan.h"
 
 #include <cmath>
@@ -53,9 +54,8 @@ torch::Tensor flat_values(const torch::Tensor& x) {
 torch::Tensor sample_of(const torch::Tensor& x, int64_t per_image) {
   const int64_t n = x.dim() > 0 ? x.size(0) : 1;
   const int64_t p = n > 0 ? x.numel() / n : 0;
-  if (per_image <= 0 || p <= per_image) return x.reshape({-1});
-  int64_t stride = p / per_image;
-  if (stride % 2 == 0) ++stride;
+  const int64_t stride = sample_stride(p, per_image);
+  if (stride == 1) return x.reshape({-1});
   torch::Tensor positions =
       torch::arange(0, p, stride, torch::TensorOptions().dtype(torch::kInt64).device(x.device()));
   if (channels_last_4d(x)) {  // NCHW position c*HW + hw is NHWC position hw*C + c
@@ -65,12 +65,18 @@ torch::Tensor sample_of(const torch::Tensor& x, int64_t per_image) {
   return flat_values(x).view({n, p}).index_select(1, positions).reshape({-1});
 }
 
-// The histogram of log10|v| of the non-NaN values v (Inf in the last bin, 0 in the first).
+// The histogram of the non-NaN values v: each value's bin is the number of
+// edges (sample.h: powers of ten, exact) at or below |v|.
 torch::Tensor log_histogram(const torch::Tensor& v) {
   const auto f64 = v.options().dtype(torch::kFloat64);
   if (v.numel() == 0) return torch::zeros({kHistBins}, f64);
-  torch::Tensor lg = v.abs().log10_().clamp_(kHistLow, kHistLow + kHistBins - 1e-3);
-  return torch::histc(lg, kHistBins, kHistLow, kHistLow + kHistBins).to(torch::kFloat64);
+  const bool dbl = v.scalar_type() == torch::kFloat64;
+  const torch::Tensor a = (dbl ? v : v.to(torch::kFloat)).abs();
+  const torch::Tensor edges =
+      dbl ? torch::tensor(hist_edges_double(), f64)
+          : torch::tensor(hist_edges_float(), v.options().dtype(torch::kFloat));
+  const torch::Tensor bin = torch::bucketize(a, edges, /*out_int32=*/false, /*right=*/true);
+  return torch::zeros({kHistBins}, f64).scatter_add_(0, bin, torch::ones_like(bin, f64));
 }
 
 // One point's batch as a row of kSumCols + kHistBins + 3 values on the
@@ -130,39 +136,10 @@ torch::Tensor finite_row(const torch::Tensor& x, const torch::Tensor& sample, do
   return torch::cat({sums, log_histogram(sample), torch::tensor({-mn, mx, max_abs}, f64)});
 }
 
-// The row of a batch on the CPU in float32 (scan.h): the exact counts and
-// extremes from one pass over every value, whatever NaN/Inf it holds; the
-// moments and the histogram from the sample, as in finite_row.
+// Whether a batch takes the CPU path (scan.h, sample.h): float32 in memory
+// order on the CPU.
 bool scannable(const torch::Tensor& x) {
   return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous();
-}
-
-torch::Tensor scanned_row(const torch::Tensor& x, const torch::Tensor& sample, double bound) {
-  const auto f64 = x.options().dtype(torch::kFloat64);
-  const ValueScan v = scan_values(x.data_ptr<float>(), x.numel(), static_cast<float>(bound));
-  const bool clean = v.nan == 0 && v.inf == 0;
-  const torch::Tensor s_valid =
-      clean ? sample : sample.masked_select(torch::isnan(sample).logical_not());
-  const torch::Tensor s_finite = clean ? sample : s_valid.masked_select(torch::isfinite(s_valid));
-  const torch::Tensor sd = s_finite.to(torch::kFloat64);
-  const double neg_min = -static_cast<double>(v.min), max = v.max;
-  // The row written in place rather than stacked and concatenated from small
-  // tensors (as finite_row does): a third of the torch calls per point, each
-  // costing more than the arithmetic at these sizes.
-  torch::Tensor row = torch::empty({kSumCols + kHistBins + 3}, f64);
-  double* r = row.data_ptr<double>();
-  r[0] = static_cast<double>(x.numel());
-  r[1] = static_cast<double>(s_finite.numel());
-  r[2] = sd.sum().item<double>();
-  r[3] = torch::dot(sd, sd).item<double>();
-  r[4] = static_cast<double>(v.nan);
-  r[5] = static_cast<double>(v.inf);
-  r[6] = static_cast<double>(v.above);
-  row.narrow(0, kSumCols, kHistBins).copy_(log_histogram(s_valid));
-  r[kSumCols + kHistBins] = neg_min;
-  r[kSumCols + kHistBins + 1] = max;
-  r[kSumCols + kHistBins + 2] = std::max(neg_min, max);
-  return row;
 }
 
 }  // namespace
@@ -180,9 +157,9 @@ void TraceAccumulator::add_point(size_t l, const torch::Tensor& output) {
   torch::Tensor x = flat_values(out);  // the statistics over every value take any order
   if (x.numel() == 0) return;
   Pending& p = pending_;
-  if (scannable(x)) {  // the CPU: one pass, no second look at the batch
-    p.rows.push_back(scanned_row(x, sample_of(out, per_image_), bound_));
-    p.row_index.push_back(static_cast<int64_t>(l));
+  if (scannable(x)) {  // the CPU: taken at once, no second look at the batch
+    add_scanned(l, out, x);
+    p.scanned = true;
     return;
   }
   p.xs.push_back(x);
@@ -192,14 +169,41 @@ void TraceAccumulator::add_point(size_t l, const torch::Tensor& output) {
   p.index.push_back(static_cast<int64_t>(l));
 }
 
+// The exact part from one pass over every value (scan.h), the sampled part
+// from the sample's positions only (sample.h), straight into this point's
+// sums and extremes: no tensors per point.
+void TraceAccumulator::add_scanned(size_t l, const torch::Tensor& out, const torch::Tensor& x) {
+  const ValueScan v = scan_values(x.data_ptr<float>(), x.numel(), static_cast<float>(bound_));
+  const int64_t images = out.dim() > 0 ? out.size(0) : 1;
+  const int64_t channels = channels_last_4d(out) ? out.size(1) : 0;
+  const SampleSums smp =
+      sample_sums(x.data_ptr<float>(), images, x.numel() / images, per_image_, channels);
+  double* r = sums_.data_ptr<double>() + static_cast<int64_t>(l) * (kSumCols + kHistBins);
+  r[0] += static_cast<double>(x.numel());
+  r[1] += static_cast<double>(smp.finite);
+  r[2] += smp.sum;
+  r[3] += smp.sumsq;
+  r[4] += static_cast<double>(v.nan);
+  r[5] += static_cast<double>(v.inf);
+  r[6] += static_cast<double>(v.above);
+  for (int b = 0; b < kHistBins; ++b) r[kSumCols + b] += static_cast<double>(smp.hist[b]);
+  // all NaN: min +Inf and max -Inf leave the extremes as they were
+  double* e = extreme_.data_ptr<double>() + static_cast<int64_t>(l) * 3;
+  const double neg_min = -static_cast<double>(v.min), max = v.max;
+  e[0] = std::max(e[0], neg_min);
+  e[1] = std::max(e[1], max);
+  e[2] = std::max(e[2], std::max(neg_min, max));
+}
+
 void TraceAccumulator::end_batch(int64_t samples) {
   dist::TimedWait timed(timer_);
   torch::NoGradGuard no_grad;
   samples_ += samples;
   Pending p = std::move(pending_);
   pending_ = Pending{};
-  if (p.rows.empty() && p.xs.empty()) return;
+  if (!p.scanned && p.xs.empty()) return;
   ++batches_computed_;
+  if (p.xs.empty()) return;
   // On a GPU, two host transfers per batch whatever the number of points:
   // every point's min and max, then every point's row.
   if (!p.xs.empty()) {

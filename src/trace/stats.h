@@ -57,11 +57,14 @@ class TraceAccumulator {
   int64_t samples_ = 0;
   int64_t batches_computed_ = 0;
   mutable dist::HostTimer timer_;  // the time in add_point, end_batch and reduce
-  // The batch being added: rows taken (CPU) and outputs kept (elsewhere).
+  // The batch being added: whether a point was taken on the CPU path, and
+  // the outputs kept (elsewhere) with their rows once computed.
   struct Pending {
+    bool scanned = false;
     std::vector<torch::Tensor> rows, xs, picked, extremes;
     std::vector<int64_t> row_index, index;
   } pending_;
+  void add_scanned(size_t l, const torch::Tensor& out, const torch::Tensor& x);
 };
 
 }  // namespace sisyphus::trace
