@@ -14,15 +14,35 @@ void NetworkImpl::add_point(std::string name, std::vector<std::string> owners,
   points_.push_back(ImitationPoint{std::move(name), std::move(owners), std::move(slot)});
 }
 
+namespace {
+
+// Calls `undo` for every slot when the scope ends, however it ends: the
+// per-slot state a forward pass was given (capture, stop, observer) never
+// outlives that pass.
+class SlotStateReset {
+ public:
+  SlotStateReset(std::vector<ImitationPoint>& points, void (*undo)(ActivationSlotImpl&))
+      : points_(points), undo_(undo) {}
+  ~SlotStateReset() {
+    for (auto& p : points_)
+      if (!p.slot.is_empty()) undo_(*p.slot);
+  }
+  SlotStateReset(const SlotStateReset&) = delete;
+  SlotStateReset& operator=(const SlotStateReset&) = delete;
+
+ private:
+  std::vector<ImitationPoint>& points_;
+  void (*undo_)(ActivationSlotImpl&);
+};
+
+}  // namespace
+
 std::vector<torch::Tensor> NetworkImpl::forward_points(torch::Tensor x, size_t last) {
   const bool truncated = last < points_.size() - 1;  // the final point (logits) has no slot
-  auto reset = [&] {
-    for (auto& p : points_)
-      if (!p.slot.is_empty()) {
-        p.slot->set_capture(false);
-        p.slot->set_stop_after(false);
-      }
-  };
+  const SlotStateReset reset(points_, [](ActivationSlotImpl& s) {
+    s.set_capture(false);
+    s.set_stop_after(false);
+  });
   for (auto& p : points_)
     if (!p.slot.is_empty()) p.slot->set_capture(true);
   if (truncated) points_.at(last).slot->set_stop_after(true);
@@ -30,41 +50,29 @@ std::vector<torch::Tensor> NetworkImpl::forward_points(torch::Tensor x, size_t l
   try {
     logits = forward(x);
   } catch (const ForwardStopped&) {  // point `last` reached: the rest is not computed
-  } catch (...) {
-    reset();
-    throw;
   }
   std::vector<torch::Tensor> outs;
   for (size_t l = 0; l < points_.size() && l <= last; ++l) {
     if (points_[l].slot.is_empty()) continue;
     outs.push_back(points_[l].slot->take_captured());
   }
-  reset();
   if (!truncated) outs.push_back(logits);
   return outs;
 }
 
 torch::Tensor NetworkImpl::forward_observed(torch::Tensor x, const PointObserver& see) {
   size_t k = 0;  // the index among forward_points' outputs: slots in order, then the logits
-  for (auto& p : points_)
-    if (!p.slot.is_empty()) {
-      const size_t index = k++;
-      p.slot->set_observer([&see, index](const torch::Tensor& y) { see(index, y); });
-    }
-  auto reset = [&] {
+  {
+    const SlotStateReset reset(points_, [](ActivationSlotImpl& s) { s.set_observer(nullptr); });
     for (auto& p : points_)
-      if (!p.slot.is_empty()) p.slot->set_observer(nullptr);
-  };
-  torch::Tensor logits;
-  try {
-    logits = forward(x);
-  } catch (...) {
-    reset();
-    throw;
+      if (!p.slot.is_empty()) {
+        const size_t index = k++;
+        p.slot->set_observer([&see, index](const torch::Tensor& y) { see(index, y); });
+      }
+    x = forward(x);
   }
-  reset();
-  see(k, logits);
-  return logits;
+  see(k, x);
+  return x;
 }
 
 std::vector<std::string> NetworkImpl::point_tensor_names(size_t l) const {
