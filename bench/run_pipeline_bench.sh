@@ -15,6 +15,10 @@
 # allocator preloaded (LD_PRELOAD; rows "python-alloc"), what the sisyphus
 # binary links where tcmalloc is installed: the share of the ratio that is the
 # allocator's.
+# EXTRA_FLAGS="--channels-last" (say): also sisyphus with those flags, traced
+# (rows "sisyphus-extra"). NOTRACE=0: no untraced sisyphus rows (their
+# difference to the traced rows is inside this VM's spread; the traced run's
+# own trace seconds are the figure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/env.sh
@@ -53,13 +57,17 @@ for c in "${CASES[@]}"; do
     timed "$NET sisyphus baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run t
     trace_seconds "$NET" baseline
     timed "$NET python baseline" "$PY" bench/reference_pipeline.py --stage baseline --net "$NET" --data-dir "$DATA" "${L[@]}" --epochs "$EPOCHS" --out "$d/t.pt"
-    timed "$NET sisyphus-notrace baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run tn --trace-every 0 --no-trace-test
+    [[ ${NOTRACE:-1} == 0 ]] || timed "$NET sisyphus-notrace baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run tn --trace-every 0 --no-trace-test
+    # shellcheck disable=SC2086  # EXTRA_FLAGS is a list of flags
+    [[ -z ${EXTRA_FLAGS:-} ]] || timed "$NET sisyphus-extra baseline" "$BIN" train "${S[@]}" --epochs "$EPOCHS" --run tx $EXTRA_FLAGS
     if [[ -n ${PY_ALLOC:-} ]]; then timed "$NET python-alloc baseline" env LD_PRELOAD="$PY_ALLOC" "$PY" bench/reference_pipeline.py --stage baseline --net "$NET" --data-dir "$DATA" "${L[@]}" --epochs "$EPOCHS" --out "$d/ta.pt"; fi
     [[ $QTRAIN == 0 ]] && continue
     timed "$NET sisyphus quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run q
     trace_seconds "$NET" quail
     timed "$NET python quail" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${QL[@]}" --teacher "$d/t.pt" --out "$d/pq"
-    timed "$NET sisyphus-notrace quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run qn --trace-every 0 --no-trace-test
+    [[ ${NOTRACE:-1} == 0 ]] || timed "$NET sisyphus-notrace quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run qn --trace-every 0 --no-trace-test
+    # shellcheck disable=SC2086
+    [[ -z ${EXTRA_FLAGS:-} ]] || timed "$NET sisyphus-extra quail" "$BIN" quail "${Q[@]}" --teacher "$d/t/last.h5" --run qx $EXTRA_FLAGS
     if [[ -n ${PY_ALLOC:-} ]]; then timed "$NET python-alloc quail" env LD_PRELOAD="$PY_ALLOC" "$PY" bench/reference_pipeline.py --stage quail --net "$NET" --data-dir "$DATA" "${QL[@]}" --teacher "$d/t.pt" --out "$d/pqa"; fi
   done
 done | tee "$WORK/rows"
@@ -74,11 +82,15 @@ for line in open(sys.argv[1]):
 for (net, stage), by in rows.items():
     m = {k: statistics.median(v) for k, v in by.items()}
     print(f"{net} {stage}: sisyphus {m['sisyphus']:.1f} s, python {m['python']:.1f} s -> {m['python'] / m['sisyphus']:.2f}x; "
-          f"traces cost {100 * (m['sisyphus'] - m['sisyphus-notrace']) / m['sisyphus']:+.1f}% of the run "
-          f"(without: {m['sisyphus-notrace']:.1f} s); runs {len(by['sisyphus'])}")
+          f"runs {len(by['sisyphus'])}")
+    if "sisyphus-notrace" in m:
+        print(f"  traces cost {100 * (m['sisyphus'] - m['sisyphus-notrace']) / m['sisyphus']:+.1f}% of the run "
+              f"(without: {m['sisyphus-notrace']:.1f} s)")
     if "trace-seconds" in m:
         print(f"  the traced run's own trace time: {m['trace-seconds']:.2f} s, "
               f"{100 * m['trace-seconds'] / m['sisyphus']:.1f}% of the run")
+    if "sisyphus-extra" in m:
+        print(f"  sisyphus with EXTRA_FLAGS {m['sisyphus-extra']:.1f} s -> {m['python'] / m['sisyphus-extra']:.2f}x")
     if "python-alloc" in m:
         print(f"  python with PY_ALLOC {m['python-alloc']:.1f} s -> sisyphus {m['python-alloc'] / m['sisyphus']:.2f}x")
 PY
