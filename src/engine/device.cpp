@@ -15,6 +15,7 @@
 #endif
 
 #include "core/error.h"
+#include "nn/batchnorm.h"
 
 namespace sisyphus::train {
 
@@ -69,6 +70,8 @@ void place_module(torch::nn::Module& module, const Placement& place) {
     for (auto& b : module.buffers())
       if (b.is_floating_point()) b.set_data(b.to(torch::kFloat64));
   }
+  for (auto& m : module.modules())
+    if (auto* bn = m->as<nn::BatchNormImpl>()) bn->set_fuse_relu(place.fused_bn_relu);
   if (!place.channels_last) return;
   for (auto& p : module.parameters())
     if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));

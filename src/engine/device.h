@@ -29,6 +29,7 @@ struct Placement {
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFp32;
   bool channels_last = false;
+  bool fused_bn_relu = false;  // BN + ReLU in one kernel each way where they suit it (nn/bn_relu.h)
   bool cuda() const { return device.is_cuda(); }
   // the dtype of parameters, buffers and inputs (bf16 autocasts inside fp32)
   torch::ScalarType dtype() const {

@@ -50,9 +50,11 @@ Job start_job(const JobConfig& cfg) {
   SISYPHUS_CHECK(!(job.place.precision == Precision::kFp64 && job.place.cuda()), ErrorKind::kConfig,
                  "--precision fp64 is a CPU test precision: add --device cpu");
   job.place.channels_last = dev.channels_last;
+  job.place.fused_bn_relu = dev.fused_bn_relu;
   use_device(job.place, dev.cudnn_benchmark, dev.deterministic);
   log::info("device: " + job.place.device.str() + ", backend " + job.comm->backend() + " (" +
             c.why + "), " + dev.precision + (dev.channels_last ? ", channels-last" : "") +
+            (dev.fused_bn_relu ? ", fused BN + ReLU" : "") +
             (job.comm->forced_alone() ? ", collectives forced at world 1" : ""));
   if (std::string advice = cpu_bf16_advice(job.place); !advice.empty()) log::info(advice);
   return job;

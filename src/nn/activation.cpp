@@ -52,6 +52,12 @@ torch::Tensor ActivationSlotImpl::forward(const torch::Tensor& input) {
   return y;
 }
 
+bool ActivationSlotImpl::plain_relu() const {
+  const bool relu = blend_ == 0 || (dynamic_cast<const Relu*>(fn_.get()) != nullptr &&
+                                    !(blend_ > 0 && blend_ < 1));
+  return relu && !range_.on() && !capture_ && !stop_after_ && !observer_;
+}
+
 void ActivationSlotImpl::set(std::shared_ptr<Activation> fn) {
   fn_ = replace_module("fn", std::move(fn));
 }

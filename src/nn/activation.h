@@ -89,6 +89,10 @@ class ActivationSlotImpl : public torch::nn::Module {
   // t < 0 (the default) or t = 1: fn alone. Set by the training driver from
   // its schedule; not part of the state (a resumed run sets it again).
   void set_blend(double t) { blend_ = t; }
+  // Whether forward(x) is relu(x) and nothing else: a ReLU, no capture,
+  // observer, stop, range control or partial blend (what a fused BN + ReLU
+  // may stand in for: nn/bn_relu.h).
+  bool plain_relu() const;
   double blend() const { return blend_; }
   // The last training forward's mean(|x/r|^p) (graph included); undefined
   // when the penalty is off or the slot has not run in training mode.

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "nn/bn_relu.h"
+
 namespace sisyphus::nn {
 namespace {
 
@@ -51,6 +53,15 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
   if (is_training() && sync_) return forward_synced(x);
   return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_,
                            eps_, /*cudnn_enabled=*/true);
+}
+
+torch::Tensor BatchNormImpl::forward_relu(const torch::Tensor& x) {
+  if (!fuse_relu_ || sync_ || !bn_relu_fusable(x, is_training())) return {};
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked += 1;
+  }
+  return bn_relu(*this, x, momentum_, eps_);
 }
 
 torch::Tensor BatchNormImpl::forward_synced(const torch::Tensor& x) {

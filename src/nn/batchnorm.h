@@ -36,6 +36,13 @@ class BatchNormImpl : public torch::nn::Module {
   bool affine() const { return weight.defined(); }
   void set_sync(StatSyncPtr sync) { sync_ = std::move(sync); }  // null: this rank's batch only
   bool synced() const { return sync_ != nullptr; }
+  // Whether forward_relu may fuse the ReLU after this BN (nn/bn_relu.h;
+  // --fused-bn-relu). Off: torch's batch_norm and relu.
+  void set_fuse_relu(bool on) { fuse_relu_ = on; }
+  // relu(forward(x)) in one kernel each way where fusing is on, the BN is
+  // not synchronised and x suits the kernel (bn_relu_fusable); otherwise an
+  // undefined tensor, and the caller runs forward and its activation.
+  torch::Tensor forward_relu(const torch::Tensor& x);
 
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
@@ -43,6 +50,7 @@ class BatchNormImpl : public torch::nn::Module {
   torch::Tensor forward_synced(const torch::Tensor& x);
   double eps_, momentum_;
   StatSyncPtr sync_;
+  bool fuse_relu_ = false;
 };
 TORCH_MODULE(BatchNorm);
 

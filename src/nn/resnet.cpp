@@ -23,6 +23,15 @@ tnn::AnyModule norm(int64_t channels, bool folded) {
   return folded ? tnn::AnyModule(tnn::Identity()) : tnn::AnyModule(BatchNorm(channels));
 }
 
+// The BN (or the folded form's identity) at `bn`, then the slot: in one
+// kernel each way where the BN fuses ReLU and the slot is a plain ReLU
+// (nn/bn_relu.h).
+torch::Tensor norm_then_act(tnn::AnyModule& bn, ActivationSlotImpl& act, const torch::Tensor& x) {
+  if (auto* b = bn.ptr()->as<BatchNormImpl>(); b != nullptr && act.plain_relu())
+    if (torch::Tensor y = b->forward_relu(x); y.defined()) return y;
+  return act.forward(bn.forward<torch::Tensor>(x));
+}
+
 // Shared by both block kinds: a chain of (conv, bn, slot) stages whose last
 // stage adds the shortcut before its activation.
 class BlockImpl : public tnn::Module {
@@ -52,12 +61,11 @@ class BlockImpl : public tnn::Module {
                              : downsample_.is_empty() ? x
                                                       : downsample_->forward(x);
     torch::Tensor out = x;
-    for (size_t i = 0; i < convs_.size(); ++i) {
-      out = bns_[i].forward<torch::Tensor>(convs_[i]->forward(out));
-      if (i + 1 == convs_.size()) out = out + identity;
-      out = acts_[i]->forward(out);
-    }
-    return out;
+    for (size_t i = 0; i + 1 < convs_.size(); ++i)
+      out = norm_then_act(bns_[i], *acts_[i], convs_[i]->forward(out));
+    const size_t last = convs_.size() - 1;  // the shortcut joins before its activation
+    out = bns_[last].forward<torch::Tensor>(convs_[last]->forward(out)) + identity;
+    return acts_[last]->forward(out);
   }
 
   const std::vector<ActivationSlot>& acts() const { return acts_; }
@@ -143,7 +151,7 @@ ResNetImpl::ResNetImpl(std::string arch, const NetShape& s, bool bottleneck,
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = act_->forward(bn1_.forward<torch::Tensor>(conv1_->forward(x)));
+  x = norm_then_act(bn1_, *act_, conv1_->forward(x));
   if (!pool_.is_empty()) x = pool_->forward(x);
   for (auto& layer : layers_) x = layer->forward(x);
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

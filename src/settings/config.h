@@ -40,6 +40,7 @@ struct DeviceConfig {
   std::string precision =
       "fp32";  // fp32, bf16 (autocast; polynomial activations and AMM stay fp32), fp64 (CPU)
   bool channels_last = false;      // NHWC memory format for images and conv weights
+  bool fused_bn_relu = false;      // BN + ReLU in one CPU kernel each way (ResNets, fp32 NCHW)
   bool cudnn_benchmark = true;     // cuDNN autotuning on GPUs (fastest kernels for fixed shapes)
   bool deterministic = false;      // GPUs: deterministic cuDNN/torch algorithms, no autotuning
                                    // (bitwise repeatable runs, e.g. resume checks; slower)

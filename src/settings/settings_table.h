@@ -106,6 +106,10 @@ inline std::vector<Setting<DeviceConfig>> make_device_settings() {
       [](C& c) -> std::string& { return c.precision; }, one_of({"fp32", "bf16", "fp64"}));
   t.add<bool>("channels-last", "NHWC memory format for images and conv weights",
               [](C& c) -> bool& { return c.channels_last; });
+  t.add<bool>("fused-bn-relu",
+              "CPU, float32, NCHW: a BatchNorm followed by a plain ReLU in a ResNet computed in "
+              "one kernel each way (fewer passes over memory; torch's kernels when off)",
+              [](C& c) -> bool& { return c.fused_bn_relu; });
   t.add<bool>("cudnn-benchmark", "cuDNN autotuning on GPUs",
               [](C& c) -> bool& { return c.cudnn_benchmark; });
   t.add<bool>("deterministic",

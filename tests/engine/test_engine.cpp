@@ -416,10 +416,21 @@ TEST(Settings, TablesDriveConfigTextAndValidation) {
 // The config text is stored in every checkpoint and compared on resume: the
 // defaults' texts are byte for byte those of e5f6728, before the settings
 // were nested into shared structs (the hashes of its checkpoints' texts with
-// the defaults put back, computed outside sisyphus).
+// the defaults put back, computed outside sisyphus), with the rows added
+// since then taken out again (each at its default).
 TEST(Settings, DefaultConfigTextsUnchanged) {
-  EXPECT_EQ(train::config_hash(train::to_config_text(train::TrainConfig{})), "cfd509583afb7442");
-  EXPECT_EQ(train::config_hash(train::to_config_text(train::QuailConfig{})), "6c04a16f13a40dc8");
+  const auto without_later_rows = [](std::string text) {
+    for (const char* row : {"fused-bn-relu=false\n"}) {
+      const size_t at = text.find(row);
+      EXPECT_NE(at, std::string::npos) << row;
+      if (at != std::string::npos) text.erase(at, std::string(row).size());
+    }
+    return text;
+  };
+  EXPECT_EQ(train::config_hash(without_later_rows(train::to_config_text(train::TrainConfig{}))),
+            "cfd509583afb7442");
+  EXPECT_EQ(train::config_hash(without_later_rows(train::to_config_text(train::QuailConfig{}))),
+            "6c04a16f13a40dc8");
 }
 
 // eval, fold and cost: tables of the same rows (flag, help, rule, required),
