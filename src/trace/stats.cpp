@@ -203,22 +203,20 @@ void TraceAccumulator::end_batch(int64_t samples) {
   pending_ = Pending{};
   if (!p.scanned && p.xs.empty()) return;
   ++batches_computed_;
-  if (p.xs.empty()) return;
+  if (p.xs.empty()) return;  // every point was taken on the CPU path
   // On a GPU, two host transfers per batch whatever the number of points:
   // every point's min and max, then every point's row.
-  if (!p.xs.empty()) {
-    torch::Tensor ext = torch::stack(p.extremes).to(torch::kCPU);
-    auto e = ext.accessor<double, 2>();
-    for (size_t k = 0; k < p.xs.size(); ++k) {
-      const auto i = static_cast<int64_t>(k);
-      const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
-      p.rows.push_back(finite ? finite_row(p.xs[k], p.picked[k], e[i][0], e[i][1], bound_)
-                              : point_row(p.xs[k], p.picked[k], bound_));
-      p.row_index.push_back(p.index[k]);
-    }
+  torch::Tensor ext = torch::stack(p.extremes).to(torch::kCPU);
+  auto e = ext.accessor<double, 2>();
+  std::vector<torch::Tensor> rows;
+  for (size_t k = 0; k < p.xs.size(); ++k) {
+    const auto i = static_cast<int64_t>(k);
+    const bool finite = std::isfinite(e[i][0]) && std::isfinite(e[i][1]);
+    rows.push_back(finite ? finite_row(p.xs[k], p.picked[k], e[i][0], e[i][1], bound_)
+                          : point_row(p.xs[k], p.picked[k], bound_));
   }
-  torch::Tensor block = torch::stack(p.rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
-  torch::Tensor idx = torch::tensor(p.row_index, torch::kInt64);
+  torch::Tensor block = torch::stack(rows).to(torch::kCPU);  // [points, kSumCols + kHistBins + 3]
+  torch::Tensor idx = torch::tensor(p.index, torch::kInt64);
   sums_.index_add_(0, idx, block.narrow(1, 0, kSumCols + kHistBins));
   extreme_.index_copy_(
       0, idx,

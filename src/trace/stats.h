@@ -20,7 +20,9 @@ namespace sisyphus::trace {
 // value: count, min, max, max |x|, NaN, Inf and above. On a CPU (float32) the
 // pass is scan.h's, whatever NaN/Inf the batch holds; elsewhere it is torch's
 // min and max, and NaN/Inf, above count cost more passes only when the batch
-// has NaN/Inf or max |x| exceeds the bound. docs/trace-format.md.
+// has NaN/Inf or max |x| exceeds the bound. The sample's histogram and
+// moments on a CPU: sample.h's one loop; elsewhere torch's calls on the
+// same positions and bins. docs/trace-format.md.
 class TraceAccumulator {
  public:
   // sample_per_image 0: the histogram and moments over every value (a few
@@ -58,11 +60,11 @@ class TraceAccumulator {
   int64_t batches_computed_ = 0;
   mutable dist::HostTimer timer_;  // the time in add_point, end_batch and reduce
   // The batch being added: whether a point was taken on the CPU path, and
-  // the outputs kept (elsewhere) with their rows once computed.
+  // the outputs kept (elsewhere) with their samples, extremes and points.
   struct Pending {
     bool scanned = false;
-    std::vector<torch::Tensor> rows, xs, picked, extremes;
-    std::vector<int64_t> row_index, index;
+    std::vector<torch::Tensor> xs, picked, extremes;
+    std::vector<int64_t> index;
   } pending_;
   void add_scanned(size_t l, const torch::Tensor& out, const torch::Tensor& x);
 };
