@@ -11,9 +11,10 @@ namespace sisyphus::trace {
 namespace {
 
 // 10^k from its decimal string, correctly rounded to long double; the
-// smallest T not below it. A float or double lies between that and 10^k only
-// when it equals 10^k to 64 bits, which no power of ten outside T's exact
-// range does.
+// smallest T not below it. A float or double could lie between that rounding
+// and 10^k itself only if it agreed with 10^k to 64 bits (checked for float
+// over every exponent against long double's log10 by
+// TraceSample.BinEqualsTheLogarithmOverEveryExponent).
 template <typename T>
 T smallest_not_below_power_of_ten(int k) {
   char text[16];
