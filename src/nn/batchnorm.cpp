@@ -46,21 +46,20 @@ BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum, bool
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
   if (is_training() && !sync_ && x.size(0) == 0) return x;  // nothing to normalise, nothing learnt
-  if (is_training()) {
-    torch::NoGradGuard no_grad;
-    num_batches_tracked += 1;
-  }
+  if (is_training()) count_batch();
   if (is_training() && sync_) return forward_synced(x);
   return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_,
                            eps_, /*cudnn_enabled=*/true);
 }
 
+void BatchNormImpl::count_batch() {
+  torch::NoGradGuard no_grad;
+  num_batches_tracked += 1;
+}
+
 torch::Tensor BatchNormImpl::forward_relu(const torch::Tensor& x) {
   if (!fuse_relu_ || sync_ || !bn_relu_fusable(x, is_training())) return {};
-  if (is_training()) {
-    torch::NoGradGuard no_grad;
-    num_batches_tracked += 1;
-  }
+  if (is_training()) count_batch();
   return bn_relu(*this, x, momentum_, eps_);
 }
 

@@ -48,6 +48,7 @@ class BatchNormImpl : public torch::nn::Module {
 
  private:
   torch::Tensor forward_synced(const torch::Tensor& x);
+  void count_batch();  // num_batches_tracked += 1 (a training forward, either path)
   double eps_, momentum_;
   StatSyncPtr sync_;
   bool fuse_relu_ = false;

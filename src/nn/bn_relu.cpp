@@ -104,9 +104,10 @@ SISYPHUS_VECTOR_CLONES void channel_grad_sums(Channel ch, const float* g, float 
   *sum_gx = tgx;
 }
 
-// dx = a * (gz - b - (x - mean) * k), gz the gradient where ReLU passed.
+// dx = scale * (gz - b - (x - mean) * k), gz the gradient where ReLU passed
+// (scale: BN's weight times 1/std, the forward's).
 SISYPHUS_VECTOR_CLONES void channel_grad_input(Channel ch, const float* g, float* dx, float scale,
-                                               float shift, float mean, float a, float b, float k) {
+                                               float shift, float mean, float b, float k) {
   for (int64_t i = 0; i < ch.images; ++i) {
     const float* r = ch.row(i);
     const float* gr = g + i * ch.stride;
@@ -114,7 +115,7 @@ SISYPHUS_VECTOR_CLONES void channel_grad_input(Channel ch, const float* g, float
     for (int64_t j = 0; j < ch.hw; ++j) {
       const float v = r[j], gv = gr[j];
       const float gz = v * scale + shift > 0 ? gv : 0.0f;
-      o[j] = a * (gz - b - (v - mean) * k);
+      o[j] = scale * (gz - b - (v - mean) * k);
     }
   }
 }
@@ -133,6 +134,15 @@ std::vector<double> values_of(const torch::Tensor& t, int64_t c, double fill) {
 
 torch::Tensor f64_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); }
 
+// BN's affine map folded with the normalisation: x * scale + shift with
+// scale = w / sqrt(var + eps), shift = b - mean * scale (both modes).
+struct Affine {
+  float scale, shift;
+};
+Affine folded_affine(double w, double b, double mean, double invstd) {
+  return {static_cast<float>(w * invstd), static_cast<float>(b - mean * w * invstd)};
+}
+
 // Training mode: the batch's mean and biased variance per channel, the
 // running estimates updated as torch's (unbiased variance), the output and
 // what the backward pass needs.
@@ -147,7 +157,7 @@ class BnReluFunction : public torch::autograd::Function<BnReluFunction> {
     const std::vector<double> w = values_of(weight, channels, 1.0),
                               b = values_of(bias, channels, 0.0);
     std::vector<double> mean(static_cast<size_t>(channels)), invstd(mean), var(mean);
-    std::vector<float> scale(mean.size()), shift(mean.size());
+    std::vector<float> scale(mean.size()), shift(mean.size());  // folded_affine's, per channel
     torch::Tensor y = torch::empty_like(x);
     at::parallel_for(0, channels, 1, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
@@ -156,9 +166,10 @@ class BnReluFunction : public torch::autograd::Function<BnReluFunction> {
         mean[k] = channel_sum(ch, 0.0f, false) / count;
         var[k] = channel_sum(ch, static_cast<float>(mean[k]), true) / count;
         invstd[k] = 1.0 / std::sqrt(var[k] + eps);
-        scale[k] = static_cast<float>(w[k] * invstd[k]);
-        shift[k] = static_cast<float>(b[k] - mean[k] * w[k] * invstd[k]);
-        channel_apply(ch, y.data_ptr<float>() + c * ch.hw, scale[k], shift[k]);
+        const Affine a = folded_affine(w[k], b[k], mean[k], invstd[k]);
+        scale[k] = a.scale;
+        shift[k] = a.shift;
+        channel_apply(ch, y.data_ptr<float>() + c * ch.hw, a.scale, a.shift);
       }
     });
     {
@@ -172,7 +183,6 @@ class BnReluFunction : public torch::autograd::Function<BnReluFunction> {
     ctx->save_for_backward({x});
     ctx->saved_data["mean"] = f64_tensor(mean);
     ctx->saved_data["invstd"] = f64_tensor(invstd);
-    ctx->saved_data["w"] = f64_tensor(w);
     ctx->saved_data["scale"] = torch::tensor(scale);
     ctx->saved_data["shift"] = torch::tensor(shift);
     ctx->saved_data["affine"] = weight.defined();
@@ -187,7 +197,6 @@ class BnReluFunction : public torch::autograd::Function<BnReluFunction> {
     const double count = static_cast<double>(x.numel() / channels);
     const std::vector<double> mean = values_of(ctx->saved_data["mean"].toTensor(), channels, 0);
     const std::vector<double> invstd = values_of(ctx->saved_data["invstd"].toTensor(), channels, 0);
-    const std::vector<double> w = values_of(ctx->saved_data["w"].toTensor(), channels, 0);
     const torch::Tensor scale_t = ctx->saved_data["scale"].toTensor();
     const torch::Tensor shift_t = ctx->saved_data["shift"].toTensor();
     const float* scale = scale_t.data_ptr<float>();
@@ -206,7 +215,7 @@ class BnReluFunction : public torch::autograd::Function<BnReluFunction> {
         db[k] = sum_g;
         dw[k] = sum_gx * s;
         channel_grad_input(ch, gc, dx.data_ptr<float>() + c * ch.hw, scale[c], shift[c], mu,
-                           static_cast<float>(w[k] * s), static_cast<float>(sum_g / count),
+                           static_cast<float>(sum_g / count),
                            static_cast<float>(s * s * sum_gx / count));
       }
     });
@@ -230,10 +239,9 @@ torch::Tensor bn_relu_eval(BatchNormImpl& bn, const torch::Tensor& x, double eps
   at::parallel_for(0, channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const auto k = static_cast<size_t>(c);
-      const double scale = w[k] / std::sqrt(rv[k] + eps);
+      const Affine a = folded_affine(w[k], b[k], rm[k], 1.0 / std::sqrt(rv[k] + eps));
       const Channel ch = channel_of(x, c);
-      channel_apply(ch, y.data_ptr<float>() + c * ch.hw, static_cast<float>(scale),
-                    static_cast<float>(b[k] - rm[k] * scale));
+      channel_apply(ch, y.data_ptr<float>() + c * ch.hw, a.scale, a.shift);
     }
   });
   return y;
